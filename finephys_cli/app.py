@@ -1,0 +1,61 @@
+"""The `finephys` Typer root: global options and command registration.
+
+Heavy libraries (torch, diffusers, ultralytics) are imported inside commands, never here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from . import __version__
+from .console import setup_logging
+
+app = typer.Typer(
+    name="finephys",
+    help="FinePhys: fine-grained human action video with physics-based skeletal guidance.\n\n"
+         "Every stage is file -> file: detect -> lift -> physnet -> render-heatmaps -> generate "
+         "-> score.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"finephys {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True,
+                                         help="More logging; -vv shows tracebacks.")] = 0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only warnings and errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """FinePhys as a file-to-file pipeline."""
+    setup_logging(-1 if quiet else verbose)
+
+
+def _register() -> None:
+    from .commands import utilities
+
+    for module in (utilities,):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    setup_logging(0)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""One stderr console, logging setup and the progress factory.
+
+Stdout is reserved for the paths a command writes; everything else goes here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+console = Console(stderr=True, highlight=False)
+log = logging.getLogger("finephys")
+
+PROGRESS_MODES = ("auto", "rich", "plain", "json", "none")
+_state = {"verbosity": 0}
+
+T = TypeVar("T")
+
+
+def setup_logging(verbosity: int) -> None:
+    """verbosity: -1 quiet, 0 info, 1 debug, 2 debug with tracebacks."""
+    _state["verbosity"] = verbosity
+    level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    log.handlers.clear()
+    handler = RichHandler(console=console, show_time=False, show_path=False, markup=False)
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+
+
+def verbosity() -> int:
+    return _state["verbosity"]
+
+
+def resolve_progress_mode(mode: str) -> str:
+    if mode not in PROGRESS_MODES:
+        from .errors import InputError
+
+        raise InputError(f"--progress must be one of {', '.join(PROGRESS_MODES)}, got {mode!r}")
+    if mode == "auto":
+        if _state["verbosity"] < 0:
+            return "none"
+        return "rich" if sys.stderr.isatty() else "plain"
+    return mode
+
+
+def track(items: Iterable[T], *, total: int | None = None, description: str = "",
+          unit: str = "item", mode: str = "auto") -> Iterator[T]:
+    """Iterate with progress on stderr: a rich bar, plain lines (Slurm logs), JSON lines or nothing."""
+    mode = resolve_progress_mode(mode)
+    if total is None:
+        try:
+            total = len(items)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+    if mode == "none":
+        yield from items
+        return
+    if mode == "rich":
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn(f"{unit}s"), TimeElapsedColumn(), TimeRemainingColumn(),
+                      console=console, transient=False) as bar:
+            task = bar.add_task(description, total=total)
+            for item in items:
+                yield item
+                bar.advance(task)
+        return
+    start = time.monotonic()
+    last_print = -1.0
+    done = 0
+    for item in items:
+        yield item
+        done += 1
+        now = time.monotonic() - start
+        final = total is not None and done == total
+        if not final and now - last_print < 5.0 and done != 1:
+            continue
+        last_print = now
+        rate = done / now if now > 0 else 0.0
+        if mode == "json":
+            print(json.dumps({"event": "progress", "task": description, "done": done,
+                              "total": total, "elapsed_s": round(now, 3),
+                              "rate": round(rate, 3), "unit": unit}), file=sys.stderr, flush=True)
+        else:
+            of = f"/{total}" if total is not None else ""
+            print(f"{description}: {done}{of} {unit}s ({rate:.2f} {unit}/s, {now:.1f}s)",
+                  file=sys.stderr, flush=True)

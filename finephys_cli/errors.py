@@ -1,0 +1,52 @@
+"""Errors that carry their process exit code (DESIGN §3)."""
+
+from __future__ import annotations
+
+
+class FinephysError(Exception):
+    """A user-facing failure: one clear line on stderr, exit code 1."""
+
+    exit_code = 1
+
+
+class InputError(FinephysError):
+    """An input file or option value is unusable."""
+
+
+class SchemaError(InputError):
+    """A finephys file has the wrong format, version or skeleton."""
+
+
+class ConfigError(FinephysError):
+    """A config file or --set override is invalid."""
+
+
+class ModelNotFoundError(FinephysError):
+    """A model file could not be found locally."""
+
+
+class OutputExistsError(FinephysError):
+    """The output exists with a different config and --overwrite was not given."""
+
+
+class LockError(FinephysError):
+    """Another process is writing the same output."""
+
+
+class ResourceError(FinephysError):
+    """No GPU, CUDA out of memory: exit 4 so a scheduler can requeue."""
+
+    exit_code = 4
+
+
+class PartialFailure(FinephysError):
+    """Some inputs failed; the others were saved (exit 3)."""
+
+    exit_code = 3
+
+    def __init__(self, failures: dict[str, str], output: str | None = None):
+        self.failures = dict(failures)
+        self.output = output
+        names = ", ".join(sorted(self.failures)[:5])
+        more = "" if len(self.failures) <= 5 else f" (+{len(self.failures) - 5} more)"
+        super().__init__(f"{len(self.failures)} input(s) failed: {names}{more}")

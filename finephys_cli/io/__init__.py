@@ -1,0 +1,1 @@
+"""File formats: pose HDF5, atomic writes, manifests, video."""

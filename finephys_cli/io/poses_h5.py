@@ -1,0 +1,492 @@
+"""The finephys HDF5 pose file, schema 1.0 (DESIGN §4.1): writer, reader, validation, merge.
+
+One writer class serves every stage: it writes to `OUT.partial` under a lock, marks each video
+group `complete` as it finishes (so a killed run resumes), and commits with `os.replace`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..console import log
+from ..errors import InputError, OutputExistsError, SchemaError
+from ..skeleton import SKELETONS
+from .atomic import OutputLock, commit, partial_path
+
+FORMAT_VERSION = "1.0"
+FORMATS = ("finephys.pose2d", "finephys.pose3d", "finephys.phys", "finephys.heatmaps",
+           "finephys.synth")
+
+_FRAME_J_XY = (["frame", "joint", "xy"], "px")
+_FRAME_J_XYZ_M = (["frame", "joint", "xyz"], "m")
+# The one registry of dataset dims and units; a writer may add others explicitly.
+DATASET_SPECS: dict[str, tuple[list[str], str]] = {
+    "keypoints2d": _FRAME_J_XY,
+    "keypoints2d_exact": _FRAME_J_XY,
+    "scores": (["frame", "joint"], "1"),
+    "bbox": (["frame", "x1y1x2y2s"], "px,px,px,px,1"),
+    "keypoints2d_coco": (["frame", "joint", "xys"], "px,px,1"),
+    "interpolated": (["frame", "joint"], "bool"),
+    "world_landmarks": (["frame", "landmark", "xyz"], "m"),
+    "pose3d_world": _FRAME_J_XYZ_M,
+    "pose3d_camera": _FRAME_J_XYZ_M,
+    "camera_K": (["row", "col"], "px"),
+    "camera_R": (["row", "col"], "1"),
+    "camera_t": (["xyz"], "m"),
+    "pose3d_dd": (["frame", "joint", "xyz"], "normalised"),
+    "pose3d_pp": (["frame", "joint", "xyz"], "normalised"),
+    "pose3d_fused": (["frame", "joint", "xyz"], "normalised"),
+    "pose3d_mlp": (["frame", "joint", "xyz"], "normalised"),
+    "pose2d_fused": _FRAME_J_XY,
+    "root2d": (["frame", "xy"], "px"),
+    "scale": ([], "px"),
+    "noise_fro": (["frame"], "1"),
+    "minv_eig_min": (["frame"], "1"),
+    "crop_box": (["x0y0size"], "px"),
+}
+CHUNK_FRAMES = 256
+
+
+def spec_for(name: str) -> tuple[list[str], str]:
+    if name.startswith("heatmaps/"):
+        return (["frame", "channel", "y", "x"], "1")
+    if name not in DATASET_SPECS:
+        raise KeyError(f"dataset {name!r} has no registered dims/units; pass them explicitly")
+    return DATASET_SPECS[name]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _json_attr(value: Any) -> Any:
+    if isinstance(value, (dict, list, tuple)) and not isinstance(value, np.ndarray):
+        return json.dumps(value, default=str)
+    if value is None:
+        return ""
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@dataclass
+class ShardInfo:
+    index: int
+    count: int
+    start: int
+    stop: int
+    total: int
+
+
+class PoseFileWriter:
+    """Write a finephys file atomically and resumably.
+
+    Usage::
+
+        with PoseFileWriter(out, format="finephys.pose2d", config=cfg_dict, ...) as w:
+            if w.skipped: ...
+            for vid in ids:
+                if w.is_complete(vid): continue
+                w.write_video(vid, attrs, {"keypoints2d": kp, ...})
+            w.finish()
+    """
+
+    def __init__(self, path: Path, *, format: str, config: Mapping[str, Any], config_hash: str,
+                 command: str | None = None, skeleton: str = "h36m17",
+                 provenance: Iterable[Path] = (), overwrite: bool = False,
+                 shard: ShardInfo | None = None, root_attrs: Mapping[str, Any] | None = None):
+        if format not in FORMATS:
+            raise ValueError(f"unknown format {format!r}")
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        self.format = format
+        self.config = dict(config)
+        self.config_hash = config_hash
+        self.command = command if command is not None else " ".join(["finephys", *sys.argv[1:]])
+        self.skeleton = skeleton
+        self.provenance = [Path(p) for p in provenance]
+        self.overwrite = overwrite
+        self.shard = shard
+        self.root_attrs = dict(root_attrs or {})
+        self.lock = OutputLock(self.path)
+        self.skipped = False
+        self.resumed_videos = 0
+        self._h5: h5py.File | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> "PoseFileWriter":
+        if self.path.exists() and not self.overwrite:
+            existing_hash, complete = _peek(self.path)
+            if complete and existing_hash == self.config_hash:
+                log.info("%s is up to date (config %s); use --overwrite to redo it",
+                         self.path, self.config_hash)
+                self.skipped = True
+                return self
+            raise OutputExistsError(f"{self.path} exists with another config "
+                                    f"({existing_hash} != {self.config_hash}); use --overwrite")
+        self.lock.acquire()
+        try:
+            self._open_partial()
+        except BaseException:
+            self.lock.release()
+            raise
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+        self.lock.release()
+
+    def _open_partial(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.partial.exists():
+            try:
+                h5 = h5py.File(self.partial, "a")
+                same = (h5.attrs.get("config_hash") == self.config_hash
+                        and h5.attrs.get("format") == self.format)
+                if same:
+                    for vid in list(h5.get("videos", {})):
+                        if not bool(h5["videos"][vid].attrs.get("complete", False)):
+                            del h5["videos"][vid]
+                    self.resumed_videos = len(h5.get("videos", {}))
+                    log.info("resuming %s: %d video(s) already done", self.partial,
+                             self.resumed_videos)
+                    self._h5 = h5
+                    return
+                h5.close()
+                log.warning("%s was written with another config; starting over", self.partial)
+            except OSError:
+                log.warning("%s is unreadable (killed mid-write?); starting over", self.partial)
+            self.partial.unlink()
+        h5 = h5py.File(self.partial, "w")
+        attrs = {
+            "format": self.format, "format_version": FORMAT_VERSION,
+            "finephys_version": __version__, "created_utc": _now(), "command": self.command,
+            "config_json": json.dumps(self.config, sort_keys=True, default=str),
+            "config_hash": self.config_hash, "complete": False,
+        }
+        if self.shard is not None:
+            attrs.update(shard_index=self.shard.index, shard_count=self.shard.count,
+                         shard_start=self.shard.start, shard_stop=self.shard.stop,
+                         shard_total=self.shard.total)
+        attrs.update(self.root_attrs)
+        for k, v in attrs.items():
+            h5.attrs[k] = _json_attr(v)
+        _write_skeleton(h5, self.skeleton)
+        prov = h5.create_group("provenance")
+        for i, up in enumerate(self.provenance):
+            g = prov.create_group(f"{i:03d}")
+            g.attrs["path"] = str(up)
+            try:
+                with h5py.File(up, "r") as src:
+                    for key in ("format", "format_version", "config_hash"):
+                        g.attrs[key] = src.attrs.get(key, "")
+            except OSError:
+                g.attrs["format"] = "external"
+        h5.create_group("videos")
+        h5.flush()
+        self._h5 = h5
+
+    # -- writing ---------------------------------------------------------------------------
+    @property
+    def h5(self) -> h5py.File:
+        assert self._h5 is not None, "writer is not open"
+        return self._h5
+
+    def is_complete(self, video_id: str) -> bool:
+        g = self.h5["videos"].get(video_id)
+        return g is not None and bool(g.attrs.get("complete", False))
+
+    def write_video(self, video_id: str, attrs: Mapping[str, Any],
+                    arrays: Mapping[str, np.ndarray],
+                    specs: Mapping[str, tuple[list[str], str]] | None = None) -> None:
+        """Write one video group, then flag it complete and flush (the resume point)."""
+        videos = self.h5["videos"]
+        if video_id in videos:
+            del videos[video_id]
+        g = videos.create_group(video_id)
+        for k, v in attrs.items():
+            g.attrs[k] = _json_attr(v)
+        for name, arr in arrays.items():
+            dims, units = (specs or {}).get(name) or spec_for(name)
+            write_dataset(g, name, np.asarray(arr), dims, units)
+        g.attrs["complete"] = True
+        self.h5.flush()
+
+    def finish(self) -> Path:
+        """Flag the file complete and move it into place."""
+        self.h5.attrs["complete"] = True
+        self.h5.attrs["finished_utc"] = _now()
+        self.h5.close()
+        self._h5 = None
+        commit(self.partial, self.path)
+        return self.path
+
+
+def write_dataset(group: h5py.Group, name: str, arr: np.ndarray, dims: list[str],
+                  units: str) -> h5py.Dataset:
+    kwargs: dict[str, Any] = {}
+    if arr.ndim >= 1 and arr.size > 0:
+        kwargs = dict(compression="gzip", compression_opts=4, shuffle=True,
+                      chunks=(min(arr.shape[0], CHUNK_FRAMES),) + tuple(arr.shape[1:]))
+    ds = group.create_dataset(name, data=arr, **kwargs)
+    ds.attrs["dims"] = json.dumps(dims)
+    ds.attrs["units"] = units
+    return ds
+
+
+def _write_skeleton(h5: h5py.File, name: str) -> None:
+    sk = SKELETONS[name]
+    g = h5.create_group("skeleton")
+    g.attrs["name"] = name
+    g.create_dataset("node_names", data=np.array(sk["names"], dtype=h5py.string_dtype()))
+    g.create_dataset("edges", data=np.array(sk["edges"], dtype=np.int32).reshape(-1, 2))
+    g.create_dataset("parents", data=np.array(sk["parents"], dtype=np.int32))
+
+
+def _peek(path: Path) -> tuple[str, bool]:
+    try:
+        with h5py.File(path, "r") as h5:
+            return str(h5.attrs.get("config_hash", "")), bool(h5.attrs.get("complete", False))
+    except OSError as exc:
+        raise InputError(f"{path}: not a readable HDF5 file ({exc})") from exc
+
+
+# -- reading ---------------------------------------------------------------------------------
+# Migrations from older minor versions of the current major: version -> {old name: new name}.
+MIGRATIONS: dict[str, dict[str, str]] = {}
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    try:
+        major, minor = (int(x) for x in str(text).split(".")[:2])
+    except ValueError as exc:
+        raise SchemaError(f"bad format_version {text!r}") from exc
+    return major, minor
+
+
+class PoseFile:
+    """A validated, read-only finephys file."""
+
+    def __init__(self, path: Path, *, formats: Iterable[str] | None = None,
+                 skeleton: str | None = "h36m17", require_complete: bool = True):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(f"{self.path}: no such file")
+        try:
+            self.h5 = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise SchemaError(f"{self.path}: not an HDF5 file ({exc})") from exc
+        try:
+            self._validate(formats, skeleton, require_complete)
+        except BaseException:
+            self.h5.close()
+            raise
+
+    def _validate(self, formats: Iterable[str] | None, skeleton: str | None,
+                  require_complete: bool) -> None:
+        a = self.h5.attrs
+        fmt = str(a.get("format", ""))
+        if not fmt.startswith("finephys."):
+            raise SchemaError(f"{self.path}: not a finephys file (format={fmt or 'missing'})")
+        wanted = tuple(formats) if formats else None
+        if wanted and fmt not in wanted:
+            raise SchemaError(f"{self.path}: format {fmt}, expected {' or '.join(wanted)}")
+        version = str(a.get("format_version", ""))
+        major, minor = parse_version(version)
+        cur_major, cur_minor = parse_version(FORMAT_VERSION)
+        if major != cur_major:
+            raise SchemaError(f"{self.path}: format_version {version} is not readable by "
+                              f"finephys {__version__} (reads {cur_major}.x)")
+        if minor > cur_minor:
+            log.warning("%s: format_version %s is newer than %s; reading known fields only",
+                        self.path, version, FORMAT_VERSION)
+        self.renames = MIGRATIONS.get(version, {})
+        if require_complete and not bool(a.get("complete", False)):
+            raise SchemaError(f"{self.path}: incomplete file (an interrupted run?)")
+        if skeleton is not None and "skeleton" in self.h5:
+            name = str(self.h5["skeleton"].attrs.get("name", ""))
+            if name != skeleton:
+                raise SchemaError(f"{self.path}: skeleton {name}, expected {skeleton}")
+        self.format = fmt
+        self.version = version
+
+    def __enter__(self) -> "PoseFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.h5.close()
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return dict(self.h5.attrs)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return json.loads(self.h5.attrs.get("config_json", "{}"))
+
+    @property
+    def config_hash(self) -> str:
+        return str(self.h5.attrs.get("config_hash", ""))
+
+    @property
+    def video_ids(self) -> list[str]:
+        return sorted(self.h5.get("videos", {}))
+
+    def video_attrs(self, video_id: str) -> dict[str, Any]:
+        return {k: _decode_attr(v) for k, v in self.h5["videos"][video_id].attrs.items()}
+
+    def _name(self, name: str) -> str:
+        return self.renames.get(name, name)
+
+    def has(self, video_id: str, name: str) -> bool:
+        return self._name(name) in self.h5["videos"][video_id]
+
+    def read(self, video_id: str, name: str) -> np.ndarray:
+        g = self.h5["videos"][video_id]
+        key = self._name(name)
+        if key not in g:
+            raise SchemaError(f"{self.path}: video {video_id} has no dataset {name!r}")
+        return g[key][()]
+
+    def datasets(self, video_id: str) -> list[str]:
+        out: list[str] = []
+        self.h5["videos"][video_id].visit(
+            lambda n: out.append(n) if isinstance(self.h5["videos"][video_id][n], h5py.Dataset)
+            else None)
+        return out
+
+
+def _decode_attr(v: Any) -> Any:
+    if isinstance(v, bytes):
+        v = v.decode()
+    if isinstance(v, str) and v[:1] in "[{":
+        try:
+            return json.loads(v)
+        except json.JSONDecodeError:
+            return v
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def summarize(path: Path) -> dict[str, Any]:
+    """A JSON-able summary of any finephys HDF5 file (for `inspect`)."""
+    with PoseFile(path, skeleton=None, require_complete=False) as pf:
+        a = pf.attrs
+        videos = []
+        for vid in pf.video_ids:
+            g = pf.h5["videos"][vid]
+            entry: dict[str, Any] = {"id": vid, "complete": bool(g.attrs.get("complete", False)),
+                                     "label": _decode_attr(g.attrs.get("label", "")),
+                                     "datasets": {}}
+            for name in pf.datasets(vid):
+                ds = g[name]
+                info: dict[str, Any] = {"shape": list(ds.shape), "dtype": str(ds.dtype),
+                                        "units": _decode_attr(ds.attrs.get("units", ""))}
+                if ds.dtype.kind == "f" and ds.size:
+                    data = ds[()]
+                    info["nan_fraction"] = float(np.isnan(data).mean())
+                entry["datasets"][name] = info
+            videos.append(entry)
+        prov = [{k: _decode_attr(v) for k, v in g.attrs.items()}
+                for _, g in sorted(pf.h5.get("provenance", {}).items())]
+        skel = str(pf.h5["skeleton"].attrs.get("name", "")) if "skeleton" in pf.h5 else ""
+        return {
+            "path": str(path), "format": pf.format, "format_version": pf.version,
+            "finephys_version": _decode_attr(a.get("finephys_version", "")),
+            "created_utc": _decode_attr(a.get("created_utc", "")),
+            "command": _decode_attr(a.get("command", "")),
+            "config_hash": pf.config_hash, "complete": bool(a.get("complete", False)),
+            "skeleton": skel, "n_videos": len(videos),
+            "n_frames": int(sum(int(pf.h5["videos"][v["id"]].attrs.get("n_frames", 0))
+                                for v in videos)),
+            "videos": videos, "provenance": prov,
+        }
+
+
+def copy_video_group(src: PoseFile, video_id: str, writer: PoseFileWriter) -> None:
+    """Copy one complete video group as is (used by merge)."""
+    src.h5.copy(src.h5["videos"][video_id], writer.h5["videos"], name=video_id)
+    writer.h5.flush()
+
+
+def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) -> Path:
+    """Join `--shard I/N` outputs; refuse mixed configs, overlapping ids, duplicates and gaps."""
+    if not shards:
+        raise InputError("merge: no input files")
+    files = [PoseFile(p, skeleton=None) for p in shards]
+    try:
+        first = files[0]
+        fmt, chash = first.format, first.config_hash
+        counts = set()
+        ranges = []
+        for pf in files:
+            if pf.format != fmt or pf.config_hash != chash:
+                raise InputError(f"merge: {pf.path} has format/config {pf.format}/"
+                                 f"{pf.config_hash}, expected {fmt}/{chash}")
+            a = pf.attrs
+            if "shard_count" in a:
+                counts.add((int(a["shard_count"]), int(a["shard_total"])))
+                ranges.append((int(a["shard_start"]), int(a["shard_stop"]), int(a["shard_index"]),
+                               pf.path))
+        if ranges:
+            if len(counts) != 1 or len(ranges) != len(files):
+                raise InputError("merge: the inputs come from different shardings "
+                                 "(or mix sharded and unsharded files)")
+            (count, total), = counts
+            ranges.sort()
+            indices = [r[2] for r in ranges]
+            if len(set(indices)) != len(indices):
+                raise InputError(f"merge: shard index repeated: {sorted(indices)}")
+            missing = sorted(set(range(count)) - set(indices))
+            if missing:
+                raise InputError(f"merge: gap: shard(s) {', '.join(map(str, missing))} of "
+                                 f"{count} missing")
+            pos = 0
+            for start, stop, idx, path in ranges:
+                if start != pos:
+                    kind = "gap" if start > pos else "overlap"
+                    raise InputError(f"merge: {kind} at input {pos} (shard {idx}, {path})")
+                pos = stop
+            if pos != total:
+                raise InputError(f"merge: gap: inputs {pos}..{total - 1} are in no shard")
+        seen: dict[str, Path] = {}
+        for pf in files:
+            for vid in pf.video_ids:
+                if vid in seen:
+                    raise InputError(f"merge: video {vid} is in both {seen[vid]} and {pf.path}")
+                seen[vid] = pf.path
+        skel = str(first.h5["skeleton"].attrs.get("name", "h36m17"))
+        root_keep = {k: _decode_attr(v) for k, v in first.attrs.items()
+                     if k not in ("format", "format_version", "finephys_version", "created_utc",
+                                  "command", "config_json", "config_hash", "complete",
+                                  "finished_utc") and not k.startswith("shard_")}
+        with PoseFileWriter(output, format=fmt, config=first.config, config_hash=chash,
+                            skeleton=skel, provenance=[pf.path for pf in files],
+                            overwrite=overwrite, root_attrs=root_keep) as w:
+            if w.skipped:
+                return output
+            for pf in files:
+                for vid in pf.video_ids:
+                    if not w.is_complete(vid):
+                        copy_video_group(pf, vid, w)
+            w.finish()
+        return output
+    finally:
+        for pf in files:
+            pf.close()

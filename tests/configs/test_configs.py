@@ -1,0 +1,53 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from finephys_cli.configs import config_hash, dump_toml, load_config
+from finephys_cli.errors import ConfigError
+
+
+@dataclass
+class Inner:
+    lr: float = 5e-4
+    steps: int = 10
+
+
+@dataclass
+class Outer:
+    name: str = "x"
+    frames: int = 16
+    scales: tuple[int, ...] = (1, 8)
+    optim: Inner = field(default_factory=Inner)
+
+
+def test_overrides_and_types(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('frames = 32\n[optim]\nsteps = 5\n')
+    cfg = load_config(Outer, toml, ["optim.lr=1e-3", "name=abc", "scales=[1, 2, 4]"])
+    assert cfg.frames == 32 and cfg.optim.steps == 5 and cfg.optim.lr == 1e-3
+    assert cfg.name == "abc" and cfg.scales == (1, 2, 4)
+
+
+def test_unknown_key_suggests_close_match():
+    with pytest.raises(ConfigError, match="did you mean frames"):
+        load_config(Outer, None, ["frame=3"])
+    with pytest.raises(ConfigError, match="did you mean steps"):
+        load_config(Outer, None, ["optim.step=3"])
+
+
+def test_wrong_type_is_refused():
+    with pytest.raises(ConfigError, match="frames"):
+        load_config(Outer, None, ["frames=abc"])
+
+
+def test_hash_is_canonical_and_sensitive():
+    a, b = Outer(), load_config(Outer)
+    assert config_hash(a) == config_hash(b)
+    assert config_hash(a) != config_hash(load_config(Outer, None, ["frames=17"]))
+
+
+def test_toml_round_trip(tmp_path):
+    cfg = load_config(Outer, None, ["optim.lr=0.25", "name=q"])
+    path = tmp_path / "out.toml"
+    path.write_text(dump_toml(cfg))
+    assert load_config(Outer, path) == cfg

@@ -1,0 +1,43 @@
+"""Shared fixtures: tiny synthetic pose files, a CLI runner, environment hygiene."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+@pytest.fixture
+def runner():
+    from typer.testing import CliRunner
+
+    return CliRunner()
+
+
+def make_pose2d_arrays(t: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    kp = rng.uniform(50, 300, size=(t, 17, 2)).astype(np.float32)
+    sc = rng.uniform(0.2, 1.0, size=(t, 17)).astype(np.float32)
+    kp[1, 3] = np.nan
+    sc[1, 3] = 0.0
+    return {"keypoints2d": kp, "scores": sc}
+
+
+@pytest.fixture
+def pose2d_file(tmp_path):
+    """A small complete finephys.pose2d file with three videos."""
+    from finephys_cli.io.poses_h5 import PoseFileWriter
+
+    path = tmp_path / "poses.h5"
+    with PoseFileWriter(path, format="finephys.pose2d", config={"a": 1}, config_hash="abc",
+                        command="test") as w:
+        for i in range(3):
+            arrays = make_pose2d_arrays(seed=i)
+            w.write_video(f"vid{i}", {"fps": 25.0, "n_frames": 8, "width": 384, "height": 384,
+                                      "label": f"label {i}"}, arrays)
+        w.finish()
+    return path

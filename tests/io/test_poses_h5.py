@@ -1,0 +1,176 @@
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+from finephys_cli.errors import LockError, OutputExistsError, SchemaError
+from finephys_cli.io.atomic import OutputLock
+from finephys_cli.io.poses_h5 import PoseFile, PoseFileWriter, merge_files, summarize
+
+
+def test_round_trip_keeps_nan_dims_units(pose2d_file):
+    with PoseFile(pose2d_file, formats=["finephys.pose2d"]) as pf:
+        assert pf.video_ids == ["vid0", "vid1", "vid2"]
+        kp = pf.read("vid0", "keypoints2d")
+        assert kp.shape == (8, 17, 2) and np.isnan(kp[1, 3]).all()
+        ds = pf.h5["videos/vid0/keypoints2d"]
+        assert json.loads(ds.attrs["dims"]) == ["frame", "joint", "xy"]
+        assert ds.attrs["units"] == "px"
+        assert pf.h5["videos/vid0/scores"].attrs["units"] == "1"
+        assert pf.video_attrs("vid1")["label"] == "label 1"
+        assert pf.h5["skeleton"].attrs["name"] == "h36m17"
+        assert pf.h5["videos/vid0/keypoints2d"].compression == "gzip"
+
+
+def _set_attr(path, key, value):
+    with h5py.File(path, "a") as h5:
+        h5.attrs[key] = value
+
+
+def test_newer_major_version_is_refused(pose2d_file):
+    _set_attr(pose2d_file, "format_version", "2.0")
+    with pytest.raises(SchemaError, match="format_version 2.0") as exc:
+        PoseFile(pose2d_file)
+    assert "\n" not in str(exc.value)
+
+
+def test_newer_minor_version_is_read(pose2d_file):
+    _set_attr(pose2d_file, "format_version", "1.3")
+    with PoseFile(pose2d_file) as pf:
+        assert pf.video_ids
+
+
+def test_wrong_format_and_skeleton_are_refused(pose2d_file):
+    with pytest.raises(SchemaError, match="expected finephys.pose3d"):
+        PoseFile(pose2d_file, formats=["finephys.pose3d"])
+    with pytest.raises(SchemaError, match="skeleton h36m17, expected coco17"):
+        PoseFile(pose2d_file, skeleton="coco17")
+
+
+def test_not_hdf5_is_refused(tmp_path):
+    bad = tmp_path / "x.h5"
+    bad.write_text("hello")
+    with pytest.raises(SchemaError, match="not an HDF5 file"):
+        PoseFile(bad)
+
+
+def test_finished_output_is_skipped_or_refused(pose2d_file):
+    with PoseFileWriter(pose2d_file, format="finephys.pose2d", config={}, config_hash="abc") as w:
+        assert w.skipped
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        with PoseFileWriter(pose2d_file, format="finephys.pose2d", config={}, config_hash="zzz"):
+            pass
+
+
+def test_second_writer_is_refused(tmp_path):
+    out = tmp_path / "o.h5"
+    with PoseFileWriter(out, format="finephys.pose2d", config={}, config_hash="h") as w:
+        with pytest.raises(LockError, match="another process"):
+            with PoseFileWriter(out, format="finephys.pose2d", config={}, config_hash="h"):
+                pass
+        w.finish()
+    assert out.exists() and not (tmp_path / "o.h5.lock").exists()
+
+
+def test_stale_lock_is_taken_over(tmp_path):
+    import socket
+
+    out = tmp_path / "o.h5"
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True)
+    (tmp_path / "o.h5.lock").write_text(f"{socket.gethostname()} {proc.stdout.strip()}")
+    with OutputLock(out):
+        pass
+
+
+WRITER_SCRIPT = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from finephys_cli.io.poses_h5 import PoseFileWriter
+    out, delay = sys.argv[1], float(sys.argv[2])
+    with PoseFileWriter(out, format="finephys.pose2d", config={"n": 6}, config_hash="k",
+                        command="test") as w:
+        for i in range(6):
+            vid = f"v{i}"
+            if w.is_complete(vid):
+                continue
+            rng = np.random.default_rng(i)
+            w.write_video(vid, {"n_frames": 300}, {"keypoints2d": rng.normal(size=(300, 17, 2)),
+                                                  "scores": rng.uniform(size=(300, 17))})
+            print(vid, flush=True)
+            time.sleep(delay)
+        w.finish()
+""")
+
+
+def _contents(path):
+    with PoseFile(path) as pf:
+        return {v: (pf.read(v, "keypoints2d"), pf.read(v, "scores")) for v in pf.video_ids}
+
+
+def test_sigkill_mid_write_then_resume_equals_clean_run(tmp_path):
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER_SCRIPT)
+    out = tmp_path / "killed.h5"
+    proc = subprocess.Popen([sys.executable, str(script), str(out), "2"], stdout=subprocess.PIPE,
+                            text=True)
+    for _ in range(2):
+        proc.stdout.readline()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "a killed run must not leave a complete-looking output"
+    assert (tmp_path / "killed.h5.partial").exists()
+    resumed = subprocess.run([sys.executable, str(script), str(out), "0"], capture_output=True,
+                             text=True, check=True)
+    # The two videos finished before the kill are not redone.
+    assert resumed.stdout.split() == ["v2", "v3", "v4", "v5"]
+    clean = tmp_path / "clean.h5"
+    subprocess.run([sys.executable, str(script), str(clean), "0"], check=True, capture_output=True)
+    a, b = _contents(out), _contents(clean)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k][0], b[k][0])
+        np.testing.assert_array_equal(a[k][1], b[k][1])
+    assert not (tmp_path / "killed.h5.lock").exists()
+
+
+def _write_shard(path, ids, index, count, start, stop, total, chash="h"):
+    from finephys_cli.io.poses_h5 import ShardInfo
+
+    with PoseFileWriter(path, format="finephys.pose2d", config={}, config_hash=chash,
+                        shard=ShardInfo(index, count, start, stop, total)) as w:
+        for vid in ids:
+            w.write_video(vid, {"n_frames": 2}, {"keypoints2d": np.zeros((2, 17, 2)),
+                                                 "scores": np.ones((2, 17))})
+        w.finish()
+    return path
+
+
+def test_merge_joins_and_refuses_gaps_and_overlaps(tmp_path):
+    s0 = _write_shard(tmp_path / "a.h5", ["a", "b"], 0, 3, 0, 2, 5)
+    s1 = _write_shard(tmp_path / "b.h5", ["c"], 1, 3, 2, 3, 5)
+    s2 = _write_shard(tmp_path / "c.h5", ["d", "e"], 2, 3, 3, 5, 5)
+    merged = merge_files([s2, s0, s1], tmp_path / "m.h5")
+    with PoseFile(merged) as pf:
+        assert pf.video_ids == ["a", "b", "c", "d", "e"]
+    with pytest.raises(Exception, match="gap: shard"):
+        merge_files([s0, s2], tmp_path / "gap.h5")
+    s1b = _write_shard(tmp_path / "b2.h5", ["c", "d"], 1, 3, 2, 4, 5)
+    with pytest.raises(Exception, match="overlap"):
+        merge_files([s0, s1b, s2], tmp_path / "ov.h5")
+    other = _write_shard(tmp_path / "o.h5", ["c"], 1, 3, 2, 3, 5, chash="other")
+    with pytest.raises(Exception, match="config"):
+        merge_files([s0, other, s2], tmp_path / "mix.h5")
+    assert not (tmp_path / "gap.h5").exists()
+
+
+def test_summarize_reports_nan_fraction(pose2d_file):
+    s = summarize(pose2d_file)
+    assert s["n_videos"] == 3 and s["format"] == "finephys.pose2d"
+    frac = s["videos"][0]["datasets"]["keypoints2d"]["nan_fraction"]
+    assert frac == pytest.approx(2 / (8 * 17 * 2))

@@ -1,0 +1,63 @@
+import subprocess
+import sys
+
+import typer
+
+from finephys_cli import __version__
+from finephys_cli.app import app
+from finephys_cli.commands._common import cli_command
+from finephys_cli.errors import PartialFailure
+
+
+def test_help_imports_no_heavy_library():
+    code = ("import sys; from finephys_cli.app import app\n"
+            "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'diffusers', 'ultralytics', 'transformers', 'h5py')"
+            " if m in sys.modules]\nprint('HEAVY', heavy, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY []" in proc.stderr, proc.stderr
+
+
+def test_version_and_no_args(runner):
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and __version__ in res.stdout
+    res = runner.invoke(app, [])
+    assert "Usage" in res.output
+
+
+def test_exit_codes(runner, pose2d_file, tmp_path):
+    ok = runner.invoke(app, ["inspect", str(pose2d_file)])
+    assert ok.exit_code == 0, ok.output
+    assert "finephys.pose2d" in ok.stderr
+    missing = runner.invoke(app, ["inspect", str(tmp_path / "nope.h5")])
+    assert missing.exit_code == 1
+    assert missing.stderr.strip().startswith("error:") and len(missing.stderr.strip().splitlines()) == 1
+    usage = runner.invoke(app, ["inspect", "--no-such-option"])
+    assert usage.exit_code == 2
+
+
+def test_partial_failure_exits_3(runner):
+    mini = typer.Typer()
+
+    @mini.command()
+    @cli_command
+    def batch() -> None:
+        raise PartialFailure({"bad.mp4": "corrupt"}, output="out.h5")
+
+    res = runner.invoke(mini, [])
+    assert res.exit_code == 3
+    assert "bad.mp4" in res.stderr and res.stdout.strip() == "out.h5"
+
+
+def test_inspect_json_and_merge_cli(runner, pose2d_file, tmp_path):
+    import json
+
+    res = runner.invoke(app, ["inspect", "--json", str(pose2d_file)])
+    assert json.loads(res.stdout)["n_videos"] == 3
+    res = runner.invoke(app, ["merge", str(pose2d_file), "-o", str(tmp_path / "m.h5")])
+    assert res.exit_code == 0 and res.stdout.strip() == str(tmp_path / "m.h5")
+
+
+def test_env_runs(runner):
+    res = runner.invoke(app, ["env", "--json"])
+    assert res.exit_code == 0 and '"finephys"' in res.stdout
