@@ -43,9 +43,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import utilities
+    from .commands import synth, utilities
 
-    for module in (utilities,):
+    for module in (synth, utilities):
         module.register(app)
 
 

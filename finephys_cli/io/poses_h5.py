@@ -26,6 +26,8 @@ from .atomic import OutputLock, commit, partial_path
 FORMAT_VERSION = "1.0"
 FORMATS = ("finephys.pose2d", "finephys.pose3d", "finephys.phys", "finephys.heatmaps",
            "finephys.synth")
+# A synth file is a pose2d file with ground truth added, so 2D consumers take both.
+POSE2D_FORMATS = ("finephys.pose2d", "finephys.synth")
 
 _FRAME_J_XY = (["frame", "joint", "xy"], "px")
 _FRAME_J_XYZ_M = (["frame", "joint", "xyz"], "m")
@@ -41,8 +43,10 @@ DATASET_SPECS: dict[str, tuple[list[str], str]] = {
     "pose3d_world": _FRAME_J_XYZ_M,
     "pose3d_camera": _FRAME_J_XYZ_M,
     "camera_K": (["row", "col"], "px"),
-    "camera_R": (["row", "col"], "1"),
-    "camera_t": (["xyz"], "m"),
+    "camera_R": (["frame", "row", "col"], "1"),
+    "camera_t": (["frame", "xyz"], "m"),
+    "foot_contact": (["frame", "side_rl"], "bool"),
+    "com_world": (["frame", "xyz"], "m"),
     "pose3d_dd": (["frame", "joint", "xyz"], "normalised"),
     "pose3d_pp": (["frame", "joint", "xyz"], "normalised"),
     "pose3d_fused": (["frame", "joint", "xyz"], "normalised"),
@@ -66,7 +70,13 @@ def spec_for(name: str) -> tuple[list[str], str]:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    """UTC now, or SOURCE_DATE_EPOCH when set, so seeded outputs can be bit-identical."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch
+            else _dt.datetime.now(_dt.timezone.utc))
+    return when.isoformat(timespec="seconds")
 
 
 def _json_attr(value: Any) -> Any:
@@ -240,7 +250,7 @@ def write_dataset(group: h5py.Group, name: str, arr: np.ndarray, dims: list[str]
     if arr.ndim >= 1 and arr.size > 0:
         kwargs = dict(compression="gzip", compression_opts=4, shuffle=True,
                       chunks=(min(arr.shape[0], CHUNK_FRAMES),) + tuple(arr.shape[1:]))
-    ds = group.create_dataset(name, data=arr, **kwargs)
+    ds = group.create_dataset(name, data=arr, track_times=False, **kwargs)
     ds.attrs["dims"] = json.dumps(dims)
     ds.attrs["units"] = units
     return ds

@@ -1,0 +1,42 @@
+"""`finephys synth`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import (ConfigOpt, OutputOpt, OverwriteOpt, ProgressOpt, SeedOpt, SetOpt,
+                      cli_command, emit_paths)
+
+
+@cli_command
+def synth(
+    output: OutputOpt,
+    classes: Annotated[str, typer.Option(help="all, a subset (FX-JUMP) or ids (6,7,33).")] = "all",
+    per_class: Annotated[int, typer.Option(help="Samples per class.", min=1)] = 4,
+    frames: Annotated[int | None, typer.Option(help="Frames per clip (default: natural).")] = None,
+    fps: Annotated[float, typer.Option(help="Frame rate.")] = 25.0,
+    seed: SeedOpt = 0,
+    videos: Annotated[Path | None, typer.Option(help="Also render mannequin mp4s here.")] = None,
+    size: Annotated[int, typer.Option(help="Frame size in px (square).")] = 384,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    overwrite: OverwriteOpt = False,
+    progress: ProgressOpt = "auto",
+) -> None:
+    """Physics-consistent synthetic gymnastics: 3D truth, camera, detector-like 2D, videos."""
+    from ..configs import load_config
+    from ..stages.synth import SynthConfig, run_synth
+
+    cfg = load_config(SynthConfig, config, set_, classes=classes, per_class=per_class,
+                      frames=frames, fps=fps, seed=seed, size=size)
+    paths = [run_synth(cfg, output, videos=videos, overwrite=overwrite, progress=progress)]
+    if videos is not None:
+        paths.append(videos)
+    emit_paths(paths)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Pose pipeline")(synth)

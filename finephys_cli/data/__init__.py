@@ -1,0 +1,1 @@
+"""Motion data: the synthetic gymnastics generator, dataset readers, class and prompt tables."""
