@@ -43,9 +43,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import synth, utilities
+    from .commands import synth, utilities, viz
 
-    for module in (synth, utilities):
+    for module in (synth, viz, utilities):
         module.register(app)
 
 

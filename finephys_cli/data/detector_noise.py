@@ -58,7 +58,7 @@ def observe(exact: np.ndarray, depth: np.ndarray, fps: float, rng: np.random.Gen
     speed = np.linalg.norm(vel, axis=-1) / hclip    # person-heights per second
     torso = exact[:, 8] - exact[:, 0]               # image y points down
     inverted = np.clip(torso[:, 1] / np.maximum(np.linalg.norm(torso, axis=-1), 1e-6), 0, 1)
-    sigma = cfg.jitter_frac * h[:, None] * (1 + cfg.speed_gain * speed) \
+    sigma = cfg.jitter_frac * hclip * (1 + cfg.speed_gain * speed) \
         * (1 + cfg.inverted_gain * inverted[:, None])
     kp = exact + rng.normal(size=exact.shape) * sigma[..., None]
     # Self-occlusion: behind the torso in depth and inside its image band.

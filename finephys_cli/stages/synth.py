@@ -69,12 +69,11 @@ def make_sample(cfg: SynthConfig, gym_class: GymClass, index: int) -> tuple[Synt
     }
     arrays = {
         "keypoints2d": kp, "scores": obs.scores, "bbox": box,
-        "keypoints2d_exact": exact.astype(np.float32),
-        "pose3d_world": motion.joints.astype(np.float32),
-        "pose3d_camera": cam_pts.astype(np.float32),
-        "camera_K": cam.K.astype(np.float32), "camera_R": cam.R.astype(np.float32),
-        "camera_t": cam.t.astype(np.float32), "foot_contact": motion.contact,
-        "com_world": centre_of_mass(motion.joints).astype(np.float32),
+        "keypoints2d_exact": exact,
+        # Ground truth stays float64: float32 would break bone-length constancy at 1e-6.
+        "pose3d_world": motion.joints, "pose3d_camera": cam_pts,
+        "camera_K": cam.K, "camera_R": cam.R, "camera_t": cam.t, "foot_contact": motion.contact,
+        "com_world": centre_of_mass(motion.joints),
     }
     return SynthSample(sample_id(gym_class, index, cfg.seed), attrs, arrays), (motion, cam, rng)
 

@@ -1,0 +1,34 @@
+"""`finephys viz`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import OutputOpt, cli_command, emit_paths
+
+
+@cli_command
+def viz(
+    path: Annotated[Path, typer.Argument(help="A finephys pose file.")],
+    output: OutputOpt,
+    video_id: Annotated[str | None, typer.Option(help="Which video (default: the first).")] = None,
+    mode: Annotated[str, typer.Option(help="2d overlays or 3d views.")] = "2d",
+    sources: Annotated[str, typer.Option(
+        help="Comma list. 2d: detect, exact, fused. 3d: gt, dd, pp, fused, mlp.")] = "detect",
+    n_frames: Annotated[int, typer.Option(help="Frames in a PNG strip.")] = 8,
+) -> None:
+    """Draw skeletons over the video, or 3D views; several sources side by side.
+
+    The output type follows the suffix: .png (a strip of frames), .gif or .mp4 (animated)."""
+    from ..stages.viz import VizConfig, run_viz
+
+    cfg = VizConfig(mode=mode, sources=tuple(s.strip() for s in sources.split(",") if s.strip()),
+                    n_frames=n_frames)
+    emit_paths([run_viz(cfg, path, output, video_id)])
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Evaluation")(viz)

@@ -1,0 +1,186 @@
+"""`viz`: 2D skeleton overlays on video frames, 3D pose views, several sources side by side
+(the paper's Figs. 11-13: S_detect, S_dd, S_pp, fused). Left limbs blue, right red."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..io.poses_h5 import PoseFile
+from ..skeleton import H36M_BONES, H36M_LEFT, H36M_RIGHT
+
+SOURCES_2D = {"detect": "keypoints2d", "exact": "keypoints2d_exact", "fused": "pose2d_fused"}
+SOURCES_3D = {"gt": "pose3d_camera", "dd": "pose3d_dd", "pp": "pose3d_pp",
+              "fused": "pose3d_fused", "mlp": "pose3d_mlp"}
+LEFT_RGB, RIGHT_RGB, MID_RGB = (40, 110, 255), (235, 50, 50), (40, 200, 90)
+
+
+def bone_colour(parent: int, child: int) -> tuple[int, int, int]:
+    """A bone takes its child joint's side: left blue, right red, the midline green."""
+    if child in H36M_LEFT:
+        return LEFT_RGB
+    if child in H36M_RIGHT:
+        return RIGHT_RGB
+    return MID_RGB
+
+
+@dataclass
+class VizConfig:
+    mode: str = "2d"           # "2d" overlays, "3d" views
+    sources: tuple[str, ...] = ("detect",)
+    n_frames: int = 8          # frames in a PNG strip
+    panel: int = 256           # px per panel
+
+
+def draw_skeleton(img: np.ndarray, kp: np.ndarray, scores: np.ndarray | None = None,
+                  thickness: int = 2) -> np.ndarray:
+    """Draw one H36M-17 skeleton (17,2) on an RGB image in place; NaN joints are skipped."""
+    import cv2
+
+    for a, b in H36M_BONES:
+        if np.isnan(kp[[a, b]]).any():
+            continue
+        if scores is not None and min(scores[a], scores[b]) < 0.05:
+            continue
+        cv2.line(img, tuple(int(v) for v in kp[a]), tuple(int(v) for v in kp[b]),
+                 bone_colour(a, b), thickness, cv2.LINE_AA)
+    for j in range(17):
+        if not np.isnan(kp[j]).any():
+            cv2.circle(img, tuple(int(v) for v in kp[j]), thickness + 1, (255, 255, 255), -1,
+                       cv2.LINE_AA)
+    return img
+
+
+def _frames_for(pf: PoseFile, vid: str, n: int) -> tuple[np.ndarray | None, tuple[int, int]]:
+    attrs = pf.video_attrs(vid)
+    size = (int(attrs.get("width", 384)), int(attrs.get("height", 384)))
+    src = attrs.get("source_path")
+    if not src:
+        return None, size
+    path = Path(src) if Path(src).is_absolute() else pf.path.parent / src
+    if not path.exists():
+        return None, size
+    from ..io.video import read_frames
+
+    frames, _ = read_frames(path)
+    return frames[:n], size
+
+
+def _label(img: np.ndarray, text: str) -> None:
+    import cv2
+
+    cv2.putText(img, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2,
+                cv2.LINE_AA)
+    cv2.putText(img, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def render_2d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> np.ndarray:
+    """(F, H, W*S, 3): for each frame, one panel per source, side by side."""
+    import cv2
+
+    n_total = int(pf.video_attrs(vid).get("n_frames", len(pf.read(vid, "keypoints2d"))))
+    frames, (w, h) = _frames_for(pf, vid, n_total)
+    out = []
+    for f in frame_ids:
+        panels = []
+        for src in cfg.sources:
+            if src not in SOURCES_2D:
+                raise InputError(f"2d source {src!r}: choose from {', '.join(SOURCES_2D)}")
+            if not pf.has(vid, SOURCES_2D[src]):
+                raise InputError(f"{pf.path}: video {vid} has no {SOURCES_2D[src]} ({src})")
+            kp = pf.read(vid, SOURCES_2D[src])[f]
+            img = frames[f].copy() if frames is not None and f < len(frames) \
+                else np.full((h, w, 3), 235, np.uint8)
+            draw_skeleton(img, kp, thickness=max(1, w // 190))
+            img = cv2.resize(img, (cfg.panel, int(cfg.panel * h / w)))
+            _label(img, f"{src} t={f}")
+            panels.append(img)
+        out.append(np.concatenate(panels, axis=1))
+    return np.stack(out)
+
+
+def render_3d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> np.ndarray:
+    """(F, H, W*S, 3) matplotlib 3D views, y up, one panel per source, shared limits."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    poses = {}
+    for src in cfg.sources:
+        if src not in SOURCES_3D:
+            raise InputError(f"3d source {src!r}: choose from {', '.join(SOURCES_3D)}")
+        if not pf.has(vid, SOURCES_3D[src]):
+            raise InputError(f"{pf.path}: video {vid} has no {SOURCES_3D[src]} ({src})")
+        p = pf.read(vid, SOURCES_3D[src]).astype(np.float64)
+        poses[src] = p - p[:, :1]    # root-relative, so sources in different units compare
+        scale = np.nanmax(np.abs(poses[src])) or 1.0
+        poses[src] /= scale
+    dpi = 100
+    fig = plt.figure(figsize=(cfg.panel * len(poses) / dpi, cfg.panel / dpi), dpi=dpi)
+    out = []
+    for f in frame_ids:
+        fig.clf()
+        for k, (src, p) in enumerate(poses.items()):
+            ax = fig.add_subplot(1, len(poses), k + 1, projection="3d")
+            ax.view_init(elev=12, azim=-70)
+            for a, b in H36M_BONES:
+                seg = p[f, [a, b]]
+                # Camera axes (x right, y down, z forward) -> plot x, z, -y.
+                ax.plot(seg[:, 0], seg[:, 2], -seg[:, 1],
+                        color=np.array(bone_colour(a, b)) / 255, lw=2)
+            for setter in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
+                setter(-1, 1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_zticks([])
+            ax.set_title(f"{src} t={f}", fontsize=8)
+        fig.canvas.draw()
+        buf = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+        out.append(buf)
+    plt.close(fig)
+    return np.stack(out)
+
+
+def run_viz(cfg: VizConfig, path: Path, output: Path, video_id: str | None = None) -> Path:
+    from ..io.atomic import commit, partial_path
+
+    with PoseFile(path, skeleton="h36m17") as pf:
+        ids = pf.video_ids
+        if not ids:
+            raise InputError(f"{path}: no videos")
+        vid = video_id or ids[0]
+        if vid not in ids:
+            raise InputError(f"{path}: no video {vid!r} (have {', '.join(ids[:5])}...)")
+        n = int(pf.video_attrs(vid).get("n_frames", 0)) or len(pf.read(vid, "keypoints2d"))
+        animated = output.suffix.lower() in (".mp4", ".gif")
+        frame_ids = np.arange(n) if animated else \
+            np.unique(np.linspace(0, n - 1, min(cfg.n_frames, n)).round().astype(int))
+        render = render_3d if cfg.mode == "3d" else render_2d
+        if cfg.mode not in ("2d", "3d"):
+            raise InputError(f"--mode must be 2d or 3d, got {cfg.mode!r}")
+        frames = render(pf, vid, cfg, frame_ids)
+        fps = float(pf.video_attrs(vid).get("fps", 25.0))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    suffix = output.suffix.lower()
+    if suffix == ".mp4":
+        from ..io.video import write_video
+
+        return write_video(output, frames, fps=fps)
+    from PIL import Image
+
+    tmp = partial_path(output)
+    if suffix == ".gif":
+        imgs = [Image.fromarray(f) for f in frames]
+        imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:],
+                     duration=int(1000 / fps), loop=0)
+    elif suffix == ".png":
+        # A strip: frames as rows, sources as columns.
+        Image.fromarray(np.concatenate(list(frames), axis=0)).save(tmp, format="PNG")
+    else:
+        raise InputError(f"{output}: output must be .png, .gif or .mp4")
+    commit(tmp, output)
+    return output

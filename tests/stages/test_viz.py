@@ -1,0 +1,37 @@
+import numpy as np
+from PIL import Image
+
+from finephys_cli.app import app
+from finephys_cli.io.video import probe
+from finephys_cli.stages.synth import SynthConfig, run_synth
+from finephys_cli.stages.viz import draw_skeleton
+
+
+def test_draw_skeleton_skips_nan_and_colours_sides():
+    img = np.zeros((100, 100, 3), np.uint8)
+    kp = np.full((17, 2), np.nan)
+    kp[4], kp[5] = (20, 20), (20, 80)   # left hip -> left knee: blue
+    kp[1], kp[2] = (80, 20), (80, 80)   # right hip -> right knee: red
+    draw_skeleton(img, kp, thickness=2)
+    assert img[50, 20, 2] > 200 and img[50, 20, 0] < 100
+    assert img[50, 80, 0] > 200 and img[50, 80, 2] < 100
+    assert img[50, 50].sum() == 0
+
+
+def test_viz_cli_png_strip_gif_and_mp4(runner, tmp_path):
+    src = run_synth(SynthConfig(classes="25", per_class=1), tmp_path / "s.h5",
+                    videos=tmp_path / "v", progress="none")
+    png = tmp_path / "o.png"
+    res = runner.invoke(app, ["viz", str(src), "--sources", "detect,exact", "--n-frames", "4",
+                              "-o", str(png)])
+    assert res.exit_code == 0, res.output
+    arr = np.array(Image.open(png))
+    assert arr.shape[1] == 512 and arr.shape[0] == 4 * 256 and arr.std() > 10
+    res = runner.invoke(app, ["viz", str(src), "--mode", "3d", "--sources", "gt",
+                              "-o", str(tmp_path / "o.gif")])
+    assert res.exit_code == 0, res.output
+    assert Image.open(tmp_path / "o.gif").n_frames > 10
+    res = runner.invoke(app, ["viz", str(src), "-o", str(tmp_path / "o.mp4")])
+    assert res.exit_code == 0 and probe(tmp_path / "o.mp4").n_frames > 10
+    bad = runner.invoke(app, ["viz", str(src), "--sources", "dd", "-o", str(tmp_path / "x.png")])
+    assert bad.exit_code == 1 and "2d source" in bad.stderr
