@@ -43,9 +43,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import synth, utilities, viz
+    from .commands import detect, synth, utilities, viz
 
-    for module in (synth, viz, utilities):
+    for module in (detect, synth, viz, utilities):
         module.register(app)
 
 

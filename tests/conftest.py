@@ -41,3 +41,14 @@ def pose2d_file(tmp_path):
                                       "label": f"label {i}"}, arrays)
         w.finish()
     return path
+
+
+@pytest.fixture(scope="session")
+def synth_small(tmp_path_factory):
+    """Two synthetic clips (a leap and a salto) with mannequin videos."""
+    from finephys_cli.stages.synth import SynthConfig, run_synth
+
+    root = tmp_path_factory.mktemp("synth_small")
+    path = run_synth(SynthConfig(classes="9,25", per_class=1, seed=11), root / "synth.h5",
+                     videos=root / "videos", progress="none")
+    return path, root / "videos"

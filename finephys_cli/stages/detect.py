@@ -1,0 +1,217 @@
+"""`detect`: videos -> finephys.pose2d (DESIGN §5.2)."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..configs import config_hash
+from ..console import log, track
+from ..errors import FinephysError, InputError, PartialFailure
+from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_path
+from ..io.poses_h5 import PoseFileWriter
+from ..io.video import VideoInfo, probe, read_frames, sample_indices
+from ..models.detectors import FrameDetections
+from ..skeleton import coco_to_h36m
+
+
+@dataclass
+class DetectConfig:
+    backend: str = "ultralytics"
+    model: str | None = None
+    frames: int | None = 16        # None: every frame
+    imgsz: int = 640
+    conf: float = 0.25
+    keypoint_conf: float = 0.3     # below this a joint is missing (NaN), whatever its x,y
+    batch_size: int = 32
+    reader: str = "pyav"
+    interpolate_gaps: int = 0      # fill missing runs up to this many frames (0: off)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU between (N,4+) and (M,4+) boxes -> (N,M)."""
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+
+
+def _continuity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU, or for fast motion between sampled frames, closeness of centres in box diagonals."""
+    ca = 0.5 * (a[:, None, :2] + a[:, None, 2:4])
+    cb = 0.5 * (b[None, :, :2] + b[None, :, 2:4])
+    diag = np.linalg.norm(a[:, None, 2:4] - a[:, None, :2], axis=-1) + 1e-6
+    near = np.exp(-np.linalg.norm(ca - cb, axis=-1) / diag)
+    return np.maximum(box_iou(a, b), near)
+
+
+def select_performer(dets: list[FrameDetections], track_weight: float = 3.0) -> list[int]:
+    """One performer per clip: the Viterbi path maximising Σ log(score·area/max_area) minus
+    track_weight × the cost of switching tracks. A track's best continuation costs nothing, so a
+    static spectator gains nothing over a moving gymnast; one that is larger for a few frames
+    does not pay for two switches. Returns a candidate index per frame, -1 where nobody was
+    detected."""
+    max_area = max((float(((d.boxes[:, 2] - d.boxes[:, 0]) * (d.boxes[:, 3] - d.boxes[:, 1]))
+                          .max()) for d in dets if len(d.boxes)), default=1.0)
+    frames = [i for i, d in enumerate(dets) if len(d.boxes)]
+    choice = [-1] * len(dets)
+    if not frames:
+        return choice
+    unary = []
+    for i in frames:
+        b = dets[i].boxes
+        area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+        unary.append(np.log(np.clip(b[:, 4], 1e-6, None)) + np.log(np.clip(area / max_area,
+                                                                          1e-6, None)))
+    score = unary[0]
+    back = []
+    for k in range(1, len(frames)):
+        cont = np.log(_continuity(dets[frames[k - 1]].boxes, dets[frames[k]].boxes) + 1e-3)
+        pair = track_weight * (cont - cont.max(axis=1, keepdims=True))
+        total = score[:, None] + pair
+        back.append(total.argmax(0))
+        score = total.max(0) + unary[k]
+    best = int(score.argmax())
+    for k in range(len(frames) - 1, -1, -1):
+        choice[frames[k]] = best
+        if k:
+            best = int(back[k - 1][best])
+    return choice
+
+
+def fill_gaps(kp: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Linearly interpolate interior NaN runs of at most `max_gap` frames, per joint.
+    Returns the filled array and a (T,J) mask of the filled entries."""
+    out = kp.copy()
+    filled = np.zeros(kp.shape[:2], dtype=bool)
+    if max_gap <= 0:
+        return out, filled
+    t = np.arange(len(kp))
+    for j in range(kp.shape[1]):
+        ok = ~np.isnan(kp[:, j]).any(-1)
+        if ok.sum() < 2:
+            continue
+        missing = np.flatnonzero(~ok)
+        runs = np.split(missing, np.flatnonzero(np.diff(missing) > 1) + 1) if len(missing) else []
+        for run in runs:
+            if len(run) == 0 or run[0] == 0 or run[-1] == len(kp) - 1 or len(run) > max_gap:
+                continue
+            for d in range(kp.shape[2]):
+                out[run, j, d] = np.interp(t[run], t[ok], kp[ok, j, d])
+            filled[run, j] = True
+    return out, filled
+
+
+def build_detector(cfg: DetectConfig, device: str, allow_download: bool):  # noqa: ANN201
+    if cfg.backend == "ultralytics":
+        from ..models.detectors import UltralyticsPose
+
+        return UltralyticsPose(cfg.model, device=device, imgsz=cfg.imgsz, conf=cfg.conf,
+                               allow_download=allow_download, half=device.startswith("cuda"))
+    if cfg.backend == "mediapipe":
+        from ..models.detectors import MediapipePose
+
+        return MediapipePose()
+    raise InputError(f"--backend must be ultralytics or mediapipe, got {cfg.backend!r}")
+
+
+def detect_clip(detector, frames: np.ndarray, cfg: DetectConfig) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Detections for one clip's frames -> the pose2d arrays (H36M + COCO as detected)."""
+    dets: list[FrameDetections] = []
+    for s in range(0, len(frames), cfg.batch_size):
+        dets += detector(list(frames[s:s + cfg.batch_size]))
+    choice = select_performer(dets)
+    t = len(frames)
+    coco = np.full((t, 17, 3), np.nan, np.float32)
+    bbox = np.full((t, 5), np.nan, np.float32)
+    world = None
+    for i, (d, c) in enumerate(zip(dets, choice)):
+        if c < 0:
+            continue
+        coco[i] = d.keypoints[c]
+        bbox[i] = d.boxes[c]
+        if d.world is not None:
+            world = world if world is not None else np.full((t, 33, 3), np.nan, np.float32)
+            world[i] = d.world[c]
+    conf = np.nan_to_num(coco[..., 2], nan=0.0)
+    missing = conf < cfg.keypoint_conf
+    coco[..., :2][missing] = np.nan
+    coco[..., 2] = conf
+    h36m, h36m_scores = coco_to_h36m(coco[..., :2], conf)
+    h36m, filled = fill_gaps(h36m, cfg.interpolate_gaps)
+    arrays = {"keypoints2d": h36m.astype(np.float32), "scores": h36m_scores.astype(np.float32),
+              "bbox": bbox, "keypoints2d_coco": coco}
+    if cfg.interpolate_gaps:
+        arrays["interpolated"] = filled
+    if world is not None:
+        arrays["world_landmarks"] = world
+    return arrays
+
+
+def _load(path: Path, cfg: DetectConfig) -> tuple[np.ndarray, VideoInfo, np.ndarray]:
+    info = probe(path, cfg.reader)
+    if info.n_frames == 0:
+        raise InputError(f"{path}: no frames")
+    idx = sample_indices(info.n_frames, cfg.frames)
+    frames, info2 = read_frames(path, idx, cfg.reader)
+    return frames, info, idx
+
+
+def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: str = "cpu",
+               shard: tuple[int, int] | None = None, overwrite: bool = False,
+               fail_fast: bool = False, allow_download: bool = False, progress: str = "auto",
+               detector=None) -> Path:  # noqa: ANN001
+    """Detect every input video; a failing video is listed (exit 3), the others are saved."""
+    items, shard_info = apply_shard(collect_inputs(inputs, VIDEO_EXTS), shard)
+    out = shard_output_path(Path(output), shard)
+    detector = detector or build_detector(cfg, device, allow_download)
+    described = getattr(detector, "description", type(detector).__name__)
+    chash = config_hash({**asdict(cfg), "weights": described})
+    failures: dict[str, str] = {}
+    with PoseFileWriter(out, format="finephys.pose2d", config={**asdict(cfg),
+                        "weights": described}, config_hash=chash, overwrite=overwrite,
+                        shard=shard_info, root_attrs={"detector_weights": described}) as writer:
+        if writer.skipped:
+            return out
+        todo = [it for it in items if not writer.is_complete(it.video_id)]
+        # Decode the next video in a background thread while the detector runs.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending: list[Future] = [pool.submit(_load, it.path, cfg) for it in todo[:2]]
+            for k, item in enumerate(track(todo, description="detect", unit="video",
+                                           mode=progress)):
+                fut = pending.pop(0)
+                if k + 2 < len(todo):
+                    pending.append(pool.submit(_load, todo[k + 2].path, cfg))
+                try:
+                    frames, info, idx = fut.result()
+                    arrays = detect_clip(detector, frames, cfg)
+                except FinephysError as exc:
+                    if fail_fast:
+                        raise
+                    failures[str(item.path)] = str(exc)
+                    log.warning("%s: %s", item.path, exc)
+                    continue
+                if np.isnan(arrays["keypoints2d"]).all():
+                    log.warning("%s: no person detected in any frame", item.path)
+                try:
+                    src = os.path.relpath(item.path, out.parent)
+                except ValueError:
+                    src = str(item.path)
+                writer.write_video(item.video_id, {
+                    "source_path": src, "fps": info.fps, "n_frames": len(idx),
+                    "source_n_frames": info.n_frames, "width": info.width,
+                    "height": info.height, "frame_indices": idx,
+                    "detected_frames": int((~np.isnan(arrays["bbox"][:, 0])).sum()),
+                }, arrays)
+        path = writer.finish()
+    if failures:
+        raise PartialFailure(failures, output=str(path))
+    return path
