@@ -15,7 +15,7 @@ def viz(
     path: Annotated[Path, typer.Argument(help="A finephys pose file.")],
     output: OutputOpt,
     video_id: Annotated[str | None, typer.Option(help="Which video (default: the first).")] = None,
-    mode: Annotated[str, typer.Option(help="2d overlays or 3d views.")] = "2d",
+    mode: Annotated[str, typer.Option(help="2d overlays, 3d views, or heatmap overlays.")] = "2d",
     sources: Annotated[str, typer.Option(
         help="Comma list. 2d: detect, exact, fused. 3d: gt, dd, pp, fused, mlp.")] = "detect",
     n_frames: Annotated[int, typer.Option(help="Frames in a PNG strip.")] = 8,

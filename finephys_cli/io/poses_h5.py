@@ -56,7 +56,7 @@ DATASET_SPECS: dict[str, tuple[list[str], str]] = {
     "scale": ([], "px"),
     "noise_fro": (["frame"], "1"),
     "minv_eig_min": (["frame"], "1"),
-    "crop_box": (["x0y0size"], "px"),
+    "crop_box": (["x0y0side"], "px"),
 }
 CHUNK_FRAMES = 256
 
@@ -248,8 +248,12 @@ def write_dataset(group: h5py.Group, name: str, arr: np.ndarray, dims: list[str]
                   units: str) -> h5py.Dataset:
     kwargs: dict[str, Any] = {}
     if arr.ndim >= 1 and arr.size > 0:
-        kwargs = dict(compression="gzip", compression_opts=4, shuffle=True,
-                      chunks=(min(arr.shape[0], CHUNK_FRAMES),) + tuple(arr.shape[1:]))
+        # Image-like arrays (heatmaps) are chunked per frame and use gzip level 1: level 4
+        # halves the write speed (32 vs 15 ms per 384² frame) for 25% smaller files.
+        image_like = arr.ndim >= 4
+        frames = 1 if image_like else min(arr.shape[0], CHUNK_FRAMES)
+        kwargs = dict(compression="gzip", compression_opts=1 if image_like else 4, shuffle=True,
+                      chunks=(frames,) + tuple(arr.shape[1:]))
     ds = group.create_dataset(name, data=arr, track_times=False, **kwargs)
     ds.attrs["dims"] = json.dumps(dims)
     ds.attrs["units"] = units

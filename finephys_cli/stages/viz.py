@@ -145,6 +145,44 @@ def render_3d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> 
     return np.stack(out)
 
 
+LIMB_PALETTE = np.array([[230, 25, 75], [245, 130, 48], [255, 225, 25], [60, 180, 75],
+                         [70, 240, 240], [0, 130, 200], [145, 30, 180], [240, 50, 230],
+                         [210, 245, 60], [250, 190, 212], [0, 128, 128], [220, 190, 255],
+                         [170, 110, 40], [128, 0, 0], [170, 255, 195], [0, 0, 128]], float)
+
+
+def render_heatmap_overlay(pf: PoseFile, vid: str, cfg: VizConfig,
+                           frame_ids: np.ndarray) -> np.ndarray:
+    """Colour-coded limb heatmaps over the cropped video frame (or a grey canvas)."""
+    import cv2
+
+    names = sorted((n for n in pf.datasets(vid) if n.startswith("heatmaps/")),
+                   key=lambda n: -int(n.split("/")[1].split("x")[0]))
+    if not names:
+        raise InputError(f"{pf.path}: video {vid} has no heatmaps (run render-heatmaps)")
+    hm = pf.read(vid, names[0]).astype(np.float32)[:, :16]     # (T,C,H,W), largest scale
+    size = hm.shape[-1]
+    box = pf.read(vid, "crop_box")
+    frames, _ = _frames_for(pf, vid, len(hm))
+    out = []
+    for f in frame_ids:
+        if frames is not None and f < len(frames):
+            # The crop as an affine warp, so boxes reaching outside the frame are padded.
+            scale = size / box[2]
+            m = np.array([[scale, 0, -box[0] * scale], [0, scale, -box[1] * scale]])
+            base = cv2.warpAffine(frames[f], m, (size, size), borderValue=(90, 90, 90))
+        else:
+            base = np.full((size, size, 3), 90, np.uint8)
+        colour = np.einsum("chw,cd->hwd", hm[f], LIMB_PALETTE[: hm.shape[1]])
+        alpha = np.clip(hm[f].max(0), 0, 1)[..., None]
+        norm = colour / np.maximum(hm[f].sum(0), 1e-6)[..., None]
+        img = (base * (1 - alpha) + norm * alpha).clip(0, 255).astype(np.uint8)
+        img = cv2.resize(img, (cfg.panel, cfg.panel))
+        _label(img, f"heatmaps t={f}")
+        out.append(img)
+    return np.stack(out)
+
+
 def run_viz(cfg: VizConfig, path: Path, output: Path, video_id: str | None = None) -> Path:
     from ..io.atomic import commit, partial_path
 
@@ -156,12 +194,15 @@ def run_viz(cfg: VizConfig, path: Path, output: Path, video_id: str | None = Non
         if vid not in ids:
             raise InputError(f"{path}: no video {vid!r} (have {', '.join(ids[:5])}...)")
         n = int(pf.video_attrs(vid).get("n_frames", 0)) or len(pf.read(vid, "keypoints2d"))
+        if cfg.mode == "heatmap" or pf.format == "finephys.heatmaps":
+            cfg.mode = "heatmap"
         animated = output.suffix.lower() in (".mp4", ".gif")
         frame_ids = np.arange(n) if animated else \
             np.unique(np.linspace(0, n - 1, min(cfg.n_frames, n)).round().astype(int))
-        render = render_3d if cfg.mode == "3d" else render_2d
-        if cfg.mode not in ("2d", "3d"):
-            raise InputError(f"--mode must be 2d or 3d, got {cfg.mode!r}")
+        renderers = {"2d": render_2d, "3d": render_3d, "heatmap": render_heatmap_overlay}
+        if cfg.mode not in renderers:
+            raise InputError(f"--mode must be 2d, 3d or heatmap, got {cfg.mode!r}")
+        render = renderers[cfg.mode]
         frames = render(pf, vid, cfg, frame_ids)
         fps = float(pf.video_attrs(vid).get("fps", 25.0))
     output.parent.mkdir(parents=True, exist_ok=True)

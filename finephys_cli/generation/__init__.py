@@ -1,0 +1,1 @@
+"""The FinePhys generator: heatmaps, heatmap encoder, pose injection, LoRA, losses, pipeline."""
