@@ -14,6 +14,13 @@ from ._common import (ConfigOpt, OutputOpt, OverwriteOpt, ProgressOpt, SeedOpt, 
 @cli_command
 def synth(
     output: OutputOpt,
+    source: Annotated[str, typer.Option(help="synth (FX class programs) or deepmimic (real "
+                                        "mocap shipped in pybullet).")] = "synth",
+    clips: Annotated[str, typer.Option(help="deepmimic: clip names, or all (the reserved "
+                                       "held-out clips excluded).")] = "all",
+    allow_reserved: Annotated[bool, typer.Option(
+        help="deepmimic: allow the reserved held-out clips (external evaluation only; such "
+             "files are refused by every train-* command).")] = False,
     classes: Annotated[str, typer.Option(help="all, a subset (FX-JUMP) or ids (6,7,33).")] = "all",
     per_class: Annotated[int, typer.Option(help="Samples per class.", min=1)] = 4,
     frames: Annotated[int | None, typer.Option(help="Frames per clip (default: natural).")] = None,
@@ -30,9 +37,10 @@ def synth(
     from ..configs import load_config
     from ..stages.synth import SynthConfig, run_synth
 
-    cfg = load_config(SynthConfig, config, set_, classes=classes, per_class=per_class,
+    cfg = load_config(SynthConfig, config, set_, source=source, clips=clips, classes=classes, per_class=per_class,
                       frames=frames, fps=fps, seed=seed, size=size)
-    paths = [run_synth(cfg, output, videos=videos, overwrite=overwrite, progress=progress)]
+    paths = [run_synth(cfg, output, videos=videos, overwrite=overwrite, progress=progress,
+                       allow_reserved=allow_reserved)]
     if videos is not None:
         paths.append(videos)
     emit_paths(paths)

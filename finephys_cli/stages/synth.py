@@ -10,6 +10,7 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
+from ..errors import InputError
 from ..data.camera import broadcast_camera
 from ..data.classes import GymClass, select_classes
 from ..data.detector_noise import NoiseConfig, observe
@@ -19,6 +20,8 @@ from ..io.poses_h5 import PoseFileWriter
 
 @dataclass
 class SynthConfig:
+    source: str = "synth"         # "synth" (the FX class programs) or "deepmimic" (real mocap)
+    clips: str = "all"            # deepmimic clip names, comma-separated (reserved ones refused)
     classes: str = "all"
     per_class: int = 4
     frames: int | None = None     # None: each motion's natural length
@@ -39,13 +42,12 @@ def sample_id(gym_class: GymClass, index: int, seed: int) -> str:
     return f"fx{gym_class.gym99_class:02d}_s{seed}_{index:03d}"
 
 
-def make_sample(cfg: SynthConfig, gym_class: GymClass, index: int) -> tuple[SynthSample, object]:
-    """One sample, seeded by (seed, class, index) alone, so any subset reproduces exactly."""
-    rng = np.random.default_rng([cfg.seed, gym_class.gym99_class, index])
-    motion = generate_motion(gym_class, rng, fps=cfg.fps, frames=cfg.frames)
-    cam = broadcast_camera(motion.joints, rng, size=cfg.size)
-    cam_pts = cam.to_camera(motion.joints)
-    exact = cam.project(motion.joints)
+def _observe(cfg: SynthConfig, joints: np.ndarray, rng: np.random.Generator
+             ) -> tuple[dict, dict, object]:
+    """Camera, exact projection and detector-like 2D for world joints; (attrs, arrays, camera)."""
+    cam = broadcast_camera(joints, rng, size=cfg.size)
+    cam_pts = cam.to_camera(joints)
+    exact = cam.project(joints)
     obs = observe(exact, cam_pts[..., 2], cfg.fps, rng, cfg.noise)
     kp = obs.keypoints
     box = np.full((len(kp), 5), np.nan, dtype=np.float32)
@@ -54,52 +56,105 @@ def make_sample(cfg: SynthConfig, gym_class: GymClass, index: int) -> tuple[Synt
         box[seen, :2] = np.nanmin(kp[seen], axis=1)
         box[seen, 2:4] = np.nanmax(kp[seen], axis=1)
         box[seen, 4] = np.nanmean(obs.scores[seen], axis=1)
-    prog = PROGRAMS[gym_class.gym99_class]
     t = len(kp)
-    attrs = {
-        "fps": cfg.fps, "n_frames": t, "width": cfg.size, "height": cfg.size,
-        "frame_indices": np.arange(t), "label": gym_class.label,
-        "gym99_class": gym_class.gym99_class, "subset": gym_class.subset,
-        "turns": prog.turn, "saltos": prog.salto, "twists": prog.twist,
-        "action_frames": list(motion.frame_action), "action_seconds": list(motion.t_action),
-        "body_height_m": motion.body.height, "ankle_height_m": motion.body.ankle_h,
-        "bone_lengths_m": motion.body.bone_lengths().tolist(), "seed": cfg.seed,
-        "sample_index": index, "swapped_frames": int(obs.swapped.sum()),
-        "missed_frames": int(obs.missed.sum()),
-    }
+    attrs = {"fps": cfg.fps, "n_frames": t, "width": cfg.size, "height": cfg.size,
+             "frame_indices": np.arange(t), "seed": cfg.seed,
+             "swapped_frames": int(obs.swapped.sum()), "missed_frames": int(obs.missed.sum())}
     arrays = {
-        "keypoints2d": kp, "scores": obs.scores, "bbox": box,
-        "keypoints2d_exact": exact,
+        "keypoints2d": kp, "scores": obs.scores, "bbox": box, "keypoints2d_exact": exact,
         # Ground truth stays float64: float32 would break bone-length constancy at 1e-6.
-        "pose3d_world": motion.joints, "pose3d_camera": cam_pts,
-        "camera_K": cam.K, "camera_R": cam.R, "camera_t": cam.t, "foot_contact": motion.contact,
-        "com_world": centre_of_mass(motion.joints),
+        "pose3d_world": joints, "pose3d_camera": cam_pts,
+        "camera_K": cam.K, "camera_R": cam.R, "camera_t": cam.t,
+        "com_world": centre_of_mass(joints),
     }
-    return SynthSample(sample_id(gym_class, index, cfg.seed), attrs, arrays), (motion, cam, rng)
+    return attrs, arrays, cam
+
+
+def make_sample(cfg: SynthConfig, gym_class: GymClass, index: int) -> tuple[SynthSample, object]:
+    """One sample, seeded by (seed, class, index) alone, so any subset reproduces exactly."""
+    rng = np.random.default_rng([cfg.seed, gym_class.gym99_class, index])
+    motion = generate_motion(gym_class, rng, fps=cfg.fps, frames=cfg.frames)
+    attrs, arrays, cam = _observe(cfg, motion.joints, rng)
+    prog = PROGRAMS[gym_class.gym99_class]
+    attrs.update({
+        "label": gym_class.label, "gym99_class": gym_class.gym99_class,
+        "subset": gym_class.subset, "turns": prog.turn, "saltos": prog.salto,
+        "twists": prog.twist, "action_frames": list(motion.frame_action),
+        "action_seconds": list(motion.t_action), "body_height_m": motion.body.height,
+        "ankle_height_m": motion.body.ankle_h,
+        "bone_lengths_m": motion.body.bone_lengths().tolist(), "sample_index": index,
+    })
+    arrays["foot_contact"] = motion.contact
+    return SynthSample(sample_id(gym_class, index, cfg.seed), attrs, arrays), (motion.joints, cam,
+                                                                              rng)
+
+
+def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: bool = False
+                      ) -> tuple[SynthSample, object]:
+    """A DeepMimic clip with a random speed, heading, mirror and camera."""
+    import zlib
+
+    from ..data.deepmimic import load_clip, resample
+    from ..data.synth_motion import rot_y
+    from ..skeleton import flip_h36m
+
+    rng = np.random.default_rng([cfg.seed, zlib.crc32(clip.encode()), index])
+    times, joints = load_clip(clip, allow_reserved)
+    speed = float(rng.uniform(0.85, 1.15))
+    joints = resample(times, joints, cfg.fps, speed)
+    if rng.random() < 0.5:   # mirror through the sagittal (x-y) plane
+        joints = flip_h36m(joints[..., [2, 1, 0]])[..., [2, 1, 0]]
+    heading = rot_y(np.array(rng.uniform(-0.6, 0.6)))
+    centre = joints[0, 0] * np.array([1.0, 0.0, 1.0])
+    joints = (joints - centre) @ heading.T
+    if cfg.frames is not None:
+        joints = joints[: cfg.frames]
+    attrs, arrays, cam = _observe(cfg, joints, rng)
+    attrs.update({"label": clip.replace("humanoid3d_", "").replace("_", " "), "gym99_class": -1,
+                  "subset": "DeepMimic", "mocap_clip": clip, "speed": speed,
+                  "sample_index": index})
+    vid = f"{clip.replace('humanoid3d_', 'dm_')}_s{cfg.seed}_{index:03d}"
+    return SynthSample(vid, attrs, arrays), (joints, cam, rng)
 
 
 def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
-              overwrite: bool = False, progress: str = "auto") -> Path:
-    classes = select_classes(cfg.classes)
-    jobs = [(c, i) for c in classes for i in range(cfg.per_class)]
-    chash = config_hash({**asdict(cfg), "videos": videos is not None})
+              overwrite: bool = False, progress: str = "auto",
+              allow_reserved: bool = False) -> Path:
+    if cfg.source == "synth":
+        classes = select_classes(cfg.classes)
+        jobs = [(sample_id(c, i, cfg.seed), (lambda c=c, i=i: make_sample(cfg, c, i)))
+                for c in classes for i in range(cfg.per_class)]
+        root = {"classes": [c.gym99_class for c in classes]}
+    elif cfg.source == "deepmimic":
+        from ..data.deepmimic import RESERVED, available_clips
+
+        names = available_clips(allow_reserved) if cfg.clips == "all" else \
+            [c.strip() if c.strip().startswith("humanoid3d_") else f"humanoid3d_{c.strip()}"
+             for c in cfg.clips.split(",") if c.strip()]
+        jobs = [(f"{n.replace('humanoid3d_', 'dm_')}_s{cfg.seed}_{i:03d}",
+                 (lambda n=n, i=i: make_mocap_sample(cfg, n, i, allow_reserved)))
+                for n in names for i in range(cfg.per_class)]
+        root = {"mocap_clips": names,
+                "contains_reserved": any(n in RESERVED for n in names)}
+    else:
+        raise InputError(f"--source must be synth or deepmimic, got {cfg.source!r}")
+    chash = config_hash({**asdict(cfg), "videos": videos is not None,
+                         "allow_reserved": allow_reserved})
     with PoseFileWriter(output, format="finephys.synth", config=asdict(cfg), config_hash=chash,
-                        overwrite=overwrite,
-                        root_attrs={"classes": [c.gym99_class for c in classes]}) as writer:
+                        overwrite=overwrite, root_attrs=root) as writer:
         if writer.skipped:
             return output
-        for gym_class, index in track(jobs, description="synth", unit="clip", mode=progress):
-            vid = sample_id(gym_class, index, cfg.seed)
+        for vid, factory in track(jobs, description="synth", unit="clip", mode=progress):
             if writer.is_complete(vid):
                 continue
-            sample, (motion, cam, rng) = make_sample(cfg, gym_class, index)
+            sample, (joints, cam, rng) = factory()
             if videos is not None:
                 from ..data.mannequin import MannequinRenderer
                 from ..io.video import write_video
 
-                frames = MannequinRenderer(cam, rng).render(motion.joints)
+                frames = MannequinRenderer(cam, rng).render(joints)
                 mp4 = write_video(Path(videos) / f"{vid}.mp4", frames, fps=cfg.fps)
                 sample.attrs["source_path"] = os.path.relpath(mp4, Path(output).parent)
             writer.write_video(vid, sample.attrs, sample.arrays)
-        log.info("synth: %d clips of %d classes", len(jobs), len(classes))
+        log.info("synth: %d clips", len(jobs))
         return writer.finish()

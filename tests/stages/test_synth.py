@@ -90,11 +90,11 @@ def test_rendered_joints_fall_on_mannequin_pixels():
 
     cfg = SynthConfig()
     for cid in (9, 18, 36):
-        sample, (motion, cam, rng) = make_sample(cfg, class_by_id(cid), 0)
+        sample, (joints, cam, rng) = make_sample(cfg, class_by_id(cid), 0)
         renderer = MannequinRenderer(cam, rng)
-        frames = renderer.render(motion.joints)
+        frames = renderer.render(joints)
         background = renderer.background(len(frames))
-        assert frames.shape == (len(motion.joints), 384, 384, 3)
+        assert frames.shape == (len(joints), 384, 384, 3)
         diff = np.abs(frames.astype(int) - background.astype(int)).sum(-1)
         assert (diff > 30).mean() > 0.003  # the mannequin covers part of each frame
         uv = np.round(sample.arrays["keypoints2d_exact"]).astype(int)

@@ -1,0 +1,96 @@
+"""Real motion capture that ships offline: the DeepMimic humanoid clips inside `pybullet`
+(retargeted CMU/SFU mocap), turned into H36M-17 joints by forward kinematics through pybullet.
+
+`humanoid3d_backflip`, `humanoid3d_cartwheel` and `humanoid3d_spinkick` are reserved for external
+held-out evaluation: the reader refuses them unless `allow_reserved=True`.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+RESERVED = ("humanoid3d_backflip", "humanoid3d_cartwheel", "humanoid3d_spinkick")
+# Frame layout: dt, root xyz, root quat wxyz, then (joint index in the URDF, dofs) in this order.
+_LAYOUT = ((1, 4), (2, 4), (9, 4), (10, 1), (11, 4), (3, 4), (4, 1), (12, 4), (13, 1), (14, 4),
+           (6, 4), (7, 1))
+# H36M joint <- URDF link (None: derived).
+_LINKS = {0: 0, 1: 9, 2: 10, 3: 11, 4: 12, 5: 13, 6: 14, 11: 6, 12: 7, 13: 8, 14: 3, 15: 4,
+          16: 5}
+
+
+def motions_dir() -> Path:
+    try:
+        import pybullet_data
+    except ImportError as exc:
+        raise InputError("DeepMimic clips need the pybullet package (pip install pybullet)") \
+            from exc
+    return Path(pybullet_data.getDataPath()) / "data" / "motions"
+
+
+def available_clips(allow_reserved: bool = False) -> list[str]:
+    names = sorted(p.stem for p in motions_dir().glob("humanoid3d_*.txt"))
+    return [n for n in names if allow_reserved or n not in RESERVED]
+
+
+def _wxyz_to_xyzw(q: np.ndarray) -> list[float]:
+    return [float(q[1]), float(q[2]), float(q[3]), float(q[0])]
+
+
+@lru_cache(maxsize=32)
+def load_clip(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(times (N,), H36M-17 world joints (N,17,3) m, y up) of one clip at its own frame rate."""
+    if name in RESERVED and not allow_reserved:
+        raise InputError(f"{name} is reserved for external held-out evaluation; it is never "
+                         f"used for training, validation or tuning")
+    path = motions_dir() / f"{name}.txt"
+    if not path.is_file():
+        raise InputError(f"no DeepMimic clip {name!r} (have {', '.join(available_clips())})")
+    frames = np.array(json.loads(path.read_text())["Frames"], dtype=np.float64)
+    import pybullet as pb
+    import pybullet_data
+
+    cid = pb.connect(pb.DIRECT)
+    try:
+        pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
+        body = pb.loadURDF("humanoid/humanoid.urdf", [0, 0.8895, 0], globalScaling=0.25,
+                           physicsClientId=cid)
+        out = np.zeros((len(frames), 17, 3))
+        for i, fr in enumerate(frames):
+            pb.resetBasePositionAndOrientation(body, fr[1:4].tolist(), _wxyz_to_xyzw(fr[4:8]),
+                                               physicsClientId=cid)
+            k = 8
+            for joint, dofs in _LAYOUT:
+                val = fr[k:k + dofs]
+                k += dofs
+                target = _wxyz_to_xyzw(val) if dofs == 4 else [float(val[0])]
+                pb.resetJointStateMultiDof(body, joint, target, physicsClientId=cid)
+            links = {j: np.array(pb.getLinkState(body, j, physicsClientId=cid)[4])
+                     for j in set(_LINKS.values()) | {2}}
+            for h36m, link in _LINKS.items():
+                out[i, h36m] = links[link]
+            neck_rot = np.array(pb.getMatrixFromQuaternion(
+                pb.getLinkState(body, 2, physicsClientId=cid)[5])).reshape(3, 3)
+            out[i, 8] = 0.5 * (out[i, 11] + out[i, 14])
+            out[i, 7] = 0.5 * (out[i, 0] + out[i, 8])
+            # Nose and head top are not links: approximated along the neck link's up axis.
+            out[i, 9] = links[2] + neck_rot @ np.array([0.0, 0.08, 0.03])
+            out[i, 10] = links[2] + neck_rot @ np.array([0.0, 0.2, 0.0])
+    finally:
+        pb.disconnect(cid)
+    times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])
+    return times, out
+
+
+def resample(times: np.ndarray, joints: np.ndarray, fps: float, speed: float = 1.0
+             ) -> np.ndarray:
+    """Linear resampling of joint positions to `fps`, played `speed` times faster."""
+    t_new = np.arange(0.0, times[-1] / speed + 1e-9, 1.0 / fps) * speed
+    flat = joints.reshape(len(joints), -1)
+    return np.stack([np.interp(t_new, times, flat[:, k]) for k in range(flat.shape[1])],
+                    -1).reshape(len(t_new), 17, 3)
