@@ -1,0 +1,181 @@
+"""Training clips for lifting and PhysNet: (detector-like 2D, image-aligned 3D) pairs.
+
+Readers, each documented with where the data comes from:
+- `read_pose_file`: finephys.synth files (the FX programs or DeepMimic mocap, `finephys synth`),
+  and any finephys 2D file (no 3D; for the eq. 20 fine-tuning);
+- `read_h36m_npz`: Human3.6M in VideoPose3D's npz layout (`data_3d_h36m.npz` with
+  `positions_3d[subject][action]` (T,32,3) m, `data_2d_h36m_gt.npz` with
+  `positions_2d[subject][action][camera]` (T,17,2) px). Get them with VideoPose3D's
+  `prepare_data_h36m.py` from the official H36M release. Cameras are recovered per sequence by
+  DLT from the 2D-3D correspondences, so no camera table is needed;
+- `read_amass_joints`: AMASS as pre-extracted SMPL joints (`joints` (T,>=22,3), `fps`), e.g. from
+  the `smplx` package's forward pass on AMASS `poses`/`betas`. SMPL joints map to H36M-17 directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .normalize import image_aligned_3d, normalize_2d, normalize_3d
+
+
+@dataclass
+class Clip:
+    video_id: str
+    kp2d: np.ndarray                 # (T,17,2) px, NaN where missing
+    scores: np.ndarray               # (T,17)
+    aligned3d: np.ndarray | None     # (T,17,3) image-aligned px, or None (2D-only data)
+    meta: dict = field(default_factory=dict)
+
+
+def read_pose_file(path: Path, allow_reserved: bool = False, video_ids: list[str] | None = None
+                   ) -> list[Clip]:
+    from ..io.poses_h5 import POSE2D_FORMATS, PoseFile
+
+    with PoseFile(path, formats=POSE2D_FORMATS) as pf:
+        if bool(pf.attrs.get("contains_reserved", False)) and not allow_reserved:
+            raise InputError(f"{path} contains reserved held-out DeepMimic clips; they are "
+                             f"never used for training, validation or tuning")
+        clips = []
+        for vid in video_ids or pf.video_ids:
+            kp, sc = pf.read(vid, "keypoints2d"), pf.read(vid, "scores")
+            aligned = None
+            meta = {"fps": float(pf.video_attrs(vid).get("fps", 25.0))}
+            if pf.has(vid, "pose3d_camera"):
+                K = pf.read(vid, "camera_K")
+                cam = pf.read(vid, "pose3d_camera")
+                aligned = image_aligned_3d(cam, K)
+                meta.update(focal=float(K[0, 0]), z_root=cam[:, 0, 2])
+            clips.append(Clip(vid, kp.astype(np.float64), sc.astype(np.float64), aligned, meta))
+        return clips
+
+
+H36M32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
+SMPL_TO_H36M = {0: (0,), 1: (2,), 2: (5,), 3: (8,), 4: (1,), 5: (4,), 6: (7,), 7: (3, 6),
+                8: (12,), 9: (15,), 10: (15,), 11: (16,), 12: (18,), 13: (20,), 14: (17,),
+                15: (19,), 16: (21,)}
+
+
+def dlt_camera(world: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """The 3x4 projection matrix from N >= 6 correspondences (direct linear transform)."""
+    n = len(world)
+    a = np.zeros((2 * n, 12))
+    xh = np.concatenate([world, np.ones((n, 1))], 1)
+    a[0::2, 0:4] = xh
+    a[0::2, 8:12] = -uv[:, :1] * xh
+    a[1::2, 4:8] = xh
+    a[1::2, 8:12] = -uv[:, 1:2] * xh
+    _, _, vt = np.linalg.svd(a)
+    return vt[-1].reshape(3, 4)
+
+
+def decompose_projection(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P = K[R|t] with a positive-diagonal K."""
+    from scipy.linalg import rq
+
+    k, r = rq(p[:, :3])
+    d = np.diag(np.sign(np.diag(k)))
+    k, r = k @ d, d @ r
+    t = np.linalg.solve(k, p[:, 3])
+    if np.linalg.det(r) < 0:
+        r, t = -r, -t
+    return k / k[2, 2], r, t
+
+
+def read_h36m_npz(path_3d: Path, path_2d: Path, subjects: tuple[str, ...] | None = None
+                  ) -> list[Clip]:
+    d3 = np.load(path_3d, allow_pickle=True)["positions_3d"].item()
+    d2 = np.load(path_2d, allow_pickle=True)["positions_2d"].item()
+    clips = []
+    for subject in sorted(d3):
+        if subjects and subject not in subjects:
+            continue
+        for action in sorted(d3[subject]):
+            pos = d3[subject][action]
+            world = pos[:, list(H36M32_TO_17)] if pos.shape[1] == 32 else pos
+            for cam_idx, uv in enumerate(d2[subject][action]):
+                t = min(len(uv), len(world))
+                P = dlt_camera(world[:t:5].reshape(-1, 3), uv[:t:5].reshape(-1, 2))
+                K, R, tr = decompose_projection(P)
+                cam = world[:t] @ R.T + tr
+                aligned = image_aligned_3d(cam, K)
+                clips.append(Clip(f"h36m_{subject}_{action}_{cam_idx}".replace(" ", "_"),
+                                  uv[:t].astype(np.float64), np.ones((t, 17)), aligned,
+                                  {"fps": 50.0, "focal": float(K[0, 0]),
+                                   "z_root": cam[:, 0, 2]}))
+    return clips
+
+
+def smpl_to_h36m(joints: np.ndarray) -> np.ndarray:
+    """SMPL joints (T,>=22,3) -> H36M-17 directly (not Skeleton-in-Context's shifted map)."""
+    return np.stack([joints[:, list(src)].mean(1) for _, src in sorted(SMPL_TO_H36M.items())], 1)
+
+
+def read_amass_joints(path: Path, rng: np.random.Generator, z_up: bool = True) -> list[Clip]:
+    """Pre-extracted AMASS SMPL joints, seen through a random broadcast camera with the synth
+    detector noise model."""
+    from .camera import broadcast_camera
+    from .detector_noise import NoiseConfig, observe
+
+    data = np.load(path)
+    joints = smpl_to_h36m(data["joints"])
+    if z_up:   # AMASS world is z-up; finephys worlds are y-up
+        joints = joints[..., [0, 2, 1]] * np.array([1, 1, -1])
+    joints[..., 1] -= joints[..., 1].min()
+    fps = float(data["fps"]) if "fps" in data else 60.0
+    step = max(int(round(fps / 25.0)), 1)
+    joints = joints[::step]
+    cam = broadcast_camera(joints, rng)
+    cam_pts = cam.to_camera(joints)
+    exact = cam.project(joints)
+    obs = observe(exact, cam_pts[..., 2], 25.0, rng, NoiseConfig())
+    return [Clip(f"amass_{Path(path).stem}", obs.keypoints.astype(np.float64),
+                 obs.scores.astype(np.float64), image_aligned_3d(cam_pts, cam.K),
+                 {"fps": 25.0, "focal": float(cam.K[0, 0]), "z_root": cam_pts[:, 0, 2]})]
+
+
+def clip_windows(clip: Clip, frames: int, stride: int) -> dict[str, np.ndarray]:
+    """Normalise the whole clip once, then cut (padded) windows.
+
+    Returns query (N,F,17,3) = (x, y, score) with missing joints (0, 0, 0), target (N,F,17,3)
+    or absent, and the `valid` mask (N,F) of real (unpadded) frames."""
+    xy, root, scale = normalize_2d(clip.kp2d)
+    missing = np.isnan(xy).any(-1)
+    query = np.concatenate([np.nan_to_num(xy), np.where(missing, 0.0, clip.scores)[..., None]], -1)
+    target = normalize_3d(clip.aligned3d, root, scale) if clip.aligned3d is not None else None
+    t = len(query)
+    starts = list(range(0, max(t - frames, 0) + 1, stride))
+    if starts[-1] + frames < t:
+        starts.append(t - frames)
+    out: dict[str, list] = {"query": [], "valid": [], "target": []}
+    for s in starts:
+        idx = np.clip(np.arange(s, s + frames), 0, t - 1)   # edge-pad short clips
+        out["query"].append(query[idx])
+        out["valid"].append(np.arange(s, s + frames) < t)
+        if target is not None:
+            out["target"].append(target[idx])
+    res = {k: np.stack(v) for k, v in out.items() if v}
+    res["starts"] = np.array(starts)
+    return res
+
+
+def load_training_clips(specs: list[str], allow_reserved: bool = False, seed: int = 0
+                        ) -> list[Clip]:
+    """`--data` entries: a finephys file, `h36m:DIR` (VideoPose3D npz pair) or `amass:FILE`."""
+    clips: list[Clip] = []
+    rng = np.random.default_rng(seed)
+    for spec in specs:
+        if spec.startswith("h36m:"):
+            root = Path(spec[5:])
+            clips += read_h36m_npz(root / "data_3d_h36m.npz", root / "data_2d_h36m_gt.npz")
+        elif spec.startswith("amass:"):
+            clips += read_amass_joints(Path(spec[6:]), rng)
+        else:
+            clips += read_pose_file(Path(spec), allow_reserved)
+    if not clips:
+        raise InputError("no training clips found in --data")
+    return clips

@@ -1,0 +1,1 @@
+"""Metrics: pose errors (VideoPose3D conventions), CLIP-SIM(*), PickScore, Fréchet distances."""

@@ -1,0 +1,72 @@
+"""Pose metrics in numpy (VideoPose3D conventions): MPJPE, N-MPJPE, P-MPJPE, MPJVE,
+acceleration error, bone-length std. Inputs (T,J,D); NaN joints in the prediction are skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..skeleton import bone_lengths
+
+
+def _valid(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    return ~(np.isnan(pred).any(-1) | np.isnan(gt).any(-1))
+
+
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    ok = _valid(pred, gt)
+    return float(np.linalg.norm(pred - gt, axis=-1)[ok].mean()) if ok.any() else float("nan")
+
+
+def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Per frame, scale the prediction by the least-squares factor first."""
+    p, g = np.nan_to_num(pred), np.nan_to_num(gt)
+    s = (p * g).sum((-1, -2), keepdims=True) / np.maximum((p * p).sum((-1, -2), keepdims=True),
+                                                          1e-12)
+    return mpjpe(np.where(np.isnan(pred), np.nan, pred * s), gt)
+
+
+def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Per frame, after the optimal similarity transform (Procrustes)."""
+    errs = []
+    for p, g in zip(pred, gt):
+        ok = _valid(p, g)
+        if ok.sum() < 3:
+            continue
+        p, g = p[ok], g[ok]
+        mp, mg = p.mean(0), g.mean(0)
+        p0, g0 = p - mp, g - mg
+        np_, ng = np.linalg.norm(p0), np.linalg.norm(g0)
+        if np_ < 1e-12 or ng < 1e-12:
+            continue
+        p0, g0 = p0 / np_, g0 / ng
+        u, s, vt = np.linalg.svd(p0.T @ g0)
+        r = u @ vt
+        if np.linalg.det(r) < 0:
+            vt[-1] *= -1
+            s[-1] *= -1
+            r = u @ vt
+        aligned = (s.sum() * ng) * p0 @ r + mg
+        errs.append(np.linalg.norm(aligned - g, axis=-1).mean())
+    return float(np.mean(errs)) if errs else float("nan")
+
+
+def mpjve(pred: np.ndarray, gt: np.ndarray) -> float:
+    return mpjpe(np.diff(pred, axis=0), np.diff(gt, axis=0))
+
+
+def accel_error(pred: np.ndarray, gt: np.ndarray) -> float:
+    return mpjpe(np.diff(pred, 2, axis=0), np.diff(gt, 2, axis=0))
+
+
+def bone_std(pred: np.ndarray) -> float:
+    """Mean over bones of the std of its length over time (0 for a rigid skeleton)."""
+    bl = bone_lengths(pred)
+    return float(np.nanmean(np.nanstd(bl, axis=0)))
+
+
+def all_metrics(pred: np.ndarray, gt: np.ndarray, *, three_d: bool) -> dict[str, float]:
+    out = {"MPJPE": mpjpe(pred, gt), "N-MPJPE": n_mpjpe(pred, gt), "MPJVE": mpjve(pred, gt),
+           "accel": accel_error(pred, gt)}
+    if three_d:
+        out.update({"P-MPJPE": p_mpjpe(pred, gt), "bone_std": bone_std(pred)})
+    return out

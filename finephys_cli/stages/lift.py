@@ -1,0 +1,101 @@
+"""`lift`: 2D pose file -> finephys.pose3d with S_dd (eq. 5), windowed and overlap-averaged."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..configs import config_hash
+from ..console import log, track
+from ..data.lift_data import Clip, clip_windows
+from ..data.normalize import normalize_2d
+from ..errors import InputError, PartialFailure
+from ..io.poses_h5 import POSE2D_FORMATS, PoseFile, PoseFileWriter
+from ..models.registry import resolve_model
+
+# Datasets passed through unchanged, so later stages and eval-poses find them.
+PASSTHROUGH = ("keypoints2d", "scores", "bbox", "keypoints2d_exact", "pose3d_camera",
+               "pose3d_world", "camera_K", "camera_R", "camera_t", "foot_contact")
+
+
+@dataclass
+class LiftConfig:
+    model: str | None = None
+    prompt: str = "nearest"      # nearest (2D retrieval) or random (seeded)
+    batch_size: int = 256
+    stride: int = 8
+
+
+def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: int,  # noqa: ANN001
+              stride: int, prompt: str = "nearest") -> tuple[np.ndarray, np.ndarray, float,
+                                                             np.ndarray]:
+    """(S_dd (T,17,3) normalised, root2d, scale, prompt indices per window)."""
+    import torch
+
+    f = model.config.frames
+    clip = Clip("q", kp2d, scores, None)
+    win = clip_windows(clip, f, stride)
+    _, root, scale = normalize_2d(kp2d)
+    preds, prompts = [], []
+    with torch.inference_mode():
+        for s in range(0, len(win["query"]), batch):
+            q = torch.as_tensor(win["query"][s:s + batch], dtype=torch.float32, device=device)
+            out, idx = model.lift(q, prompt)
+            preds.append(out.float().cpu().numpy())
+            prompts.append(idx.cpu().numpy())
+    pred = np.concatenate(preds)
+    t = len(kp2d)
+    acc = np.zeros((t, 17, 3))
+    cnt = np.zeros(t)
+    for w, start in enumerate(win["starts"]):
+        n = min(f, t - start)
+        acc[start:start + n] += pred[w, :n]
+        cnt[start:start + n] += 1
+    return acc / cnt[:, None, None], root, scale, np.concatenate(prompts)
+
+
+def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
+             overwrite: bool = False, progress: str = "auto") -> Path:
+    from ..models.lifter import InContextLifter
+
+    model_dir = resolve_model("lifter", Path(cfg.model) if cfg.model else None)
+    model = InContextLifter.from_pretrained(model_dir, device=device)
+    chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})
+    failures: dict[str, str] = {}
+    with PoseFile(path, formats=POSE2D_FORMATS) as pf, \
+            PoseFileWriter(output, format="finephys.pose3d", config={**asdict(cfg),
+                           "model": str(model_dir)}, config_hash=chash, provenance=[path],
+                           overwrite=overwrite,
+                           root_attrs={"lifter": str(model_dir)}) as w:
+        if w.skipped:
+            return output
+        from .heatmaps import carry_video_attrs
+
+        for vid in track(pf.video_ids, description="lift", unit="video", mode=progress):
+            if w.is_complete(vid):
+                continue
+            kp, sc = pf.read(vid, "keypoints2d"), pf.read(vid, "scores")
+            if kp.shape[1:] != (17, 2):
+                failures[vid] = f"keypoints2d has shape {kp.shape}, expected (T,17,2)"
+                continue
+            if np.isnan(kp).all():
+                failures[vid] = "no valid 2D joints (all NaN): nothing to lift"
+                continue
+            dd, root, scale, prompts = lift_clip(model, kp.astype(np.float64),
+                                                 np.nan_to_num(sc).astype(np.float64), device,
+                                                 cfg.batch_size, cfg.stride, cfg.prompt)
+            arrays = {name: pf.read(vid, name) for name in PASSTHROUGH if pf.has(vid, name)}
+            arrays.update(pose3d_dd=dd.astype(np.float32), root2d=root.astype(np.float32),
+                          scale=np.float32(scale))
+            attrs = carry_video_attrs(pf, vid, output)
+            attrs.update(prompt_indices=prompts.tolist(), prompt_mode=cfg.prompt,
+                         missing_joint_fraction=float(np.isnan(kp).any(-1).mean()))
+            w.write_video(vid, attrs, arrays)
+        out = w.finish()
+    if failures:
+        for vid, why in failures.items():
+            log.warning("%s: %s", vid, why)
+        raise PartialFailure({f"{path}:{k}": v for k, v in failures.items()}, output=str(out))
+    return out

@@ -1,0 +1,137 @@
+"""`physnet`: pose3d (S_dd) -> finephys.phys with S_pp, the fusion, fused 2D px, diagnostics."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..configs import config_hash
+from ..console import track
+from ..data.normalize import denormalize_2d
+from ..errors import InputError
+from ..io.poses_h5 import PoseFile, PoseFileWriter
+from ..models.registry import resolve_model
+
+
+@dataclass
+class PhysnetConfig:
+    model: str | None = None
+    mlp_model: str | None = None   # optional: also write the S_dd+S_MLP ablation
+    batch_size: int = 256
+
+
+def load_refiner(folder: Path, device: str):  # noqa: ANN201
+    import json
+
+    from ..models.physnet import MLPRefiner, PhysNet
+
+    kind = json.loads((Path(folder) / "config.json").read_text()).get("model_type")
+    cls = {"PhysNet": PhysNet, "MLPRefiner": MLPRefiner}.get(kind)
+    if cls is None:
+        raise InputError(f"{folder}: not a PhysNet or MLPRefiner model ({kind})")
+    model = cls.from_pretrained(folder, device=device)
+    proj = None
+    if (Path(folder) / "projection.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        from ..models.physnet import Projection
+
+        proj = Projection().to(device)
+        proj.load_state_dict(load_file(str(Path(folder) / "projection.safetensors"),
+                                       device=device))
+    return model, proj
+
+
+def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int  # noqa: ANN001
+                   ) -> dict[str, np.ndarray]:
+    """Run a refiner over a whole clip in overlapping windows; the overlaps are averaged."""
+    import torch
+
+    t = len(s_dd)
+    stride = max(frames // 2, 1)
+    starts = list(range(0, max(t - frames, 0) + 1, stride))
+    if starts[-1] + frames < t:
+        starts.append(t - frames)
+    wins = np.stack([s_dd[np.clip(np.arange(s, s + frames), 0, t - 1)] for s in starts])
+    outs, fros, eigs = [], [], []
+    with torch.inference_mode():
+        for k in range(0, len(wins), batch):
+            x = torch.as_tensor(wins[k:k + batch], dtype=torch.float32, device=device)
+            res = model(x, sample_noise=False)
+            outs.append(res["s_pp"].float().cpu().numpy())
+            fros.append(res["noise_fro"].float().cpu().numpy())
+            if "minv" in res:
+                ev = torch.linalg.eigvalsh(res["minv"].double()).min(-1).values
+                pad = torch.full((ev.shape[0], frames), float("nan"), dtype=ev.dtype)
+                pad[:, 2:2 + ev.shape[1]] = ev.cpu()
+                eigs.append(pad.numpy())
+    out, fro = np.concatenate(outs), np.concatenate(fros)
+    acc = np.zeros((t, 17, 3))
+    acc_f = np.zeros(t)
+    acc_e = np.zeros(t)
+    cnt_e = np.zeros(t)
+    cnt = np.zeros(t)
+    eig = np.concatenate(eigs) if eigs else None
+    for w, s in enumerate(starts):
+        n = min(frames, t - s)
+        acc[s:s + n] += out[w, :n]
+        acc_f[s:s + n] += fro[w, :n]
+        cnt[s:s + n] += 1
+        if eig is not None:
+            e = eig[w, :n]
+            ok = ~np.isnan(e)
+            acc_e[s:s + n][ok] += e[ok]
+            cnt_e[s:s + n][ok] += 1
+    res = {"s_pp": acc / cnt[:, None, None], "noise_fro": acc_f / cnt}
+    res["minv_eig_min"] = np.where(cnt_e > 0, acc_e / np.maximum(cnt_e, 1), np.nan)
+    return res
+
+
+def run_physnet(cfg: PhysnetConfig, path: Path, output: Path, *, device: str = "cpu",
+                overwrite: bool = False, progress: str = "auto") -> Path:
+    import torch
+
+    model_dir = resolve_model("physnet", Path(cfg.model) if cfg.model else None)
+    model, proj = load_refiner(model_dir, device)
+    mlp = None
+    if cfg.mlp_model:
+        mlp, _ = load_refiner(Path(cfg.mlp_model), device)
+    chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})
+    frames = model.config.frames
+    with PoseFile(path, formats=["finephys.pose3d"]) as pf, \
+            PoseFileWriter(output, format="finephys.phys", config={**asdict(cfg),
+                           "model": str(model_dir)}, config_hash=chash, provenance=[path],
+                           overwrite=overwrite, root_attrs={"physnet": str(model_dir)}) as w:
+        if w.skipped:
+            return output
+        from .heatmaps import carry_video_attrs
+
+        for vid in track(pf.video_ids, description="physnet", unit="video", mode=progress):
+            if w.is_complete(vid):
+                continue
+            dd = pf.read(vid, "pose3d_dd").astype(np.float64)
+            if np.isnan(dd).any():
+                raise InputError(f"{path}: video {vid} has NaN in pose3d_dd")
+            if len(dd) < 6:
+                raise InputError(f"{path}: video {vid} has {len(dd)} frames; PhysNet needs 6")
+            res = refine_windows(model, dd, device, frames, cfg.batch_size)
+            pp = res["s_pp"]
+            fused = 0.5 * (dd + pp)
+            root, scale = pf.read(vid, "root2d"), float(pf.read(vid, "scale"))
+            xy = fused[..., :2]
+            if proj is not None:
+                with torch.no_grad():
+                    xy = proj(torch.as_tensor(fused, dtype=torch.float32,
+                                              device=device)).cpu().numpy()
+            arrays = {name: pf.read(vid, name) for name in pf.datasets(vid)}
+            arrays.update(pose3d_pp=pp.astype(np.float32), pose3d_fused=fused.astype(np.float32),
+                          pose2d_fused=denormalize_2d(xy, root, scale).astype(np.float32),
+                          noise_fro=res["noise_fro"].astype(np.float32),
+                          minv_eig_min=res["minv_eig_min"].astype(np.float32))
+            if mlp is not None:
+                arrays["pose3d_mlp"] = refine_windows(mlp, dd, device, frames,
+                                                      cfg.batch_size)["s_pp"].astype(np.float32)
+            w.write_video(vid, carry_video_attrs(pf, vid, output), arrays)
+        return w.finish()

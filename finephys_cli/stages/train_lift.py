@@ -1,0 +1,193 @@
+"""`train-lift`: the in-context lifter on (2D, 3D) clips (eq. 4-5), with accelerate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..console import log, track
+from ..data.lift_data import Clip, clip_windows, load_training_clips
+from ..errors import InputError
+from ..models.lifter import InContextLifter, LifterConfig
+from ..skeleton import H36M_FLIP_PERM
+from .training import RunDir, TrainState, batch_indices, make_accelerator
+
+
+@dataclass
+class TrainLiftConfig:
+    data: tuple[str, ...] = ()
+    name: str = "lift"
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 1e-2
+    seed: int = 0
+    val_fraction: float = 0.1
+    eval_every: int = 250
+    stride: int = 8
+    flip_prob: float = 0.5
+    loss_weights: tuple[float, float, float] = (1.0, 0.5, 20.0)  # MPJPE, N-MPJPE, velocity
+    model: LifterConfig = field(default_factory=LifterConfig)
+
+
+def mpjpe(pred, target, mask=None):  # noqa: ANN001, ANN201
+    err = (pred - target).norm(dim=-1)
+    if mask is None:
+        return err.mean()
+    m = mask[..., None].expand_as(err).float()
+    return (err * m).sum() / m.sum().clamp_min(1)
+
+
+def n_mpjpe(pred, target, mask=None):  # noqa: ANN001, ANN201
+    """MPJPE after the least-squares scale of the prediction (VideoPose3D)."""
+    num = (pred * target).sum(dim=(-1, -2), keepdim=True)
+    den = (pred * pred).sum(dim=(-1, -2), keepdim=True).clamp_min(1e-9)
+    return mpjpe(pred * num / den, target, mask)
+
+
+def velocity_error(pred, target, mask=None):  # noqa: ANN001, ANN201
+    vp, vt = pred[:, 1:] - pred[:, :-1], target[:, 1:] - target[:, :-1]
+    return mpjpe(vp, vt, None if mask is None else mask[:, 1:] & mask[:, :-1])
+
+
+def lift_loss(pred, target, mask, weights):  # noqa: ANN001, ANN201
+    root_rel_p, root_rel_t = pred - pred[..., :1, :], target - target[..., :1, :]
+    return (weights[0] * mpjpe(pred, target, mask)
+            + weights[1] * n_mpjpe(root_rel_p, root_rel_t, mask)
+            + weights[2] * velocity_error(pred, target, mask))
+
+
+def flip_normalised(x):  # noqa: ANN001, ANN201
+    out = x[..., list(H36M_FLIP_PERM), :].clone()
+    out[..., 0] = -out[..., 0]
+    return out
+
+
+def split_clips(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
+    """A split by video id hash: deterministic and independent of the file order."""
+    import zlib
+
+    val = [c for c in clips if (zlib.crc32(f"{seed}:{c.video_id}".encode()) % 1000) / 1000
+           < fraction]
+    ids = {c.video_id for c in val}
+    return [c for c in clips if c.video_id not in ids], val
+
+
+def windows_of(clips: list[Clip], frames: int, stride: int) -> dict[str, np.ndarray]:
+    parts = [clip_windows(c, frames, stride) for c in clips if c.aligned3d is not None]
+    if not parts:
+        raise InputError("no clips with 3D ground truth for train-lift")
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("query", "target", "valid")}
+
+
+def build_bank(model: InContextLifter, win: dict[str, np.ndarray], seed: int) -> None:
+    """Fill the prompt bank with ground-truth (2D, 3D) training windows and set the eq. 4 prior."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    k = model.config.bank_size
+    pick = rng.choice(len(win["target"]), size=min(k, len(win["target"])), replace=False)
+    tgt = torch.as_tensor(win["target"][pick], dtype=torch.float32)
+    gt2d = torch.cat([tgt[..., :2], torch.ones_like(tgt[..., :1])], -1)
+    model.bank_2d.zero_()
+    model.bank_3d.zero_()
+    model.bank_2d[: len(pick)] = gt2d
+    model.bank_3d[: len(pick)] = tgt
+    allt = torch.as_tensor(win["target"], dtype=torch.float32)
+    model.mean_prior.copy_((allt - allt[..., :1, :]).mean(0))
+
+
+def evaluate_lifter(model, win: dict[str, np.ndarray], device: str, batch: int = 256,  # noqa: ANN001
+                    use_prompt: bool = True) -> dict[str, float]:
+    import torch
+
+    model.eval()
+    sums = {"mpjpe": 0.0, "n_mpjpe": 0.0, "mpjve": 0.0}
+    n = 0
+    with torch.no_grad():
+        for s in range(0, len(win["query"]), batch):
+            q = torch.as_tensor(win["query"][s:s + batch], dtype=torch.float32, device=device)
+            t = torch.as_tensor(win["target"][s:s + batch], dtype=torch.float32, device=device)
+            m = torch.as_tensor(win["valid"][s:s + batch], device=device)
+            pred = model.lift(q)[0] if use_prompt else model(q)
+            pr, tr = pred - pred[..., :1, :], t - t[..., :1, :]
+            b = len(q)
+            sums["mpjpe"] += float(mpjpe(pr, tr, m)) * b
+            sums["n_mpjpe"] += float(n_mpjpe(pr, tr, m)) * b
+            sums["mpjve"] += float(velocity_error(pred, t, m)) * b
+            n += b
+    model.train()
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
+                   resume: str | None = None, allow_reserved: bool = False,
+                   progress: str = "auto") -> Path:
+    import torch
+
+    if not cfg.data:
+        raise InputError("train-lift needs --data (a synth file, h36m:DIR or amass:FILE)")
+    acc = make_accelerator(device, cfg.seed)
+    run = RunDir(runs, "train-lift", cfg.name)
+    run.start(cfg, acc.is_main_process)
+    clips = load_training_clips(list(cfg.data), allow_reserved, cfg.seed)
+    train_clips, val_clips = split_clips(clips, cfg.val_fraction, cfg.seed)
+    win = windows_of(train_clips, cfg.model.frames, cfg.stride)
+    val = windows_of(val_clips, cfg.model.frames, cfg.model.frames) if val_clips else None
+    log.info("train-lift: %d train windows, %d val windows", len(win["query"]),
+             0 if val is None else len(val["query"]))
+    model = InContextLifter(cfg.model)
+    build_bank(model, win, cfg.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
+    model, opt, sched = acc.prepare(model, opt, sched)
+    state = TrainState()
+    ckpt = run.resolve_resume(resume)
+    if ckpt is not None:
+        state = RunDir.load(acc, ckpt)
+    dev = acc.device
+    q_all = torch.as_tensor(win["query"], dtype=torch.float32)
+    t_all = torch.as_tensor(win["target"], dtype=torch.float32)
+    v_all = torch.as_tensor(win["valid"])
+    raw = acc.unwrap_model(model)
+    bank_n = min(raw.config.bank_size, len(q_all))
+
+    def export(folder: Path) -> None:
+        acc.unwrap_model(model).save_pretrained(folder, extra={"trained_steps": state.step})
+
+    steps = range(state.step, cfg.steps)
+    for step in track(steps, total=len(steps), description="train-lift", unit="step",
+                      mode=progress if acc.is_main_process else "none"):
+        idx, g = batch_indices(len(q_all), cfg.batch_size, step, cfg.seed, acc.process_index,
+                               acc.num_processes)
+        q, t, m = q_all[idx].to(dev), t_all[idx].to(dev), v_all[idx].to(dev)
+        flip = (torch.rand(len(idx), generator=g) < cfg.flip_prob).to(dev)
+        q = torch.where(flip[:, None, None, None], flip_normalised(q), q)
+        t = torch.where(flip[:, None, None, None], flip_normalised(t), t)
+        pidx = torch.randint(bank_n, (len(idx),), generator=g).to(dev)
+        if raw.config.use_prompt:
+            pred = model(q, raw.bank_2d[pidx], raw.bank_3d[pidx])
+        else:
+            pred = model(q)
+        loss = lift_loss(pred, t, m, cfg.loss_weights)
+        opt.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        acc.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        state.step = step + 1
+        last = state.step == cfg.steps
+        if state.step % cfg.eval_every == 0 or last:
+            row = {"step": state.step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0]}
+            is_best = False
+            if val is not None and acc.is_main_process:
+                metrics = evaluate_lifter(raw, val, str(dev))
+                row.update({f"val_{k}": v for k, v in metrics.items()})
+                is_best = metrics["mpjpe"] < state.best
+                if is_best:
+                    state.best, state.best_step = metrics["mpjpe"], state.step
+            run.log_metrics(row, acc.is_main_process)
+            run.save(acc, state, export, is_best or val is None)
+    return run.path

@@ -1,0 +1,175 @@
+"""`train-physnet`: eq. 19 pre-training on 3D data and eq. 20 fine-tuning on 2D-only data,
+for PhysNet or the MLP ablation, with the lifter frozen (default) or trained jointly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..console import log, track
+from ..data.lift_data import load_training_clips
+from ..errors import InputError
+from ..models.physnet import MLPRefinerConfig, PhysNetConfig
+from .train_lift import split_clips, windows_of
+from .training import RunDir, TrainState, batch_indices, make_accelerator
+
+
+@dataclass
+class TrainPhysnetConfig:
+    data: tuple[str, ...] = ()
+    lifter: str | None = None          # default: the shipped lifter
+    name: str = "physnet"
+    stage: str = "pretrain"            # pretrain (eq. 19) or finetune (eq. 20)
+    model_type: str = "physnet"        # physnet or mlp (the Table 2 ablation)
+    init: str | None = None            # start from this PhysNet folder (fine-tuning)
+    joint_lift: bool = False           # also train the lifter (pre-training only)
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 1e-2
+    noise_weight: float = 1e-3         # λ of L_noise = Σ_t ‖N_t‖_F
+    seed: int = 0
+    val_fraction: float = 0.1
+    eval_every: int = 250
+    stride: int = 8
+    physnet: PhysNetConfig = field(default_factory=PhysNetConfig)
+    mlp: MLPRefinerConfig = field(default_factory=MLPRefinerConfig)
+
+
+def precompute_dd(lifter, query: np.ndarray, device: str, batch: int = 512) -> np.ndarray:  # noqa: ANN001
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(query), batch):
+            q = torch.as_tensor(query[s:s + batch], dtype=torch.float32, device=device)
+            out.append(lifter.lift(q)[0].float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def windows_2d(clips, frames: int, stride: int) -> dict[str, np.ndarray]:  # noqa: ANN001
+    from ..data.lift_data import clip_windows
+
+    parts = [clip_windows(c, frames, stride) for c in clips]
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("query", "valid")}
+
+
+def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu",
+                      resume: str | None = None, progress: str = "auto") -> Path:
+    import torch
+
+    from ..models.lifter import InContextLifter
+    from ..models.physnet import MLPRefiner, PhysNet, Projection
+    from ..models.registry import resolve_model
+
+    if not cfg.data:
+        raise InputError("train-physnet needs --data")
+    if cfg.stage not in ("pretrain", "finetune"):
+        raise InputError(f"--stage must be pretrain or finetune, got {cfg.stage!r}")
+    acc = make_accelerator(device, cfg.seed)
+    run = RunDir(runs, "train-physnet", cfg.name)
+    run.start(cfg, acc.is_main_process)
+    dev = str(acc.device)
+    lifter = InContextLifter.from_pretrained(resolve_model("lifter", Path(cfg.lifter)
+                                                           if cfg.lifter else None), device=dev)
+    frames = lifter.config.frames
+    clips = load_training_clips(list(cfg.data), seed=cfg.seed)
+    train_clips, val_clips = split_clips(clips, cfg.val_fraction, cfg.seed)
+    if cfg.stage == "pretrain":
+        win = windows_of(train_clips, frames, cfg.stride)
+        val = windows_of(val_clips, frames, frames) if val_clips else None
+    else:
+        win = windows_2d(train_clips, frames, cfg.stride)
+        val = windows_2d(val_clips, frames, frames) if val_clips else None
+    win["dd"] = precompute_dd(lifter, win["query"], dev)
+    if val is not None:
+        val["dd"] = precompute_dd(lifter, val["query"], dev)
+    log.info("train-physnet (%s, %s): %d windows", cfg.stage, cfg.model_type, len(win["query"]))
+    if cfg.model_type == "physnet":
+        model = PhysNet.from_pretrained(Path(cfg.init), device="cpu").train() if cfg.init \
+            else PhysNet(cfg.physnet)
+    elif cfg.model_type == "mlp":
+        model = MLPRefiner.from_pretrained(Path(cfg.init), device="cpu").train() if cfg.init \
+            else MLPRefiner(cfg.mlp)
+    else:
+        raise InputError(f"--model-type must be physnet or mlp, got {cfg.model_type!r}")
+    proj = Projection()
+    params = list(model.parameters()) + list(proj.parameters())
+    if cfg.joint_lift:
+        lifter.train()
+        params += list(lifter.parameters())
+    else:
+        lifter.requires_grad_(False)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
+    model, proj, lifter, opt, sched = acc.prepare(model, proj, lifter, opt, sched)
+    state = TrainState()
+    ckpt = run.resolve_resume(resume)
+    if ckpt is not None:
+        state = RunDir.load(acc, ckpt)
+    tensors = {k: torch.as_tensor(v) for k, v in win.items()}
+    raw_lifter = acc.unwrap_model(lifter)
+
+    def compute_loss(batch: dict, sample_noise: bool = True):  # noqa: ANN202
+        q = batch["query"].float()
+        s_dd = batch["dd"].float() if not cfg.joint_lift else raw_lifter.lift(q)[0]
+        out = model(s_dd, sample_noise=sample_noise)
+        fused = 0.5 * (s_dd + out["s_pp"])
+        mask = batch["valid"][..., None].float()
+        if cfg.stage == "pretrain":
+            err = ((fused - batch["target"].float()) ** 2).sum(-1)              # eq. 19
+            data = (err * mask).sum() / mask.sum().clamp_min(1) / 17
+        else:
+            w = q[..., 2] * mask                                                # eq. 20
+            err = ((proj(fused) - q[..., :2]) ** 2).sum(-1)
+            data = (err * w).sum() / w.sum().clamp_min(1e-6)
+        noise = out["noise_fro"].sum(1).mean()
+        return data + cfg.noise_weight * noise, data, noise
+
+    def evaluate() -> float:
+        model.eval()
+        total, n = 0.0, 0
+        with torch.no_grad():
+            for s in range(0, len(val["query"]), 256):
+                batch = {k: torch.as_tensor(v[s:s + 256]).to(dev) for k, v in val.items()}
+                _, data, _ = compute_loss(batch, sample_noise=False)
+                total += float(data) * len(batch["query"])
+                n += len(batch["query"])
+        model.train()
+        return total / max(n, 1)
+
+    def export(folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        acc.unwrap_model(model).save_pretrained(folder, extra={"trained_steps": state.step,
+                                                               "stage": cfg.stage})
+        save_file({k: v.detach().cpu() for k, v in acc.unwrap_model(proj).state_dict().items()},
+                  str(Path(folder) / "projection.safetensors"))
+
+    steps = range(state.step, cfg.steps)
+    for step in track(steps, total=len(steps), description="train-physnet", unit="step",
+                      mode=progress if acc.is_main_process else "none"):
+        idx, _ = batch_indices(len(tensors["query"]), cfg.batch_size, step, cfg.seed,
+                               acc.process_index, acc.num_processes)
+        batch = {k: v[idx].to(dev) for k, v in tensors.items()}
+        loss, data, noise = compute_loss(batch)
+        opt.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        acc.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        state.step = step + 1
+        if state.step % cfg.eval_every == 0 or state.step == cfg.steps:
+            row = {"step": state.step, "loss": float(loss.detach()), "data": float(data.detach()),
+                   "noise": float(noise.detach())}
+            is_best = val is None
+            if val is not None and acc.is_main_process:
+                row["val_data"] = evaluate()
+                is_best = row["val_data"] < state.best
+                if is_best:
+                    state.best, state.best_step = row["val_data"], state.step
+            run.log_metrics(row, acc.is_main_process)
+            run.save(acc, state, export, is_best)
+    return run.path

@@ -1,0 +1,137 @@
+"""Shared training plumbing (DESIGN §4.2): run folders, accelerate state, resume, metrics.
+
+runs/<command>/<name>/
+  config.toml                 written first
+  checkpoints/step-XXXXXXXX/  accelerate state (model, optimizer, scheduler, RNG) + trainer.json
+  checkpoints/last, best      symlinks, replaced atomically
+  model-best/, model-last/    the released model (config.json + model.safetensors)
+  metrics.csv                 one row per logged step
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..configs import dump_toml
+from ..console import log
+from ..errors import InputError
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    best: float = float("inf")
+    best_step: int = -1
+
+
+class RunDir:
+    def __init__(self, root: Path, command: str, name: str):
+        self.path = Path(root) / command / name
+        self.checkpoints = self.path / "checkpoints"
+
+    def start(self, config: Any, is_main: bool) -> None:
+        if is_main:
+            self.checkpoints.mkdir(parents=True, exist_ok=True)
+            cfg_path = self.path / "config.toml"
+            if not cfg_path.exists():
+                from ..io.atomic import atomic_write_text
+
+                atomic_write_text(cfg_path, dump_toml(config))
+
+    def log_metrics(self, row: dict[str, float], is_main: bool) -> None:
+        if not is_main:
+            return
+        path = self.path / "metrics.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def resolve_resume(self, resume: str | None) -> Path | None:
+        if resume in (None, "", "none"):
+            return None
+        if resume == "auto":
+            last = self.checkpoints / "last"
+            return last.resolve() if last.exists() else None
+        path = Path(resume)
+        if not (path / "trainer.json").exists():
+            raise InputError(f"--resume {resume}: not a checkpoint folder (no trainer.json)")
+        return path
+
+    def _link(self, name: str, target: Path) -> None:
+        tmp = self.checkpoints / f".{name}.tmp"
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(target.name, tmp)
+        os.replace(tmp, self.checkpoints / name)
+
+    def save(self, accelerator, state: TrainState, model_export, is_best: bool,  # noqa: ANN001
+             keep: int = 3) -> Path:
+        """Save the full accelerate state atomically (a .partial folder, then rename)."""
+        final = self.checkpoints / f"step-{state.step:08d}"
+        tmp = self.checkpoints / f"step-{state.step:08d}.partial"
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp))
+        if accelerator.is_main_process:
+            (tmp / "trainer.json").write_text(json.dumps(state.__dict__))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            self._link("last", final)
+            self._export(model_export, "model-last")
+            if is_best:
+                self._link("best", final)
+                self._export(model_export, "model-best")
+            steps = sorted(p for p in self.checkpoints.glob("step-*") if not p.suffix)
+            best = (self.checkpoints / "best").resolve() if (self.checkpoints / "best").exists() \
+                else None
+            for old in steps[:-keep]:
+                if old.resolve() != best:
+                    shutil.rmtree(old)
+        accelerator.wait_for_everyone()
+        return final
+
+    def _export(self, model_export, name: str) -> None:  # noqa: ANN001
+        tmp = self.path / f"{name}.partial"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        model_export(tmp)
+        dest = self.path / name
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+
+    @staticmethod
+    def load(accelerator, checkpoint: Path) -> TrainState:  # noqa: ANN001
+        accelerator.load_state(str(checkpoint))
+        state = TrainState(**json.loads((Path(checkpoint) / "trainer.json").read_text()))
+        log.info("resumed from %s at step %d", checkpoint, state.step)
+        return state
+
+
+def make_accelerator(device: str, seed: int):  # noqa: ANN201
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    acc = Accelerator(cpu=device == "cpu")
+    set_seed(seed)
+    return acc
+
+
+def batch_indices(n: int, batch_size: int, step: int, seed: int, rank: int = 0,
+                  world: int = 1):  # noqa: ANN201
+    """This rank's share of the global batch at `step`, drawn from (seed, step) alone, so a
+    resumed run and an uninterrupted one see exactly the same batches."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    idx = torch.randint(n, (batch_size,), generator=g)
+    return idx[rank::world], g
