@@ -52,3 +52,24 @@ def synth_small(tmp_path_factory):
     path = run_synth(SynthConfig(classes="9,25", per_class=1, seed=11), root / "synth.h5",
                      videos=root / "videos", progress="none")
     return path, root / "videos"
+
+
+@pytest.fixture(scope="session")
+def tiny_pose_models(tmp_path_factory, synth_small):
+    """Tiny random lifter / PhysNet / MLP folders, with the bank and prior from synth_small."""
+    import torch
+
+    from finephys_cli.data.lift_data import read_pose_file
+    from finephys_cli.models.lifter import InContextLifter, LifterConfig
+    from finephys_cli.models.physnet import MLPRefiner, MLPRefinerConfig, PhysNet, PhysNetConfig
+    from finephys_cli.stages.train_lift import build_bank, windows_of
+
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("tiny_models")
+    lifter = InContextLifter(LifterConfig(dim=16, depth=2, heads=2, merge_idx=1, dim_rep=16,
+                                          bank_size=8))
+    build_bank(lifter, windows_of(read_pose_file(synth_small[0]), 16, 8), 0)
+    lifter.save_pretrained(root / "lifter")
+    PhysNet(PhysNetConfig(hidden=32, global_layers=1, heads=2)).save_pretrained(root / "physnet")
+    MLPRefiner(MLPRefinerConfig(hidden=32)).save_pretrained(root / "mlp")
+    return root

@@ -127,8 +127,9 @@ def read_amass_joints(path: Path, rng: np.random.Generator, z_up: bool = True) -
         joints = joints[..., [0, 2, 1]] * np.array([1, 1, -1])
     joints[..., 1] -= joints[..., 1].min()
     fps = float(data["fps"]) if "fps" in data else 60.0
-    step = max(int(round(fps / 25.0)), 1)
-    joints = joints[::step]
+    from .deepmimic import resample
+
+    joints = resample(np.arange(len(joints)) / fps, joints, 25.0)
     cam = broadcast_camera(joints, rng)
     cam_pts = cam.to_camera(joints)
     exact = cam.project(joints)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,14 @@ class TrainLiftConfig:
     lr: float = 5e-4
     weight_decay: float = 1e-2
     seed: int = 0
+    time_limit_s: float = 0.0          # > 0: stop, checkpointed, after this long (Slurm walltime)
     val_fraction: float = 0.1
     eval_every: int = 250
     stride: int = 8
     flip_prob: float = 0.5
+    # Prompts in training as at inference: the nearest bank entry in 2D (never from the same
+    # clip), or a random entry as in Skeleton-in-Context.
+    train_prompt: str = "nearest"
     loss_weights: tuple[float, float, float] = (1.0, 0.5, 20.0)  # MPJPE, N-MPJPE, velocity
     model: LifterConfig = field(default_factory=LifterConfig)
 
@@ -79,11 +84,14 @@ def windows_of(clips: list[Clip], frames: int, stride: int) -> dict[str, np.ndar
     parts = [clip_windows(c, frames, stride) for c in clips if c.aligned3d is not None]
     if not parts:
         raise InputError("no clips with 3D ground truth for train-lift")
-    return {k: np.concatenate([p[k] for p in parts]) for k in ("query", "target", "valid")}
+    out = {k: np.concatenate([p[k] for p in parts]) for k in ("query", "target", "valid")}
+    out["clip"] = np.concatenate([np.full(len(p["query"]), i) for i, p in enumerate(parts)])
+    return out
 
 
-def build_bank(model: InContextLifter, win: dict[str, np.ndarray], seed: int) -> None:
-    """Fill the prompt bank with ground-truth (2D, 3D) training windows and set the eq. 4 prior."""
+def build_bank(model: InContextLifter, win: dict[str, np.ndarray], seed: int) -> np.ndarray:
+    """Fill the prompt bank with ground-truth (2D, 3D) training windows and set the eq. 4 prior.
+    Returns the clip index of each bank entry."""
     import torch
 
     rng = np.random.default_rng(seed)
@@ -97,6 +105,7 @@ def build_bank(model: InContextLifter, win: dict[str, np.ndarray], seed: int) ->
     model.bank_3d[: len(pick)] = tgt
     allt = torch.as_tensor(win["target"], dtype=torch.float32)
     model.mean_prior.copy_((allt - allt[..., :1, :]).mean(0))
+    return win["clip"][pick] if "clip" in win else np.full(len(pick), -1)
 
 
 def evaluate_lifter(model, win: dict[str, np.ndarray], device: str, batch: int = 256,  # noqa: ANN001
@@ -139,7 +148,7 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
     log.info("train-lift: %d train windows, %d val windows", len(win["query"]),
              0 if val is None else len(val["query"]))
     model = InContextLifter(cfg.model)
-    build_bank(model, win, cfg.seed)
+    bank_clip = torch.as_tensor(build_bank(model, win, cfg.seed))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
     model, opt, sched = acc.prepare(model, opt, sched)
@@ -151,6 +160,9 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
     q_all = torch.as_tensor(win["query"], dtype=torch.float32)
     t_all = torch.as_tensor(win["target"], dtype=torch.float32)
     v_all = torch.as_tensor(win["valid"])
+    c_all = torch.as_tensor(win["clip"])
+    if cfg.train_prompt not in ("nearest", "random"):
+        raise InputError(f"train_prompt must be nearest or random, got {cfg.train_prompt!r}")
     raw = acc.unwrap_model(model)
     bank_n = min(raw.config.bank_size, len(q_all))
 
@@ -158,6 +170,7 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
         acc.unwrap_model(model).save_pretrained(folder, extra={"trained_steps": state.step})
 
     steps = range(state.step, cfg.steps)
+    started = time.monotonic()
     for step in track(steps, total=len(steps), description="train-lift", unit="step",
                       mode=progress if acc.is_main_process else "none"):
         idx, g = batch_indices(len(q_all), cfg.batch_size, step, cfg.seed, acc.process_index,
@@ -167,6 +180,13 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
         q = torch.where(flip[:, None, None, None], flip_normalised(q), q)
         t = torch.where(flip[:, None, None, None], flip_normalised(t), t)
         pidx = torch.randint(bank_n, (len(idx),), generator=g).to(dev)
+        if cfg.train_prompt == "nearest" and raw.config.use_prompt:
+            with torch.no_grad():
+                bank = raw.bank_2d[:bank_n, :, :, :2]
+                dist = ((q[:, None, :, :, :2] - bank[None]) * q[:, None, :, :, 2:3]).pow(2).sum(
+                    dim=(2, 3, 4))
+                same = c_all[idx].to(dev)[:, None] == bank_clip[:bank_n].to(dev)[None]
+                pidx = dist.masked_fill(same, float("inf")).argmin(1)
         if raw.config.use_prompt:
             pred = model(q, raw.bank_2d[pidx], raw.bank_3d[pidx])
         else:
@@ -179,7 +199,8 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
         sched.step()
         state.step = step + 1
         last = state.step == cfg.steps
-        if state.step % cfg.eval_every == 0 or last:
+        out_of_time = cfg.time_limit_s > 0 and time.monotonic() - started > cfg.time_limit_s
+        if out_of_time or state.step % cfg.eval_every == 0 or last:
             row = {"step": state.step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0]}
             is_best = False
             if val is not None and acc.is_main_process:
@@ -190,4 +211,8 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
                     state.best, state.best_step = metrics["mpjpe"], state.step
             run.log_metrics(row, acc.is_main_process)
             run.save(acc, state, export, is_best or val is None)
+            if out_of_time:
+                log.warning("time limit reached at step %d of %d; continue with --resume auto",
+                            state.step, cfg.steps)
+                break
     return run.path

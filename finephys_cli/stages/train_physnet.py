@@ -4,6 +4,7 @@ for PhysNet or the MLP ablation, with the lifter frozen (default) or trained joi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ class TrainPhysnetConfig:
     weight_decay: float = 1e-2
     noise_weight: float = 1e-3         # λ of L_noise = Σ_t ‖N_t‖_F
     seed: int = 0
+    time_limit_s: float = 0.0          # > 0: stop, checkpointed, after this long (Slurm walltime)
     val_fraction: float = 0.1
     eval_every: int = 250
     stride: int = 8
@@ -149,6 +151,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
                   str(Path(folder) / "projection.safetensors"))
 
     steps = range(state.step, cfg.steps)
+    started = time.monotonic()
     for step in track(steps, total=len(steps), description="train-physnet", unit="step",
                       mode=progress if acc.is_main_process else "none"):
         idx, _ = batch_indices(len(tensors["query"]), cfg.batch_size, step, cfg.seed,
@@ -161,7 +164,8 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         opt.step()
         sched.step()
         state.step = step + 1
-        if state.step % cfg.eval_every == 0 or state.step == cfg.steps:
+        out_of_time = cfg.time_limit_s > 0 and time.monotonic() - started > cfg.time_limit_s
+        if out_of_time or state.step % cfg.eval_every == 0 or state.step == cfg.steps:
             row = {"step": state.step, "loss": float(loss.detach()), "data": float(data.detach()),
                    "noise": float(noise.detach())}
             is_best = val is None
@@ -172,4 +176,8 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
                     state.best, state.best_step = row["val_data"], state.step
             run.log_metrics(row, acc.is_main_process)
             run.save(acc, state, export, is_best)
+            if out_of_time:
+                log.warning("time limit reached at step %d of %d; continue with --resume auto",
+                            state.step, cfg.steps)
+                break
     return run.path

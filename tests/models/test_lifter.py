@@ -1,0 +1,44 @@
+import numpy as np
+import torch
+
+from finephys_cli.models.lifter import InContextLifter, LifterConfig
+
+CFG = LifterConfig(dim=16, depth=2, heads=2, merge_idx=1, dim_rep=16, bank_size=4)
+
+
+def test_shapes_seeded_and_save_load(tmp_path):
+    torch.manual_seed(0)
+    m = InContextLifter(CFG).eval()
+    q = torch.randn(2, 16, 17, 3)
+    p2, p3 = torch.randn(2, 16, 17, 3), torch.randn(2, 16, 17, 3)
+    out = m(q, p2, p3)
+    assert out.shape == (2, 16, 17, 3)
+    torch.manual_seed(0)
+    m2 = InContextLifter(CFG).eval()
+    torch.testing.assert_close(m2(q, p2, p3), out)
+    m.save_pretrained(tmp_path / "l")
+    m3 = InContextLifter.from_pretrained(tmp_path / "l")
+    torch.testing.assert_close(m3(q, p2, p3), out)
+    assert m(q).shape == (2, 16, 17, 3)     # the no-prompt ablation path
+
+
+def test_prompt_choice_is_deterministic_and_nearest():
+    m = InContextLifter(CFG)
+    bank = torch.randn(4, 16, 17, 3)
+    bank[..., 2] = 1
+    m.bank_2d.copy_(bank)
+    q = bank[[2, 0]].clone()
+    assert m.choose_prompts(q).tolist() == [2, 0]
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(m.choose_prompts(q, "random", g1), m.choose_prompts(q, "random", g2))
+
+
+def test_residual_starts_at_query_2d_plus_prompt_depth():
+    m = InContextLifter(CFG).eval()
+    for p in m.head[-1].parameters():
+        torch.nn.init.zeros_(p)
+    q, p2, p3 = torch.randn(1, 16, 17, 3), torch.randn(1, 16, 17, 3), torch.randn(1, 16, 17, 3)
+    out = m(q, p2, p3)
+    np.testing.assert_allclose(out[..., :2].detach(), (q[..., :2] - p2[..., :2] + p3[..., :2]),
+                               atol=1e-6)
+    np.testing.assert_allclose(out[..., 2].detach(), p3[..., 2], atol=1e-6)
