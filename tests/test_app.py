@@ -61,3 +61,13 @@ def test_inspect_json_and_merge_cli(runner, pose2d_file, tmp_path):
 def test_env_runs(runner):
     res = runner.invoke(app, ["env", "--json"])
     assert res.exit_code == 0 and '"finephys"' in res.stdout
+
+
+def test_models_lists_shipped_and_bundled(runner):
+    import json
+
+    res = runner.invoke(app, ["models", "--json"])
+    assert res.exit_code == 0
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    assert rows["lifter"]["status"] == "shipped" and rows["physnet"]["status"] == "shipped"
+    assert rows["yolo-pose"]["path"].endswith("yolo11n-pose.pt")

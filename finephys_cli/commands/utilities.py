@@ -66,6 +66,25 @@ def env(as_json: JsonOpt = False) -> None:
     console.print(table)
 
 
+def models(as_json: JsonOpt = False) -> None:
+    """List every model the pipeline uses, where it is looked for, and whether it was found."""
+    from ..models.registry import model_table
+
+    rows = model_table()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="finephys models")
+    for col in ("name", "status", "path"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["status"], r["path"] or "-")
+    console.print(table)
+    console.print("Override with --model or FINEPHYS_<NAME>_MODEL (e.g. FINEPHYS_LIFTER_MODEL).")
+
+
 @cli_command
 def inspect(path: Annotated[Path, typer.Argument(help="A finephys file.")],
             as_json: JsonOpt = False) -> None:
@@ -122,5 +141,6 @@ def merge(shards: Annotated[list[Path], typer.Argument(help="Shard files to join
 
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel=PANEL)(env)
+    app.command(rich_help_panel=PANEL)(models)
     app.command(rich_help_panel=PANEL)(inspect)
     app.command(rich_help_panel=PANEL)(merge)

@@ -1,0 +1,1 @@
+"""Package data: the class table and the shipped checkpoints (each with a README model card)."""

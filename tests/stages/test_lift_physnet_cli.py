@@ -1,0 +1,86 @@
+import json
+
+import h5py
+import numpy as np
+
+from finephys_cli.app import app
+from finephys_cli.io.poses_h5 import PoseFile
+
+
+def test_lift_physnet_eval_end_to_end(runner, synth_small, tiny_pose_models, tmp_path):
+    synth, _ = synth_small
+    p3 = tmp_path / "a.pose3d.h5"
+    res = runner.invoke(app, ["lift", str(synth), "-o", str(p3), "--model",
+                              str(tiny_pose_models / "lifter"), "--device", "cpu",
+                              "--progress", "none"])
+    assert res.exit_code == 0, res.output
+    with PoseFile(p3, formats=["finephys.pose3d"]) as pf:
+        vid = pf.video_ids[0]
+        dd = pf.read(vid, "pose3d_dd")
+        assert dd.shape == (len(pf.read(vid, "keypoints2d")), 17, 3) and not np.isnan(dd).any()
+        assert pf.h5[f"videos/{vid}/pose3d_dd"].attrs["units"] == "normalised"
+        assert pf.video_attrs(vid)["prompt_mode"] == "nearest"
+    ph = tmp_path / "a.phys.h5"
+    res = runner.invoke(app, ["physnet", str(p3), "-o", str(ph), "--model",
+                              str(tiny_pose_models / "physnet"), "--mlp-model",
+                              str(tiny_pose_models / "mlp"), "--device", "cpu",
+                              "--progress", "none"])
+    assert res.exit_code == 0, res.output
+    with PoseFile(ph, formats=["finephys.phys"]) as pf:
+        vid = pf.video_ids[0]
+        for name in ("pose3d_pp", "pose3d_fused", "pose2d_fused", "noise_fro", "minv_eig_min",
+                     "pose3d_mlp"):
+            assert pf.has(vid, name), name
+        np.testing.assert_allclose(pf.read(vid, "pose3d_fused"),
+                                   0.5 * (pf.read(vid, "pose3d_dd") + pf.read(vid, "pose3d_pp")),
+                                   atol=1e-5)
+    out = tmp_path / "t2.json"
+    res = runner.invoke(app, ["eval-poses", str(ph), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(out.read_text())[str(ph)]
+    sources = {(r["space"], r["source"]) for r in rows}
+    assert {("3d", "S_dd"), ("3d", "S_pp"), ("3d", "S_dd+S_pp"), ("3d", "S_dd+S_MLP"),
+            ("2d", "S_detect")} <= sources
+    assert all(r["MPJPE"] >= 0 for r in rows)
+    assert out.with_suffix(".csv").exists()
+
+
+def test_lift_bad_inputs(runner, synth_small, tiny_pose_models, tmp_path):
+    synth, _ = synth_small
+    model = ["--model", str(tiny_pose_models / "lifter"), "--device", "cpu"]
+    res = runner.invoke(app, ["lift", str(tiny_pose_models / "lifter" / "config.json"), "-o",
+                              str(tmp_path / "x.h5"), *model])
+    assert res.exit_code == 1 and "not an HDF5 file" in res.stderr
+    bad = tmp_path / "nan.h5"
+    import shutil
+
+    shutil.copy(synth, bad)
+    with h5py.File(bad, "a") as h5:
+        vid = sorted(h5["videos"])[0]
+        h5[f"videos/{vid}/keypoints2d"][...] = np.nan
+    res = runner.invoke(app, ["lift", str(bad), "-o", str(tmp_path / "y.h5"), *model,
+                              "--progress", "none"])
+    assert res.exit_code == 3 and "all NaN" in res.stderr
+    with h5py.File(bad, "a") as h5:
+        h5["skeleton"].attrs["name"] = "coco17"
+    res = runner.invoke(app, ["lift", str(bad), "-o", str(tmp_path / "z.h5"), *model])
+    assert res.exit_code == 1 and "skeleton coco17" in res.stderr
+    res = runner.invoke(app, ["physnet", str(synth), "-o", str(tmp_path / "w.h5"), "--model",
+                              str(tiny_pose_models / "physnet"), "--device", "cpu"])
+    assert res.exit_code == 1 and "expected finephys.pose3d" in res.stderr
+
+
+def test_shipped_models_load_and_run():
+    import torch
+
+    from finephys_cli.models.lifter import InContextLifter
+    from finephys_cli.models.physnet import PhysNet
+    from finephys_cli.models.registry import shipped_path
+
+    lifter = InContextLifter.from_pretrained(shipped_path("lifter"))
+    phys = PhysNet.from_pretrained(shipped_path("physnet"))
+    q = torch.zeros(1, 16, 17, 3)
+    with torch.no_grad():
+        dd, _ = lifter.lift(q)
+        assert torch.isfinite(phys(dd)["s_pp"]).all()
+    assert lifter.bank_2d.abs().sum() > 0 and lifter.mean_prior.abs().sum() > 0
