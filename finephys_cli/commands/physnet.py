@@ -87,7 +87,8 @@ def eval_poses(
         table = Table(title=f"Table 2 analogue: {path}")
         cols = ["space", "source", "MPJPE", "N-MPJPE", "P-MPJPE", "MPJVE", "accel", "bone_std"]
         for c in cols:
-            table.add_column(c, justify="right" if c not in ("space", "source") else "left")
+            table.add_column(c, justify="right" if c not in ("space", "source") else "left",
+                             no_wrap=True)
         for r in rows:
             table.add_row(*[r["space"] + (" (mm)" if r["space"] == "3d" else " (px)"), r["source"]]
                           + [f"{r[c]:.2f}" if c in r else "-" for c in cols[2:]])

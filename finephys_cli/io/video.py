@@ -30,16 +30,17 @@ def sample_indices(n_frames: int, n_samples: int | None) -> np.ndarray:
     return np.floor((edges[:-1] + edges[1:]) / 2).astype(np.int64).clip(0, n_frames - 1)
 
 
-def _check_reader(reader: str) -> None:
+def _check_input(path: Path, reader: str) -> Path:
     if reader not in READERS:
         raise InputError(f"--reader must be one of {', '.join(READERS)}, got {reader!r}")
-
-
-def probe(path: Path, reader: str = "pyav") -> VideoInfo:
-    _check_reader(reader)
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise InputError(f"{path}: empty or missing video")
+    return path
+
+
+def probe(path: Path, reader: str = "pyav") -> VideoInfo:
+    path = _check_input(path, reader)
     if reader == "decord":
         vr = _decord_reader(path)
         h, w = vr[0].shape[:2]
@@ -74,10 +75,7 @@ def _decord_reader(path: Path):  # noqa: ANN202
 def read_frames(path: Path, indices: np.ndarray | None = None, reader: str = "pyav"
                 ) -> tuple[np.ndarray, VideoInfo]:
     """Return (frames (T,H,W,3) uint8 RGB, info); `indices` None reads every frame."""
-    _check_reader(reader)
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        raise InputError(f"{path}: empty or missing video")
+    path = _check_input(path, reader)
     if reader == "decord":
         vr = _decord_reader(path)
         n = len(vr)
