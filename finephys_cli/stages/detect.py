@@ -187,9 +187,12 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
         # Decode ahead in worker processes while the detector runs: threads would contend
         # for the GIL with Ultralytics' own pre- and post-processing (0.76x of bare predict
         # on an H100 with one decoding thread).
+        # fork, where the platform has it: the workers only decode (no CUDA), and spawn would
+        # re-run the caller's __main__ module in each worker.
         ahead = max(cfg.decode_workers, 1) + 1
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(max_workers=max(cfg.decode_workers, 1),
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+                                 mp_context=multiprocessing.get_context(method)) as pool:
             pending: list[Future] = [pool.submit(_load, it.path, cfg) for it in todo[:ahead]]
             for k, item in enumerate(track(todo, description="detect", unit="video",
                                            mode=progress)):

@@ -143,3 +143,21 @@ def test_fill_gaps_interior_only_and_marked():
     np.testing.assert_allclose(out[3:5, 1, 0], [3, 4])
     assert filled[3:5, 1].all() and not filled[0, 2] and np.isnan(out[0, 2]).all()
     assert np.isnan(out[2:9, 0]).all() and not filled[:, 0].any()
+
+
+def test_run_detect_from_a_script_without_main_guard(synth_small, tmp_path):
+    """Regression: spawned decoding workers re-ran an unguarded calling script."""
+    import subprocess
+    import sys
+
+    _, videos = synth_small
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from finephys_cli.stages.detect import DetectConfig, run_detect\n"
+        f"run_detect(DetectConfig(frames=2, imgsz=160), [{str(videos)!r}], "
+        f"{str(tmp_path / 'o.h5')!r}, device='cpu', progress='none')\n"
+        "print('RAN')\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("RAN") == 1
