@@ -55,6 +55,8 @@ def draw_skeleton(img: np.ndarray, kp: np.ndarray, scores: np.ndarray | None = N
 
 
 def _frames_for(pf: PoseFile, vid: str, n: int) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """The video frames that the pose rows belong to (`frame_indices` maps row -> frame;
+    detect samples frames, so row k is not video frame k)."""
     attrs = pf.video_attrs(vid)
     size = (int(attrs.get("width", 384)), int(attrs.get("height", 384)))
     src = attrs.get("source_path")
@@ -65,8 +67,10 @@ def _frames_for(pf: PoseFile, vid: str, n: int) -> tuple[np.ndarray | None, tupl
         return None, size
     from ..io.video import read_frames
 
-    frames, _ = read_frames(path)
-    return frames[:n], size
+    indices = attrs.get("frame_indices")
+    indices = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)[:n]
+    frames, _ = read_frames(path, indices)
+    return frames, size
 
 
 def _label(img: np.ndarray, text: str) -> None:

@@ -35,3 +35,23 @@ def test_viz_cli_png_strip_gif_and_mp4(runner, tmp_path):
     assert res.exit_code == 0 and probe(tmp_path / "o.mp4").n_frames > 10
     bad = runner.invoke(app, ["viz", str(src), "--sources", "dd", "-o", str(tmp_path / "x.png")])
     assert bad.exit_code == 1 and "2d source" in bad.stderr
+
+
+def test_overlay_uses_the_sampled_video_frames(tmp_path):
+    """Regression: detect samples frames, so pose row k must be drawn on frame_indices[k]."""
+    from finephys_cli.io.poses_h5 import PoseFile, PoseFileWriter
+    from finephys_cli.io.video import write_video
+    from finephys_cli.stages.viz import _frames_for
+
+    video = np.stack([np.full((32, 32, 3), 20 * i, np.uint8) for i in range(12)])
+    write_video(tmp_path / "v.mp4", video, fps=25)
+    with PoseFileWriter(tmp_path / "p.h5", format="finephys.pose2d", config={},
+                        config_hash="h") as w:
+        w.write_video("v", {"source_path": "v.mp4", "frame_indices": np.array([0, 5, 10]),
+                            "n_frames": 3, "width": 32, "height": 32},
+                      {"keypoints2d": np.zeros((3, 17, 2)), "scores": np.ones((3, 17))})
+        w.finish()
+    with PoseFile(tmp_path / "p.h5") as pf:
+        frames, _ = _frames_for(pf, "v", 3)
+    assert frames.shape[0] == 3
+    np.testing.assert_allclose(frames[:, 16, 16, 0].astype(float), [0, 100, 200], atol=12)
