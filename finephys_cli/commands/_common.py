@@ -28,6 +28,12 @@ ShardOpt = Annotated[str | None, typer.Option("--shard", help="Process slice I o
 ProgressOpt = Annotated[str, typer.Option("--progress", help="auto, rich, plain, json or none.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+RunNameOpt = Annotated[str, typer.Option("--name", help="Run name: runs/<command>/<name>.")]
+RunsOpt = Annotated[Path, typer.Option(help="Root folder of training runs.")]
+StepsOpt = Annotated[int | None, typer.Option(help="Training steps.")]
+GlobalBatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Global batch size.")]
+ResumeOpt = Annotated[str | None, typer.Option(help="auto (the run's last checkpoint) or a "
+                                               "checkpoint folder.")]
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed input.")]
 
 

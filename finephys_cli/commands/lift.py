@@ -7,15 +7,10 @@ from typing import Annotated
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, OutputOpt, OverwriteOpt, ProgressOpt, SetOpt,
-                      cli_command, emit_paths, resolve_device)
+from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, OutputOpt, OverwriteOpt, ProgressOpt,
+                      ResumeOpt, RunNameOpt, RunsOpt, SetOpt, StepsOpt, cli_command, emit_paths,
+                      resolve_device)
 
-ResumeOpt = Annotated[str | None, typer.Option(help="auto (the run's last checkpoint) or a "
-                                               "checkpoint folder.")]
-RunsOpt = Annotated[Path, typer.Option(help="Root folder of training runs.")]
-AllowReservedOpt = Annotated[bool, typer.Option(
-    help="Never for training: the reserved DeepMimic clips are for held-out evaluation.",
-    hidden=True)]
 
 
 @cli_command
@@ -48,10 +43,10 @@ def lift(
 def train_lift(
     data: Annotated[list[str], typer.Option(help="Training data: a synth/pose file, "
                                             "h36m:DIR or amass:FILE (repeatable).")],
-    name: Annotated[str, typer.Option(help="Run name.")] = "lift",
+    name: RunNameOpt = "lift",
     runs: RunsOpt = Path("runs"),
-    steps: Annotated[int | None, typer.Option(help="Training steps.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Global batch size.")] = None,
+    steps: StepsOpt = None,
+    batch_size: GlobalBatchOpt = None,
     resume: ResumeOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,

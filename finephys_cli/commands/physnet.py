@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, JsonOpt, OutputOpt, OverwriteOpt, ProgressOpt,
-                      SetOpt, cli_command, emit_paths, resolve_device)
-from .lift import ResumeOpt, RunsOpt
+from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, JsonOpt, OutputOpt, OverwriteOpt,
+                      ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt, StepsOpt, cli_command,
+                      emit_paths, resolve_device)
 
 
 @cli_command
@@ -43,10 +43,10 @@ def train_physnet(
     model_type: Annotated[str, typer.Option(help="physnet, or mlp for the ablation.")] = "physnet",
     lifter: Annotated[Path | None, typer.Option(help="Lifter folder (default: shipped).")] = None,
     init: Annotated[Path | None, typer.Option(help="Start from this model folder.")] = None,
-    name: Annotated[str, typer.Option(help="Run name.")] = "physnet",
+    name: RunNameOpt = "physnet",
     runs: RunsOpt = Path("runs"),
-    steps: Annotated[int | None, typer.Option(help="Training steps.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Global batch size.")] = None,
+    steps: StepsOpt = None,
+    batch_size: GlobalBatchOpt = None,
     resume: ResumeOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
