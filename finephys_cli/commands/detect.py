@@ -27,6 +27,9 @@ def detect(
         help="Fill missing-joint runs up to N frames (marked in 'interpolated').")] = 0,
     allow_download: Annotated[bool, typer.Option(
         help="Let Ultralytics download a named model.")] = False,
+    offline: Annotated[bool, typer.Option(
+        help="Never download (the default unless --allow-download); also FINEPHYS_OFFLINE=1.")]
+    = False,
     device: DeviceOpt = "auto",
     shard: ShardOpt = None,
     config: ConfigOpt = None,
@@ -49,7 +52,7 @@ def detect(
     cfg.frames = None if frames == "all" else int(frames)
     path = run_detect(cfg, inputs, output, device=resolve_device(device),
                       shard=parse_shard(shard), overwrite=overwrite, fail_fast=fail_fast,
-                      allow_download=allow_download, progress=progress)
+                      allow_download=allow_download and not offline, progress=progress)
     emit_paths([path])
 
 

@@ -90,6 +90,10 @@ def test_missing_named_model_offline_is_one_line(runner, synth_small, tmp_path):
     res = runner.invoke(app, ["detect", str(videos), "-o", str(tmp_path / "x.h5"), "--model",
                               "yolo11x-pose.pt", "--device", "cpu"])
     assert res.exit_code == 1 and "downloads are off" in res.stderr
+    res = runner.invoke(app, ["detect", str(videos), "-o", str(tmp_path / "x.h5"), "--model",
+                              "yolo11x-pose.pt", "--device", "cpu", "--offline",
+                              "--allow-download"])
+    assert res.exit_code == 1 and "downloads are off" in res.stderr
 
 
 def test_shards_then_merge_equal_single_run(runner, synth_small, tmp_path):
