@@ -1,0 +1,146 @@
+"""The generator's parts on a tiny random SD1.5 + MotionAdapter of the real classes."""
+
+import math
+
+import pytest
+import torch
+
+from finephys_cli.generation.components import build_tiny, linear_schedulers, load_components
+from finephys_cli.generation.encoder import HeatmapEncoder, HeatmapEncoderConfig
+from finephys_cli.generation.inject import pose_injection
+from finephys_cli.generation.losses import ad_temporal_loss, temporal_loss
+
+
+@pytest.fixture(scope="module")
+def comps(tmp_path_factory):
+    sd, motion = build_tiny(tmp_path_factory.mktemp("tiny_gen"), words=("salto", "leap"))
+    return load_components(sd, motion)
+
+
+def _inputs(f=4, size=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    sample = torch.randn(1, 4, f, size, size, generator=g)
+    ehs = torch.randn(f, 5, 32, generator=g)
+    return sample, ehs
+
+
+def test_load_components_from_local_folders(comps, tmp_path):
+    from diffusers import UNetMotionModel
+
+    assert isinstance(comps.unet, UNetMotionModel)
+    assert comps.vae.config.block_out_channels == [8, 8, 8, 8]       # scale factor 8
+    ids = comps.tokenizer("salto leap", padding="max_length", max_length=77).input_ids
+    assert len(ids) == 77
+    sample, ehs = _inputs()
+    out = comps.unet(sample, 10, encoder_hidden_states=ehs).sample
+    assert out.shape == sample.shape
+    with pytest.raises(Exception, match="not found"):
+        load_components(tmp_path / "nope", tmp_path / "nope2")
+
+
+def test_schedulers_are_animatediff_linear():
+    ddpm, ddim = linear_schedulers()
+    for s in (ddpm, ddim):
+        assert s.config.beta_schedule == "linear" and s.config.clip_sample is False
+        assert s.config.beta_start == 0.00085 and s.config.beta_end == 0.012
+    assert ddim.config.steps_offset == 1 and ddim.config.set_alpha_to_one is False
+
+
+def _encoder(channels=(32, 64), zero_init=True):
+    return HeatmapEncoder(HeatmapEncoderConfig(in_channels=16, channels=channels,
+                                               num_res_blocks=1, zero_init=zero_init))
+
+
+def test_zero_init_encoder_leaves_the_unet_unchanged_and_hooks_come_off(comps):
+    sample, ehs = _inputs()
+    unet = comps.unet.eval()
+    hm = torch.rand(4, 16, 64, 64)
+    levels = [torch.rand(4, 16, 8, 8), torch.rand(4, 16, 4, 4)]
+    feats = _encoder()(hm, levels)
+    assert [tuple(f.shape) for f in feats] == [(4, 32, 8, 8), (4, 64, 4, 4)]
+    with torch.no_grad():
+        base = unet(sample, 10, encoder_hidden_states=ehs).sample
+        with pose_injection(unet, feats):
+            same = unet(sample, 10, encoder_hidden_states=ehs).sample
+        live = _encoder(zero_init=False)(hm, levels)
+        with pose_injection(unet, live):
+            moved = unet(sample, 10, encoder_hidden_states=ehs).sample
+        after = unet(sample, 10, encoder_hidden_states=ehs).sample
+    assert torch.equal(base, same)
+    assert (moved - base).abs().max() > 1e-4
+    assert torch.equal(base, after)
+
+
+def test_injection_tiles_features_under_cfg_and_passes_gradients(comps):
+    unet = comps.unet
+    enc = _encoder(zero_init=False)
+    hm = torch.rand(4, 16, 64, 64)
+    feats = enc(hm)
+    sample, ehs = _inputs()
+    with pose_injection(unet, feats):
+        out = unet(torch.cat([sample, sample]), 10,
+                   encoder_hidden_states=torch.cat([ehs, ehs])).sample
+    assert torch.allclose(out[0], out[1], atol=1e-5)
+    out.mean().backward()
+    assert enc.out[0].weight.grad is not None and enc.out[0].weight.grad.abs().sum() > 0
+    unet.zero_grad(set_to_none=True)
+
+
+def test_ad_temporal_loss_properties():
+    x = torch.randn(2, 4, 6, 8, 8)
+    assert ad_temporal_loss(x, x, anchor=2) == 0
+    y = torch.randn(2, 4, 1, 8, 8)
+    z = torch.randn(2, 4, 1, 8, 8)
+    alpha, beta = math.sqrt(2), 1.0
+    assert ad_temporal_loss(y, z, anchor=0).item() == pytest.approx(
+        (alpha - beta) ** 2 * temporal_loss(y, z).item(), rel=1e-5)
+
+
+def test_lora_modes_separate_spatial_and_temporal(comps):
+    import copy
+
+    from finephys_cli.generation.lora import add_loras, lora_mode
+
+    unet = copy.deepcopy(comps.unet)
+    sample, ehs = _inputs()
+    with torch.no_grad():
+        base = unet(sample, 10, encoder_hidden_states=ehs).sample
+    add_loras(unet, rank=4, dropout=0.0)
+    names = [n for n, _ in unet.named_parameters() if "lora_" in n]
+    assert any(".spatial." in n and "motion_modules" not in n for n in names)
+    assert any(".temporal." in n and "motion_modules" in n for n in names)
+    assert not any(".temporal." in n and "motion_modules" not in n for n in names)
+    unet.eval()
+    with torch.no_grad():   # peft's lora_B starts at zero: the UNet is unchanged
+        torch.testing.assert_close(unet(sample, 10, encoder_hidden_states=ehs).sample, base)
+    lora_mode(unet, "spatial")
+    grads = {n: p.requires_grad for n, p in unet.named_parameters() if "lora_" in n}
+    assert all(v for n, v in grads.items() if ".spatial." in n)
+    assert not any(v for n, v in grads.items() if ".temporal." in n)
+    lora_mode(unet, "temporal")
+    grads = {n: p.requires_grad for n, p in unet.named_parameters() if "lora_" in n}
+    assert all(v for n, v in grads.items() if ".temporal." in n)
+    assert not any(v for n, v in grads.items() if ".spatial." in n)
+
+
+def test_stock_animatediff_pipeline_runs_under_pose_injection(comps):
+    from diffusers import AnimateDiffPipeline
+
+    pipe = AnimateDiffPipeline(vae=comps.vae, text_encoder=comps.text_encoder,
+                               tokenizer=comps.tokenizer, unet=comps.unet,
+                               motion_adapter=None, scheduler=comps.sample_scheduler)
+    feats = _encoder(zero_init=False)(torch.rand(4, 16, 64, 64))
+    outs = []
+    for inject in (False, True):
+        g = torch.Generator().manual_seed(0)
+        if inject:
+            with pose_injection(comps.unet, feats):
+                res = pipe("salto", num_frames=4, height=64, width=64, num_inference_steps=2,
+                           guidance_scale=7.5, generator=g, output_type="pt")
+        else:
+            res = pipe("salto", num_frames=4, height=64, width=64, num_inference_steps=2,
+                       guidance_scale=7.5, generator=g, output_type="pt")
+        outs.append(res.frames)
+    assert outs[0].shape == (1, 4, 3, 64, 64)
+    assert 0 <= outs[0].min() and outs[0].max() <= 1
+    assert (outs[0] - outs[1]).abs().max() > 1e-4     # the skeleton features steer sampling
