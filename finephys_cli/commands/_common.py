@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -101,11 +100,6 @@ def resolve_device(device: str) -> str:
             raise ResourceError(f"--device {device}: no CUDA device is available")
         return device
     raise InputError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
-
-
-def command_line() -> str:
-    return " ".join(["finephys", *sys.argv[1:]]) if os.environ.get("_FINEPHYS_CMD") is None \
-        else os.environ["_FINEPHYS_CMD"]
 
 
 __all__ = ["cli_command", "emit_paths", "resolve_device", "log"]
