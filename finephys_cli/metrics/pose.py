@@ -70,3 +70,15 @@ def all_metrics(pred: np.ndarray, gt: np.ndarray, *, three_d: bool) -> dict[str,
     if three_d:
         out.update({"P-MPJPE": p_mpjpe(pred, gt), "bone_std": bone_std(pred)})
     return out
+
+
+def pck(pred: np.ndarray, gt: np.ndarray, alpha: float = 0.1) -> float:
+    """PCK@alpha in 2D: the fraction of ground-truth joints whose prediction lies within
+    alpha × the larger side of the per-frame ground-truth box. A missing (NaN) prediction
+    counts as a miss; NaN ground truth is skipped. For `score`'s pose fidelity."""
+    gt_ok = ~np.isnan(gt).any(-1)
+    span = np.nanmax(gt, axis=1) - np.nanmin(gt, axis=1)          # (T,2)
+    ref = np.max(span, axis=-1)[:, None]                          # (T,1)
+    dist = np.linalg.norm(pred - gt, axis=-1)
+    hit = np.where(np.isnan(dist), False, dist <= alpha * ref)
+    return float(hit[gt_ok].mean()) if gt_ok.any() else float("nan")
