@@ -139,28 +139,55 @@ def read_amass_joints(path: Path, rng: np.random.Generator, z_up: bool = True) -
                  {"fps": 25.0, "focal": float(cam.K[0, 0]), "z_root": cam_pts[:, 0, 2]})]
 
 
+def window_starts(t: int, frames: int, stride: int) -> list[int]:
+    """Window starts covering t frames; the last window ends at the clip's end."""
+    starts = list(range(0, max(t - frames, 0) + 1, stride))
+    if starts[-1] + frames < t:
+        starts.append(t - frames)
+    return starts
+
+
+def window_rows(start: int, frames: int, t: int) -> np.ndarray:
+    """Frame indices of one window, edge-padded past the clip's end."""
+    return np.clip(np.arange(start, start + frames), 0, t - 1)
+
+
+def overlap_mean(values: np.ndarray, starts: list[int] | np.ndarray, t: int) -> np.ndarray:
+    """Per-window values (N,F,...) back to (T,...): the mean over the windows covering each
+    frame, skipping NaN entries (NaN where nothing was evaluated)."""
+    acc = np.zeros((t,) + values.shape[2:])
+    cnt = np.zeros((t,) + values.shape[2:])
+    for w, s in enumerate(starts):
+        n = min(values.shape[1], t - s)
+        v = values[w, :n]
+        ok = ~np.isnan(v)
+        acc[s:s + n] += np.where(ok, v, 0.0)
+        cnt[s:s + n] += ok
+    return np.where(cnt > 0, acc / np.maximum(cnt, 1), np.nan)
+
+
 def clip_windows(clip: Clip, frames: int, stride: int) -> dict[str, np.ndarray]:
     """Normalise the whole clip once, then cut (padded) windows.
 
     Returns query (N,F,17,3) = (x, y, score) with missing joints (0, 0, 0), target (N,F,17,3)
-    or absent, and the `valid` mask (N,F) of real (unpadded) frames."""
+    or absent, the `valid` mask (N,F) of real (unpadded) frames, the window `starts`, and the
+    clip's normalisation `root2d` (T,2) and `scale`."""
     xy, root, scale = normalize_2d(clip.kp2d)
     missing = np.isnan(xy).any(-1)
     query = np.concatenate([np.nan_to_num(xy), np.where(missing, 0.0, clip.scores)[..., None]], -1)
     target = normalize_3d(clip.aligned3d, root, scale) if clip.aligned3d is not None else None
     t = len(query)
-    starts = list(range(0, max(t - frames, 0) + 1, stride))
-    if starts[-1] + frames < t:
-        starts.append(t - frames)
+    starts = window_starts(t, frames, stride)
     out: dict[str, list] = {"query": [], "valid": [], "target": []}
     for s in starts:
-        idx = np.clip(np.arange(s, s + frames), 0, t - 1)   # edge-pad short clips
+        idx = window_rows(s, frames, t)
         out["query"].append(query[idx])
         out["valid"].append(np.arange(s, s + frames) < t)
         if target is not None:
             out["target"].append(target[idx])
     res = {k: np.stack(v) for k, v in out.items() if v}
     res["starts"] = np.array(starts)
+    res["root2d"], res["scale"] = root, np.float64(scale)
     return res
 
 

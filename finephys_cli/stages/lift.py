@@ -9,8 +9,7 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..data.lift_data import Clip, clip_windows
-from ..data.normalize import normalize_2d
+from ..data.lift_data import Clip, clip_windows, overlap_mean
 from ..errors import InputError, PartialFailure
 from ..io.poses_h5 import POSE2D_FORMATS, PoseFile, PoseFileWriter
 from ..models.registry import resolve_model
@@ -37,7 +36,6 @@ def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: i
     f = model.config.frames
     clip = Clip("q", kp2d, scores, None)
     win = clip_windows(clip, f, stride)
-    _, root, scale = normalize_2d(kp2d)
     preds, prompts = [], []
     with torch.inference_mode():
         for s in range(0, len(win["query"]), batch):
@@ -45,15 +43,8 @@ def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: i
             out, idx = model.lift(q, prompt)
             preds.append(out.float().cpu().numpy())
             prompts.append(idx.cpu().numpy())
-    pred = np.concatenate(preds)
-    t = len(kp2d)
-    acc = np.zeros((t, 17, 3))
-    cnt = np.zeros(t)
-    for w, start in enumerate(win["starts"]):
-        n = min(f, t - start)
-        acc[start:start + n] += pred[w, :n]
-        cnt[start:start + n] += 1
-    return acc / cnt[:, None, None], root, scale, np.concatenate(prompts)
+    s_dd = overlap_mean(np.concatenate(preds), win["starts"], len(kp2d))
+    return s_dd, win["root2d"], float(win["scale"]), np.concatenate(prompts)
 
 
 def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",

@@ -49,12 +49,11 @@ def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
     """Run a refiner over a whole clip in overlapping windows; the overlaps are averaged."""
     import torch
 
+    from ..data.lift_data import overlap_mean, window_rows, window_starts
+
     t = len(s_dd)
-    stride = max(frames // 2, 1)
-    starts = list(range(0, max(t - frames, 0) + 1, stride))
-    if starts[-1] + frames < t:
-        starts.append(t - frames)
-    wins = np.stack([s_dd[np.clip(np.arange(s, s + frames), 0, t - 1)] for s in starts])
+    starts = window_starts(t, frames, max(frames // 2, 1))
+    wins = np.stack([s_dd[window_rows(s, frames, t)] for s in starts])
     outs, fros, eigs = [], [], []
     with torch.inference_mode():
         for k in range(0, len(wins), batch):
@@ -62,31 +61,15 @@ def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
             res = model(x, sample_noise=False)
             outs.append(res["s_pp"].float().cpu().numpy())
             fros.append(res["noise_fro"].float().cpu().numpy())
+            # M^-1 exists only where the rollout evaluated it (not at the seed frames).
+            pad = torch.full((x.shape[0], frames), float("nan"), dtype=torch.float64)
             if "minv" in res:
                 ev = torch.linalg.eigvalsh(res["minv"].double()).min(-1).values
-                pad = torch.full((ev.shape[0], frames), float("nan"), dtype=ev.dtype)
                 pad[:, 2:2 + ev.shape[1]] = ev.cpu()
-                eigs.append(pad.numpy())
-    out, fro = np.concatenate(outs), np.concatenate(fros)
-    acc = np.zeros((t, 17, 3))
-    acc_f = np.zeros(t)
-    acc_e = np.zeros(t)
-    cnt_e = np.zeros(t)
-    cnt = np.zeros(t)
-    eig = np.concatenate(eigs) if eigs else None
-    for w, s in enumerate(starts):
-        n = min(frames, t - s)
-        acc[s:s + n] += out[w, :n]
-        acc_f[s:s + n] += fro[w, :n]
-        cnt[s:s + n] += 1
-        if eig is not None:
-            e = eig[w, :n]
-            ok = ~np.isnan(e)
-            acc_e[s:s + n][ok] += e[ok]
-            cnt_e[s:s + n][ok] += 1
-    res = {"s_pp": acc / cnt[:, None, None], "noise_fro": acc_f / cnt}
-    res["minv_eig_min"] = np.where(cnt_e > 0, acc_e / np.maximum(cnt_e, 1), np.nan)
-    return res
+            eigs.append(pad.numpy())
+    return {"s_pp": overlap_mean(np.concatenate(outs), starts, t),
+            "noise_fro": overlap_mean(np.concatenate(fros), starts, t),
+            "minv_eig_min": overlap_mean(np.concatenate(eigs), starts, t)}
 
 
 def run_physnet(cfg: PhysnetConfig, path: Path, output: Path, *, device: str = "cpu",
