@@ -95,3 +95,15 @@ def observe(exact: np.ndarray, depth: np.ndarray, fps: float, rng: np.random.Gen
     kp[drop] = np.nan
     return NoisyObservation(kp.astype(np.float32), scores.astype(np.float32), occluded,
                             swapped, missed)
+
+
+def film(joints: np.ndarray, rng: np.random.Generator, fps: float, size: int = 384,
+         cfg: NoiseConfig | None = None):  # noqa: ANN201
+    """World joints (T,17,3) seen by a random broadcast camera: (camera, camera-frame joints,
+    exact 2D, detector-like observation)."""
+    from .camera import broadcast_camera
+
+    cam = broadcast_camera(joints, rng, size=size)
+    cam_pts = cam.to_camera(joints)
+    exact = cam.project(joints)
+    return cam, cam_pts, exact, observe(exact, cam_pts[..., 2], fps, rng, cfg or NoiseConfig())

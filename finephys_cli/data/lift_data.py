@@ -118,8 +118,7 @@ def smpl_to_h36m(joints: np.ndarray) -> np.ndarray:
 def read_amass_joints(path: Path, rng: np.random.Generator, z_up: bool = True) -> list[Clip]:
     """Pre-extracted AMASS SMPL joints, seen through a random broadcast camera with the synth
     detector noise model."""
-    from .camera import broadcast_camera
-    from .detector_noise import NoiseConfig, observe
+    from .detector_noise import film
 
     data = np.load(path)
     joints = smpl_to_h36m(data["joints"])
@@ -130,10 +129,7 @@ def read_amass_joints(path: Path, rng: np.random.Generator, z_up: bool = True) -
     from .deepmimic import resample
 
     joints = resample(np.arange(len(joints)) / fps, joints, 25.0)
-    cam = broadcast_camera(joints, rng)
-    cam_pts = cam.to_camera(joints)
-    exact = cam.project(joints)
-    obs = observe(exact, cam_pts[..., 2], 25.0, rng, NoiseConfig())
+    cam, cam_pts, _, obs = film(joints, rng, 25.0)
     return [Clip(f"amass_{Path(path).stem}", obs.keypoints.astype(np.float64),
                  obs.scores.astype(np.float64), image_aligned_3d(cam_pts, cam.K),
                  {"fps": 25.0, "focal": float(cam.K[0, 0]), "z_root": cam_pts[:, 0, 2]})]

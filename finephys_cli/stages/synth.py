@@ -11,9 +11,8 @@ import numpy as np
 from ..configs import config_hash
 from ..console import log, track
 from ..errors import InputError
-from ..data.camera import broadcast_camera
 from ..data.classes import GymClass, select_classes
-from ..data.detector_noise import NoiseConfig, observe
+from ..data.detector_noise import NoiseConfig, film
 from ..data.synth_motion import PROGRAMS, centre_of_mass, generate_motion
 from ..io.poses_h5 import PoseFileWriter
 
@@ -45,10 +44,7 @@ def sample_id(gym_class: GymClass, index: int, seed: int) -> str:
 def _observe(cfg: SynthConfig, joints: np.ndarray, rng: np.random.Generator
              ) -> tuple[dict, dict, object]:
     """Camera, exact projection and detector-like 2D for world joints; (attrs, arrays, camera)."""
-    cam = broadcast_camera(joints, rng, size=cfg.size)
-    cam_pts = cam.to_camera(joints)
-    exact = cam.project(joints)
-    obs = observe(exact, cam_pts[..., 2], cfg.fps, rng, cfg.noise)
+    cam, cam_pts, exact, obs = film(joints, rng, cfg.fps, cfg.size, cfg.noise)
     kp = obs.keypoints
     box = np.full((len(kp), 5), np.nan, dtype=np.float32)
     seen = ~np.isnan(kp).all(axis=(1, 2))
