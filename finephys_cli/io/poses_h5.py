@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -71,8 +72,6 @@ def spec_for(name: str) -> tuple[list[str], str]:
 
 def _now() -> str:
     """UTC now, or SOURCE_DATE_EPOCH when set, so seeded outputs can be bit-identical."""
-    import os
-
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch
             else _dt.datetime.now(_dt.timezone.utc))
@@ -396,6 +395,19 @@ def _decode_attr(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def carry_video_attrs(pf: PoseFile, vid: str, output: Path) -> dict:
+    """A video's attrs for a downstream file, with `source_path` re-based on its folder."""
+    attrs = {k: v for k, v in pf.video_attrs(vid).items() if k != "complete"}
+    src = attrs.get("source_path")
+    if src and not Path(src).is_absolute():
+        absolute = (pf.path.parent / src).resolve()
+        try:
+            attrs["source_path"] = os.path.relpath(absolute, Path(output).resolve().parent)
+        except ValueError:
+            attrs["source_path"] = str(absolute)
+    return attrs
 
 
 def summarize(path: Path) -> dict[str, Any]:

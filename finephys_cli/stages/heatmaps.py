@@ -11,7 +11,7 @@ from ..configs import config_hash
 from ..console import track
 from ..errors import InputError
 from ..generation.heatmaps import SIGMA_AT_64, crop_box, render_heatmaps, to_crop
-from ..io.poses_h5 import PoseFile, PoseFileWriter
+from ..io.poses_h5 import PoseFile, PoseFileWriter, carry_video_attrs
 
 POSE_FORMATS = ("finephys.pose2d", "finephys.synth", "finephys.pose3d", "finephys.phys")
 
@@ -52,21 +52,6 @@ def source_keypoints(pf: PoseFile, vid: str, source: str) -> tuple[np.ndarray, n
     if scores is None:
         scores = np.ones(kp.shape[:2], np.float32)
     return kp.astype(np.float64), np.nan_to_num(scores.astype(np.float64))
-
-
-def carry_video_attrs(pf: PoseFile, vid: str, output: Path) -> dict:
-    """A video's attrs for a downstream file, with `source_path` re-based on its folder."""
-    import os
-
-    attrs = {k: v for k, v in pf.video_attrs(vid).items() if k != "complete"}
-    src = attrs.get("source_path")
-    if src and not Path(src).is_absolute():
-        absolute = (pf.path.parent / src).resolve()
-        try:
-            attrs["source_path"] = os.path.relpath(absolute, Path(output).resolve().parent)
-        except ValueError:
-            attrs["source_path"] = str(absolute)
-    return attrs
 
 
 def map_sizes(cfg: HeatmapConfig) -> list[int]:

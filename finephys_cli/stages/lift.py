@@ -11,7 +11,7 @@ from ..configs import config_hash
 from ..console import log, track
 from ..data.lift_data import Clip, clip_windows, overlap_mean
 from ..errors import InputError, PartialFailure
-from ..io.poses_h5 import POSE2D_FORMATS, PoseFile, PoseFileWriter
+from ..io.poses_h5 import POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs
 from ..models.registry import resolve_model
 
 # Datasets passed through unchanged, so later stages and eval-poses find them.
@@ -62,8 +62,6 @@ def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
                            root_attrs={"lifter": str(model_dir)}) as w:
         if w.skipped:
             return output
-        from .heatmaps import carry_video_attrs
-
         for vid in track(pf.video_ids, description="lift", unit="video", mode=progress):
             if w.is_complete(vid):
                 continue

@@ -11,7 +11,7 @@ from ..configs import config_hash
 from ..console import track
 from ..data.normalize import denormalize_2d
 from ..errors import InputError
-from ..io.poses_h5 import PoseFile, PoseFileWriter
+from ..io.poses_h5 import PoseFile, PoseFileWriter, carry_video_attrs
 from ..models.registry import resolve_model
 
 
@@ -89,8 +89,6 @@ def run_physnet(cfg: PhysnetConfig, path: Path, output: Path, *, device: str = "
                            overwrite=overwrite, root_attrs={"physnet": str(model_dir)}) as w:
         if w.skipped:
             return output
-        from .heatmaps import carry_video_attrs
-
         for vid in track(pf.video_ids, description="physnet", unit="video", mode=progress):
             if w.is_complete(vid):
                 continue
