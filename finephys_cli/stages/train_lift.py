@@ -13,7 +13,7 @@ from ..data.lift_data import Clip, clip_windows, load_training_clips
 from ..errors import InputError
 from ..models.lifter import InContextLifter, LifterConfig
 from ..skeleton import H36M_FLIP_PERM
-from .training import RunDir, TrainState, batch_indices, make_accelerator
+from .training import RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator
 
 
 @dataclass
@@ -198,21 +198,15 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
         opt.step()
         sched.step()
         state.step = step + 1
-        last = state.step == cfg.steps
-        out_of_time = cfg.time_limit_s > 0 and time.monotonic() - started > cfg.time_limit_s
-        if out_of_time or state.step % cfg.eval_every == 0 or last:
+        due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
+                                          started)
+        if due:
             row = {"step": state.step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0]}
-            is_best = False
+            val_value = None
             if val is not None and acc.is_main_process:
                 metrics = evaluate_lifter(raw, val, str(dev))
                 row.update({f"val_{k}": v for k, v in metrics.items()})
-                is_best = metrics["mpjpe"] < state.best
-                if is_best:
-                    state.best, state.best_step = metrics["mpjpe"], state.step
-            run.log_metrics(row, acc.is_main_process)
-            run.save(acc, state, export, is_best or val is None)
-            if out_of_time:
-                log.warning("time limit reached at step %d of %d; continue with --resume auto",
-                            state.step, cfg.steps)
+                val_value = metrics["mpjpe"]
+            if run.end_step(acc, state, row, val_value, export, out_of_time, cfg.steps):
                 break
     return run.path

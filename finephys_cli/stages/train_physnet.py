@@ -14,7 +14,7 @@ from ..data.lift_data import load_training_clips
 from ..errors import InputError
 from ..models.physnet import MLPRefinerConfig, PhysNetConfig
 from .train_lift import split_clips, windows_of
-from .training import RunDir, TrainState, batch_indices, make_accelerator
+from .training import RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator
 
 
 @dataclass
@@ -164,20 +164,14 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         opt.step()
         sched.step()
         state.step = step + 1
-        out_of_time = cfg.time_limit_s > 0 and time.monotonic() - started > cfg.time_limit_s
-        if out_of_time or state.step % cfg.eval_every == 0 or state.step == cfg.steps:
+        due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
+                                          started)
+        if due:
             row = {"step": state.step, "loss": float(loss.detach()), "data": float(data.detach()),
                    "noise": float(noise.detach())}
-            is_best = val is None
+            val_value = None
             if val is not None and acc.is_main_process:
-                row["val_data"] = evaluate()
-                is_best = row["val_data"] < state.best
-                if is_best:
-                    state.best, state.best_step = row["val_data"], state.step
-            run.log_metrics(row, acc.is_main_process)
-            run.save(acc, state, export, is_best)
-            if out_of_time:
-                log.warning("time limit reached at step %d of %d; continue with --resume auto",
-                            state.step, cfg.steps)
+                row["val_data"] = val_value = evaluate()
+            if run.end_step(acc, state, row, val_value, export, out_of_time, cfg.steps):
                 break
     return run.path

@@ -109,12 +109,36 @@ class RunDir:
             shutil.rmtree(dest)
         os.replace(tmp, dest)
 
+    def end_step(self, accelerator, state: TrainState, row: dict[str, float],  # noqa: ANN001
+                 val_value: float | None, model_export, out_of_time: bool,  # noqa: ANN001
+                 steps: int) -> bool:
+        """Log the row, track the best validation value (lower is better; no validation makes
+        every checkpoint the best), save; True when the time limit says stop."""
+        is_best = val_value is None
+        if val_value is not None and val_value < state.best:
+            state.best, state.best_step, is_best = val_value, state.step, True
+        self.log_metrics(row, accelerator.is_main_process)
+        self.save(accelerator, state, model_export, is_best)
+        if out_of_time:
+            log.warning("time limit reached at step %d of %d; continue with --resume auto",
+                        state.step, steps)
+        return out_of_time
+
     @staticmethod
     def load(accelerator, checkpoint: Path) -> TrainState:  # noqa: ANN001
         accelerator.load_state(str(checkpoint))
         state = TrainState(**json.loads((Path(checkpoint) / "trainer.json").read_text()))
         log.info("resumed from %s at step %d", checkpoint, state.step)
         return state
+
+
+def checkpoint_due(state: TrainState, steps: int, eval_every: int, time_limit_s: float,
+                   started: float) -> tuple[bool, bool]:
+    """(evaluate and save now, the time limit is reached)."""
+    import time
+
+    out_of_time = time_limit_s > 0 and time.monotonic() - started > time_limit_s
+    return out_of_time or state.step % eval_every == 0 or state.step == steps, out_of_time
 
 
 def make_accelerator(device: str, seed: int):  # noqa: ANN201
