@@ -159,11 +159,14 @@ def detect_clip(detector, frames: np.ndarray, cfg: DetectConfig) -> dict[str, np
 
 
 def _load(path: Path, cfg: DetectConfig) -> tuple[np.ndarray, VideoInfo, np.ndarray]:
+    if cfg.frames is None:   # every frame: one decoding pass gives the frames and the count
+        frames, info = read_frames(path, None, cfg.reader)
+        return frames, info, np.arange(len(frames))
     info = probe(path, cfg.reader)
     if info.n_frames == 0:
         raise InputError(f"{path}: no frames")
     idx = sample_indices(info.n_frames, cfg.frames)
-    frames, info2 = read_frames(path, idx, cfg.reader)
+    frames, _ = read_frames(path, idx, cfg.reader)
     return frames, info, idx
 
 

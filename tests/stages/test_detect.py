@@ -165,3 +165,14 @@ def test_run_detect_from_a_script_without_main_guard(synth_small, tmp_path):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("RAN") == 1
+
+
+def test_frames_all_keeps_every_frame(runner, tmp_path):
+    write_video(tmp_path / "in" / "blank.mp4", np.full((9, 64, 64, 3), 128, np.uint8))
+    out = tmp_path / "all.h5"
+    res = runner.invoke(app, ["detect", str(tmp_path / "in"), "-o", str(out), "--frames", "all",
+                              "--imgsz", "160", "--device", "cpu", "--progress", "none"])
+    assert res.exit_code == 0, res.output
+    with PoseFile(out) as pf:
+        assert pf.read("blank", "keypoints2d").shape == (9, 17, 2)
+        assert list(pf.video_attrs("blank")["frame_indices"]) == list(range(9))
