@@ -43,9 +43,9 @@ def root(
 
 
 def _register() -> None:
-    from .commands import detect, heatmaps, lift, physnet, synth, utilities, viz
+    from .commands import detect, generate, heatmaps, lift, physnet, synth, utilities, viz
 
-    for module in (detect, lift, physnet, heatmaps, synth, viz, utilities):
+    for module in (detect, lift, physnet, heatmaps, generate, synth, viz, utilities):
         module.register(app)
 
 

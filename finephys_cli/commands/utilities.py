@@ -77,12 +77,17 @@ def models(as_json: JsonOpt = False) -> None:
     from rich.table import Table
 
     table = Table(title="finephys models")
-    for col in ("name", "status", "path"):
-        table.add_column(col)
+    for col in ("name", "status", "path", "expects"):
+        table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["name"], r["status"], r["path"] or "-")
+        table.add_row(r["name"], r["status"], r["path"] or "-", r.get("expects", ""))
     console.print(table)
-    console.print("Override with --model or FINEPHYS_<NAME>_MODEL (e.g. FINEPHYS_LIFTER_MODEL).")
+    from ..models.registry import user_models_toml
+
+    console.print("Set a path with the command's option, FINEPHYS_<NAME>_MODEL (e.g. "
+                  f"FINEPHYS_SD15_MODEL), or a [models] table in {user_models_toml()}:\n"
+                  '  [models]\n  sd15 = "/weights/stable-diffusion-v1-5"\n'
+                  '  motion_adapter = "/weights/animatediff-motion-adapter-v1-5-2"')
 
 
 @cli_command

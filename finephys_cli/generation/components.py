@@ -43,28 +43,90 @@ def _need(path: Path, what: str) -> None:
         raise ModelNotFoundError(f"{what}: {path} not found (a diffusers folder is expected)")
 
 
-def load_components(sd15: Path, motion_adapter: Path, *, dtype=None,  # noqa: ANN001
+def _unet_class(sd15: Path) -> str | None:
+    cfg = Path(sd15) / "unet" / "config.json"
+    return json.loads(cfg.read_text()).get("_class_name") if cfg.is_file() else None
+
+
+def load_components(sd15: Path, motion_adapter: Path | None = None, *, dtype=None,  # noqa: ANN001
                     allow_download: bool = False) -> Components:
-    """SD1.5 (diffusers folder: unet/ vae/ text_encoder/ tokenizer/) + a MotionAdapter folder."""
-    from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
+    """SD1.5 (diffusers folder: unet/ vae/ text_encoder/ tokenizer/) + a MotionAdapter folder
+    or original `.ckpt`. A folder whose unet/ is already a UNetMotionModel (our trained small
+    generator) needs no motion adapter."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel, UNetMotionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
     local = not allow_download
     if local:
         _need(Path(sd15), "SD1.5")
-        _need(Path(motion_adapter), "motion adapter")
     kw = {"local_files_only": local}
     if dtype is not None:
         kw["torch_dtype"] = dtype
-    unet2d = UNet2DConditionModel.from_pretrained(sd15, subfolder="unet", **kw)
-    adapter = MotionAdapter.from_pretrained(motion_adapter, **kw)
-    unet = UNetMotionModel.from_unet2d(unet2d, adapter)
+    if Path(sd15).is_file():
+        return _single_file_components(Path(sd15), motion_adapter, kw, allow_download)
+    if local and _unet_class(sd15) == "UNetMotionModel":
+        unet = UNetMotionModel.from_pretrained(sd15, subfolder="unet", **kw)
+    else:
+        if motion_adapter is None:
+            raise ModelNotFoundError(f"{sd15}: the UNet is a 2D UNet, so a motion adapter is "
+                                     f"needed (--motion-adapter; see finephys models)")
+        unet2d = UNet2DConditionModel.from_pretrained(sd15, subfolder="unet", **kw)
+        unet = UNetMotionModel.from_unet2d(unet2d, load_motion_adapter(motion_adapter, dtype,
+                                                                       allow_download))
     noise, sample = linear_schedulers()
     return Components(
         tokenizer=CLIPTokenizer.from_pretrained(sd15, subfolder="tokenizer", local_files_only=local),
         text_encoder=CLIPTextModel.from_pretrained(sd15, subfolder="text_encoder", **kw),
         vae=AutoencoderKL.from_pretrained(sd15, subfolder="vae", **kw),
         unet=unet, noise_scheduler=noise, sample_scheduler=sample)
+
+
+def _single_file_components(path: Path, motion_adapter: Path | None, kw: dict,
+                            allow_download: bool) -> Components:
+    """An SD1.5 `.safetensors`/`.ckpt`, converted by diffusers with a local config folder."""
+    import os
+
+    from diffusers import StableDiffusionPipeline, UNetMotionModel
+
+    cfg = os.environ.get("FINEPHYS_SD15_CONFIG") or str(path.with_name(path.name + ".config"))
+    if not allow_download and not Path(cfg, "model_index.json").is_file():
+        raise ModelNotFoundError(
+            f"{path}: a single-file SD1.5 needs a local diffusers config folder (model_index.json "
+            f"and the component configs) in {cfg}/ or FINEPHYS_SD15_CONFIG")
+    if motion_adapter is None:
+        raise ModelNotFoundError("a single-file SD1.5 needs --motion-adapter (see finephys models)")
+    sd = StableDiffusionPipeline.from_single_file(str(path), config=cfg, **kw)
+    unet = UNetMotionModel.from_unet2d(sd.unet, load_motion_adapter(
+        motion_adapter, kw.get("torch_dtype"), allow_download))
+    noise, sample = linear_schedulers()
+    return Components(tokenizer=sd.tokenizer, text_encoder=sd.text_encoder, vae=sd.vae, unet=unet,
+                      noise_scheduler=noise, sample_scheduler=sample)
+
+
+def load_motion_adapter(path: Path, dtype=None, allow_download: bool = False):  # noqa: ANN001, ANN201
+    """A diffusers MotionAdapter folder, or an original AnimateDiff `.ckpt`/`.safetensors`
+    converted with `from_single_file`, whose config comes from a local diffusers folder next to
+    it (`<file>.config/` or the folder in FINEPHYS_MOTION_ADAPTER_CONFIG), never the Hub."""
+    import os
+
+    from diffusers import MotionAdapter
+
+    path = Path(path)
+    local = not allow_download
+    if local:
+        _need(path, "motion adapter")
+    kw: dict[str, Any] = {"local_files_only": local}
+    if dtype is not None:
+        kw["torch_dtype"] = dtype
+    if path.is_file():
+        cfg = os.environ.get("FINEPHYS_MOTION_ADAPTER_CONFIG") or \
+            str(path.with_name(path.name + ".config"))
+        if local and not Path(cfg, "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{path}: a single-file motion module needs its diffusers config: put the "
+                f"MotionAdapter config.json in {cfg}/ or set FINEPHYS_MOTION_ADAPTER_CONFIG")
+        return MotionAdapter.from_single_file(str(path), config=cfg, **kw)
+    return MotionAdapter.from_pretrained(path, **kw)
 
 
 def _tiny_vocab(words: list[str]) -> dict[str, int]:

@@ -30,3 +30,40 @@ def lora_mode(unet, mode: str) -> None:  # noqa: ANN001
     for name, param in unet.named_parameters():
         if "lora_" in name:
             param.requires_grad_(any(f".{a}." in name for a in train[mode]))
+
+
+def save_loras(unet, folder, adapters=ADAPTERS) -> list:  # noqa: ANN001
+    """Each named adapter to `folder/<name>/pytorch_lora_weights.safetensors` in diffusers'
+    pipeline LoRA format (`unet.`-prefixed keys) with its LoraConfig as metadata, so a stock
+    `AnimateDiffPipeline.load_lora_weights(folder/<name>, adapter_name=<name>)` restores it,
+    alpha included."""
+    from pathlib import Path
+
+    from diffusers import AnimateDiffPipeline
+    from peft.utils import get_peft_model_state_dict
+
+    written = []
+    for name in adapters:
+        out = Path(folder) / name
+        AnimateDiffPipeline.save_lora_weights(
+            str(out), unet_lora_layers=get_peft_model_state_dict(unet, adapter_name=name),
+            unet_lora_adapter_metadata=unet.peft_config[name].to_dict())
+        written.append(out)
+    return written
+
+
+def load_loras(pipe, folder, scales: dict[str, float] | None = None) -> list[str]:  # noqa: ANN001
+    """Load every `folder/<adapter>/` that exists into a (stock) AnimateDiffPipeline and
+    activate them; returns the adapter names."""
+    from pathlib import Path
+
+    from ..errors import ModelNotFoundError
+
+    names = [n for n in ADAPTERS if (Path(folder) / n / "pytorch_lora_weights.safetensors").is_file()]
+    if not names:
+        raise ModelNotFoundError(f"{folder}: no spatial/ or temporal/ pytorch_lora_weights."
+                                 f"safetensors (written by finephys train-lora)")
+    for n in names:
+        pipe.load_lora_weights(str(Path(folder) / n), adapter_name=n)
+    pipe.set_adapters(names, [float((scales or {}).get(n, 1.0)) for n in names])
+    return names

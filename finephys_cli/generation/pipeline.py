@@ -1,0 +1,182 @@
+"""The FinePhys sampler (paper §4.1, Fig. 2): the stock diffusers `AnimateDiffPipeline`, run
+inside `pose_injection` with the heatmap encoder's features of each video's skeleton.
+
+Latents come from the pipeline (`output_type="latent"`); the VAE decode is ours so it can run
+in chunks and fall back to fp32 when a half-precision decode gives NaN (AnimateDiff #203/#307).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, InputError
+from .components import BETA_END, BETA_START, Components
+from .heatmaps import render_heatmaps, sigma_for
+from .inject import pose_injection
+
+
+@dataclass
+class SampleSettings:
+    steps: int = 25
+    guidance_scale: float = 7.5
+    pose_scale: float = 1.0
+    frames: int = 16
+    size: int = 384
+    negative_prompt: str = ""
+    free_init: int = 0            # FreeInit iterations (0: off)
+    decode_chunk: int = 8
+
+
+def check_scheduler(scheduler) -> None:  # noqa: ANN001
+    """AnimateDiff samples with the schedule it was trained on; anything else blurs (#5881)."""
+    c = scheduler.config
+    wrong = [f"{k}={getattr(c, k, None)!r}" for k, want in
+             (("beta_schedule", "linear"), ("clip_sample", False), ("steps_offset", 1),
+              ("beta_start", BETA_START), ("beta_end", BETA_END)) if getattr(c, k, None) != want]
+    if wrong:
+        raise ConfigError("the sampling scheduler must be AnimateDiff's (linear betas "
+                          f"0.00085-0.012, clip_sample False, steps_offset 1); got {', '.join(wrong)}")
+
+
+def level_sizes(size: int, vae_factor: int, n_levels: int) -> list[int]:
+    """The latent resolution of each UNet down block: size/8, size/16, ..."""
+    if size % (vae_factor * 2 ** (n_levels - 1)):
+        raise InputError(f"--size {size} must be a multiple of {vae_factor * 2 ** (n_levels - 1)} "
+                         f"for this UNet")
+    return [size // (vae_factor * 2 ** i) for i in range(n_levels)]
+
+
+def pose_maps(kp: torch.Tensor, scores: torch.Tensor, size: int, levels: Sequence[int],
+              channels: str = "limbs") -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """kp (F,17,2) in the size² crop -> the full-size heatmaps (F,C,size,size) and one map per
+    UNet level (the multi-scale guidance), each rendered at its own resolution. Differentiable
+    in `kp`."""
+    full = render_heatmaps(kp, scores, (size, size), sigma=sigma_for(size), channels=channels)
+    lv = [render_heatmaps(kp * (s / size), scores, (s, s), sigma=sigma_for(s), channels=channels)
+          for s in levels]
+    return full, lv
+
+
+class FinePhysPipeline:
+    """Components + an optional heatmap encoder, ready to sample pose-guided clips."""
+
+    def __init__(self, components: Components, encoder=None, *, device: str = "cpu",  # noqa: ANN001
+                 dtype: torch.dtype = torch.float32):
+        from diffusers import AnimateDiffPipeline
+
+        check_scheduler(components.sample_scheduler)
+        self.components = components
+        self.device, self.dtype = device, dtype
+        self.pipe = AnimateDiffPipeline(vae=components.vae, text_encoder=components.text_encoder,
+                                        tokenizer=components.tokenizer, unet=components.unet,
+                                        motion_adapter=None,
+                                        scheduler=components.sample_scheduler)
+        self.pipe.set_progress_bar_config(disable=True)
+        self.pipe.to(device, dtype)
+        self.encoder = encoder.to(device, dtype).eval() if encoder is not None else None
+        self.vae_factor = 2 ** (len(components.vae.config.block_out_channels) - 1)
+
+    @property
+    def unet(self):  # noqa: ANN201
+        return self.pipe.unet
+
+    @property
+    def max_frames(self) -> int:
+        return int(self.unet.config.motion_max_seq_length)
+
+    def levels(self, size: int) -> list[int]:
+        n = len(self.encoder.config.channels) if self.encoder is not None else \
+            len(self.unet.down_blocks)
+        return level_sizes(size, self.vae_factor, n)
+
+    def pose_features(self, poses: Sequence[tuple[np.ndarray, np.ndarray]], size: int
+                      ) -> list[torch.Tensor]:
+        """Each pose (F,17,2) crop px + scores (F,17) -> encoder features (B·F, C_i, h_i, w_i)."""
+        full, levels = [], None
+        for kp, sc in poses:
+            f, lv = pose_maps(torch.as_tensor(kp, dtype=torch.float32, device=self.device),
+                              torch.as_tensor(sc, dtype=torch.float32, device=self.device),
+                              size, self.levels(size))
+            full.append(f)
+            levels = [[m] for m in lv] if levels is None else \
+                [acc + [m] for acc, m in zip(levels, lv)]
+        return self.encode_heatmaps(torch.cat(full), [torch.cat(m) for m in levels])
+
+    def encode_heatmaps(self, full: torch.Tensor, levels: list[torch.Tensor]
+                        ) -> list[torch.Tensor]:
+        want = self.encoder.config.in_channels
+        if full.shape[1] != want:
+            raise InputError(f"the heatmaps have {full.shape[1]} channels; the heatmap encoder "
+                             f"takes {want}")
+        with torch.inference_mode():
+            return self.encoder(full.to(self.dtype), [m.to(self.dtype) for m in levels])
+
+    def latents(self, prompts: Sequence[str], seeds: Sequence[int], settings: SampleSettings,
+                poses: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                on_step: Callable[[], None] | None = None) -> torch.Tensor:
+        """(B, C, F, h, w) final latents; one prompt, seed and pose per video."""
+        if settings.frames > self.max_frames:
+            raise InputError(f"--frames {settings.frames}: the motion module handles at most "
+                             f"{self.max_frames}")
+        if len(seeds) != len(prompts):
+            raise ValueError("one seed per prompt")
+        feats = None
+        if poses is not None and self.encoder is not None and settings.pose_scale != 0:
+            for kp, _ in poses:
+                if len(kp) != settings.frames:
+                    raise InputError(f"a skeleton has {len(kp)} frames, --frames is "
+                                     f"{settings.frames}")
+            feats = self.pose_features(poses, settings.size)
+        if settings.free_init:
+            self.pipe.enable_free_init(num_iters=settings.free_init)
+        else:
+            self.pipe.disable_free_init()
+        gens = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+
+        def callback(pipe, i, t, kwargs):  # noqa: ANN001, ANN202
+            if on_step is not None:
+                on_step()
+            return kwargs
+
+        injection = pose_injection(self.unet, feats, [settings.pose_scale] * len(feats)) \
+            if feats is not None else nullcontext()
+        with injection, torch.inference_mode():
+            out = self.pipe(prompt=list(prompts),
+                            negative_prompt=[settings.negative_prompt] * len(prompts),
+                            num_frames=settings.frames, height=settings.size,
+                            width=settings.size, num_inference_steps=settings.steps,
+                            guidance_scale=settings.guidance_scale, generator=gens,
+                            output_type="latent", callback_on_step_end=callback)
+        return out.frames
+
+    def decode(self, latents: torch.Tensor, chunk: int = 8) -> np.ndarray:
+        """(B,C,F,h,w) latents -> (B,F,H,W,3) uint8, `chunk` frames per VAE call."""
+        vae = self.components.vae
+        b, c, f, h, w = latents.shape
+        z = latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w) / vae.config.scaling_factor
+        out = []
+        with torch.inference_mode():
+            for s in range(0, len(z), chunk):
+                part = z[s:s + chunk]
+                img = vae.decode(part.to(vae.dtype)).sample
+                if torch.isnan(img).any() and vae.dtype != torch.float32:
+                    from ..console import log
+
+                    log.warning("VAE decode gave NaN in %s; decoding in fp32", vae.dtype)
+                    vae.to(torch.float32)
+                    img = vae.decode(part.float()).sample
+                out.append(((img.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
+                           .permute(0, 2, 3, 1).cpu())
+        frames = torch.cat(out).numpy()
+        return frames.reshape(b, f, *frames.shape[1:])
+
+    def __call__(self, prompts: Sequence[str], seeds: Sequence[int], settings: SampleSettings,
+                 poses: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                 on_step: Callable[[], None] | None = None) -> np.ndarray:
+        return self.decode(self.latents(prompts, seeds, settings, poses, on_step),
+                           settings.decode_chunk)

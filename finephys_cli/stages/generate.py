@@ -1,0 +1,280 @@
+"""`generate`: prompts -> pose-guided videos (mp4 + PNG strip + JSON sidecar per video).
+
+The skeleton of each video comes from `--poses`, or else from the `synth` motion of the prompt's
+class run through `lift` -> `physnet` with the very stage functions of those commands, cached
+under OUT/poses/. It is sampled to the clip length, cropped square around the performer
+(the `render-heatmaps` crop) and rendered into multi-scale heatmaps for the encoder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..configs import config_hash
+from ..console import log, track
+from ..errors import InputError, ResourceError
+from ..io.atomic import atomic_write_text
+
+PROVENANCE_VERSION = 1
+
+
+@dataclass
+class GenerateConfig:
+    steps: int = 25
+    guidance_scale: float = 7.5
+    pose_scale: float = 1.0
+    frames: int = 16
+    size: int | None = None        # None: 384, or the offline generator's native size
+    dtype: str = "auto"            # auto: fp16 on CUDA, fp32 on CPU
+    extend_prompt: bool = True
+    negative_prompt: str = ""
+    free_init: int = 0
+    batch_size: int = 1
+    crop_pad: float = 0.15
+    pose_source: str = "auto"      # auto: fused if present, else detected 2D
+
+
+@dataclass
+class Job:
+    prompt: str
+    seed: int
+    index: int
+    gym_class: int | None = None
+    extended: str = ""
+    label: str | None = None
+    pose: dict = field(default_factory=dict)   # keypoints (F,17,2) crop px, scores, source
+
+
+def slug(text: str, n: int = 40) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:n].rstrip("-") or "video"
+
+
+def read_prompts_csv(path: Path) -> list[dict]:
+    """Columns: prompt (required), class (Gym99 id, optional), seed (optional)."""
+    if not Path(path).is_file():
+        raise InputError(f"--prompts {path}: no such file")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "prompt" not in rows[0]:
+        raise InputError(f"--prompts {path}: a CSV with a 'prompt' column is expected")
+    out = []
+    for i, r in enumerate(rows):
+        if not (r.get("prompt") or "").strip():
+            raise InputError(f"--prompts {path}: row {i + 2} has an empty prompt")
+        out.append({"prompt": r["prompt"].strip(),
+                    "class": int(r["class"]) if (r.get("class") or "").strip() else None,
+                    "seed": int(r["seed"]) if (r.get("seed") or "").strip() else None})
+    return out
+
+
+def make_jobs(prompts: list[dict], num_videos: int, seed: int, gym_class: int | None,
+              extend: bool) -> list[Job]:
+    from ..data.classes import class_by_id
+    from ..data.prompts import describe, match_prompt
+
+    jobs = []
+    for p in prompts:
+        cls_id = p.get("class") if p.get("class") is not None else gym_class
+        cls = class_by_id(cls_id) if cls_id is not None else match_prompt(p["prompt"])
+        extended = f"{p['prompt']}. {describe(cls)}" if (extend and cls) else p["prompt"]
+        base = p["seed"] if p.get("seed") is not None else seed
+        for k in range(num_videos):
+            jobs.append(Job(prompt=p["prompt"], seed=base + k, index=len(jobs),
+                            gym_class=cls.gym99_class if cls else None, extended=extended,
+                            label=cls.label if cls else None))
+    return jobs
+
+
+def frame_plan(n_frames: int, frames: int) -> np.ndarray:
+    """`frames` indices spanning the whole clip (segment centres; repeats if it is shorter)."""
+    from ..io.video import sample_indices
+
+    if n_frames >= frames:
+        return sample_indices(n_frames, frames)
+    return np.round(np.linspace(0, n_frames - 1, frames)).astype(np.int64)
+
+
+def crop_pose(kp: np.ndarray, sc: np.ndarray, frames: int, size: int, pad: float) -> dict:
+    from ..generation.heatmaps import crop_box, to_crop
+
+    idx = frame_plan(len(kp), frames)
+    kp, sc = kp[idx], sc[idx]
+    box = crop_box(kp, pad=pad)
+    return {"keypoints": to_crop(kp, box, size), "scores": sc, "crop_box": box,
+            "frame_indices": idx}
+
+
+def poses_from_file(path: Path, cfg: GenerateConfig, size: int, n: int) -> list[dict]:
+    """One skeleton per video of a pose file (cycled over the jobs)."""
+    from ..io.poses_h5 import PoseFile
+    from .heatmaps import source_keypoints
+
+    out = []
+    with PoseFile(path, formats=("finephys.pose2d", "finephys.synth", "finephys.phys",
+                                 "finephys.heatmaps")) as pf:
+        if not pf.video_ids:
+            raise InputError(f"--poses {path}: no videos")
+        for vid in pf.video_ids[:n]:
+            source = cfg.pose_source
+            if source == "auto":
+                source = "fused" if pf.has(vid, "pose2d_fused") else "detect"
+            kp, sc = source_keypoints(pf, vid, source)
+            if np.isnan(kp).all():
+                raise InputError(f"--poses {path}: video {vid} has no valid joints")
+            pose = crop_pose(kp, sc, cfg.frames, size, cfg.crop_pad)
+            pose.update(source=f"{path}:{vid} ({source})")
+            out.append(pose)
+    return out
+
+
+def synth_poses(gym_class: int, count: int, seed: int, cache: Path, cfg: GenerateConfig,
+                size: int, device: str) -> list[dict]:
+    """synth -> lift -> physnet for one class, cached in `cache`; the fused 2D skeletons."""
+    from .lift import LiftConfig, run_lift
+    from .physnet import PhysnetConfig, run_physnet
+    from .synth import SynthConfig, run_synth
+
+    stem = cache / f"fx{gym_class:02d}_seed{seed}_n{count}"
+    synth = run_synth(SynthConfig(classes=str(gym_class), per_class=count, seed=seed),
+                      stem.with_suffix(".synth.h5"), progress="none")
+    lifted = run_lift(LiftConfig(), synth, stem.with_suffix(".pose3d.h5"), device=device,
+                      progress="none")
+    phys = run_physnet(PhysnetConfig(), lifted, stem.with_suffix(".phys.h5"), device=device,
+                       progress="none")
+    poses = poses_from_file(phys, GenerateConfig(**{**asdict(cfg), "pose_source": "fused"}),
+                            size, count)
+    return poses
+
+
+def torch_dtype(name: str, device: str):  # noqa: ANN201
+    import torch
+
+    if name == "auto":
+        name = "fp16" if device.startswith("cuda") else "fp32"
+    table = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+    if name not in table:
+        raise InputError(f"--dtype must be auto, fp16, bf16 or fp32, got {name!r}")
+    if name == "fp16" and device == "cpu":
+        log.warning("fp16 is not supported for CPU sampling; using fp32")
+        return torch.float32
+    return table[name]
+
+
+def strip_image(frames: np.ndarray, n: int = 8) -> np.ndarray:
+    idx = np.linspace(0, len(frames) - 1, min(n, len(frames))).round().astype(int)
+    return np.concatenate(list(frames[idx]), axis=1)
+
+
+def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_videos: int = 1,
+                 seed: int = 0, gym_class: int | None = None, poses: Path | None = None,
+                 models: dict | None = None, device: str = "cpu", shard=None,  # noqa: ANN001
+                 overwrite: bool = False, progress: str = "auto",
+                 allow_download: bool = False) -> list[Path]:
+    """Write OUT/<name>.mp4, .png and .json per job; a finished job (same settings) is skipped."""
+    import torch
+    from PIL import Image
+
+    from ..generation.bundle import fingerprint, load_generator, resolve_generator
+    from ..generation.pipeline import SampleSettings
+    from ..io.manifest import apply_shard
+    from ..io.video import write_video
+
+    if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1:
+        raise InputError("--frames, --steps and --batch-size must be positive")
+    spec = resolve_generator(**(models or {}))
+    size = cfg.size or spec.native_size or 384
+    if spec.native_size and size != spec.native_size:
+        log.warning("the offline generator was trained at %d px; --size %d will look worse",
+                    spec.native_size, size)
+    jobs, _ = apply_shard(make_jobs(prompts, num_videos, seed, gym_class, cfg.extend_prompt),
+                          shard)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    settings = SampleSettings(steps=cfg.steps, guidance_scale=cfg.guidance_scale,
+                              pose_scale=cfg.pose_scale, frames=cfg.frames, size=size,
+                              negative_prompt=cfg.negative_prompt, free_init=cfg.free_init)
+    model_info = {k: {"path": v, "sha256": fingerprint(Path(v)) if v else None,
+                      "source": spec.sources.get(k)} for k, v in spec.paths().items()}
+    chash = config_hash({**asdict(cfg), "size": size, "models": model_info,
+                         "poses": str(poses) if poses else None})
+    names = {j.index: f"{j.index:04d}_{slug(j.label or j.prompt)}_s{j.seed}" for j in jobs}
+    todo = [j for j in jobs if overwrite or not _finished(output / f"{names[j.index]}.json",
+                                                         chash)]
+    written = [output / f"{names[j.index]}.mp4" for j in jobs if j not in todo]
+    if not todo:
+        log.info("generate: all %d videos already done", len(jobs))
+        return written
+    _attach_poses(todo, cfg, size, poses, output / "poses", device)
+    dtype = torch_dtype(cfg.dtype, device)
+    pipe = load_generator(spec, device=device, dtype=dtype, allow_download=allow_download)
+    batches = [todo[i:i + cfg.batch_size] for i in range(0, len(todo), cfg.batch_size)]
+    ticks = iter(track(range(len(batches) * cfg.steps * max(cfg.free_init, 1)),
+                       description="generate", unit="step", mode=progress))
+    next(ticks, None)
+    for batch in batches:
+        try:
+            videos = pipe([j.extended for j in batch], [j.seed for j in batch], settings,
+                          poses=[(j.pose["keypoints"], j.pose["scores"]) for j in batch],
+                          on_step=lambda: next(ticks, None))
+        except torch.OutOfMemoryError as exc:
+            raise ResourceError(f"out of memory generating {len(batch)} video(s) of "
+                                f"{cfg.frames}x{size}²: use --dtype fp16 or bf16, fewer "
+                                f"--frames, a smaller --size or --batch-size 1") from exc
+        for job, frames in zip(batch, videos):
+            name = names[job.index]
+            mp4 = write_video(output / f"{name}.mp4", frames, fps=8.0)
+            png = output / f"{name}.png"
+            tmp = png.with_name(png.name + ".partial")
+            Image.fromarray(strip_image(frames)).save(tmp, format="PNG")
+            tmp.replace(png)
+            sidecar = {
+                "finephys_sidecar": PROVENANCE_VERSION, "config_hash": chash,
+                "video": mp4.name, "strip": png.name, "prompt": job.prompt,
+                "prompt_extended": job.extended, "gym99_class": job.gym_class,
+                "label": job.label, "seed": job.seed, "frames": cfg.frames, "size": size,
+                "fps": 8.0, "settings": {**asdict(cfg), "size": size, "dtype": str(dtype)},
+                "models": model_info, "offline_generator": spec.offline,
+                "pose": {"source": job.pose["source"],
+                         "keypoints_crop_px": np.round(job.pose["keypoints"], 3).tolist(),
+                         "scores": np.round(job.pose["scores"], 4).tolist(),
+                         "crop_box": np.asarray(job.pose["crop_box"]).tolist(),
+                         "frame_indices": np.asarray(job.pose["frame_indices"]).tolist()},
+                "device": device,
+            }
+            atomic_write_text(output / f"{name}.json", json.dumps(sidecar, indent=1))
+            written.append(mp4)
+    for _ in ticks:
+        pass
+    return sorted(written)
+
+
+def _finished(sidecar: Path, chash: str) -> bool:
+    if not sidecar.is_file():
+        return False
+    try:
+        meta = json.loads(sidecar.read_text())
+    except json.JSONDecodeError:
+        return False
+    return meta.get("config_hash") == chash and (sidecar.parent / meta.get("video", "")).is_file()
+
+
+def _attach_poses(jobs: list[Job], cfg: GenerateConfig, size: int, poses: Path | None,
+                  cache: Path, device: str) -> None:
+    if poses is not None:
+        skeletons = poses_from_file(poses, cfg, size, 10 ** 9)
+        for j in jobs:
+            j.pose = skeletons[j.index % len(skeletons)]
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    for j in jobs:
+        if j.gym_class is None:
+            raise InputError(f"prompt {j.prompt!r} matches no Gym99 FX class: pass --class ID "
+                             f"or --poses FILE")
+        # One synthetic performance per (class, seed): the seed picks the motion too.
+        j.pose = synth_poses(j.gym_class, 1, j.seed, cache, cfg, size, device)[0]
