@@ -43,9 +43,11 @@ def root(
 
 
 def _register() -> None:
-    from .commands import detect, generate, heatmaps, lift, physnet, synth, utilities, viz
+    from .commands import (detect, generate, heatmaps, lift, physnet, synth, train_generator,
+                           utilities, viz)
 
-    for module in (detect, lift, physnet, heatmaps, generate, synth, viz, utilities):
+    for module in (detect, lift, physnet, heatmaps, generate, train_generator, synth, viz,
+                   utilities):
         module.register(app)
 
 

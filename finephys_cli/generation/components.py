@@ -173,3 +173,97 @@ def build_tiny(folder: Path, *, seed: int = 0, channels: tuple[int, ...] = (32, 
                   motion_norm_num_groups=min(32, channels[0]), motion_num_attention_heads=4,
                   motion_max_seq_length=32, use_motion_mid_block=False).save_pretrained(motion)
     return sd, motion
+
+
+def write_word_tokenizer(folder: Path, texts: list[str]) -> Path:
+    """A CLIPTokenizer whose BPE vocabulary is trained (huggingface `tokenizers`) on `texts`
+    until every word of them is one token; characters remain for anything else."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import CLIPTokenizer
+
+    bpe = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
+    bpe.normalizer = normalizers.Lowercase()
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
+    alphabet = list("abcdefghijklmnopqrstuvwxyz0123456789.,-'!?")
+    trainer = trainers.BpeTrainer(vocab_size=100_000, min_frequency=1, show_progress=False,
+                                  special_tokens=["<|startoftext|>", "<|endoftext|>"],
+                                  initial_alphabet=alphabet, end_of_word_suffix="</w>")
+    bpe.train_from_iterator(texts, trainer)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    bpe.model.save(str(folder))
+    vocab = json.loads((folder / "vocab.json").read_text())
+    for ch in alphabet:   # CLIP's tokenizer also needs each character as a word end
+        vocab.setdefault(ch + "</w>", len(vocab))
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    CLIPTokenizer.from_pretrained(folder, model_max_length=77).save_pretrained(folder)
+    return folder
+
+
+@dataclass
+class SmallGeneratorConfig:
+    """The offline generator's architecture: the SD1.5 classes, scaled down."""
+    unet_channels: tuple[int, ...] = (64, 128, 192)
+    text_hidden: int = 128
+    text_layers: int = 2
+    motion_heads: int = 4
+    max_frames: int = 32
+
+
+def build_small(folder: Path, vae_dir: Path, texts: list[str],
+                cfg: SmallGeneratorConfig | None = None, seed: int = 0) -> Path:
+    """An untrained small generator in SD1.5 folder layout (sd15/unet is a UNetMotionModel),
+    around a trained AutoencoderKL; the heatmap encoder is made by init-generator."""
+    import shutil
+
+    import torch
+    from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    cfg = cfg or SmallGeneratorConfig()
+    torch.manual_seed(seed)
+    sd = Path(folder) / "sd15"
+    vae = AutoencoderKL.from_pretrained(vae_dir, local_files_only=True)
+    n = len(cfg.unet_channels)
+    unet2d = UNet2DConditionModel(
+        block_out_channels=cfg.unet_channels, layers_per_block=1,
+        sample_size=32, in_channels=vae.config.latent_channels,
+        out_channels=vae.config.latent_channels,
+        down_block_types=("CrossAttnDownBlock2D",) * (n - 1) + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * (n - 1),
+        cross_attention_dim=cfg.text_hidden, attention_head_dim=8,
+        norm_num_groups=min(32, cfg.unet_channels[0]))
+    adapter = MotionAdapter(block_out_channels=cfg.unet_channels, motion_layers_per_block=1,
+                            motion_norm_num_groups=min(32, cfg.unet_channels[0]),
+                            motion_num_attention_heads=cfg.motion_heads,
+                            motion_max_seq_length=cfg.max_frames, use_motion_mid_block=False)
+    UNetMotionModel.from_unet2d(unet2d, adapter).save_pretrained(sd / "unet")
+    vae.save_pretrained(sd / "vae")
+    tok = write_word_tokenizer(sd / "tokenizer", texts)
+    from transformers import CLIPTokenizer
+
+    vocab = len(CLIPTokenizer.from_pretrained(tok))
+    CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1,
+                                 hidden_size=cfg.text_hidden, intermediate_size=4 * cfg.text_hidden,
+                                 num_attention_heads=4, num_hidden_layers=cfg.text_layers,
+                                 vocab_size=vocab + 1, projection_dim=cfg.text_hidden,
+                                 max_position_embeddings=77)).save_pretrained(sd / "text_encoder")
+    (sd / "model_index.json").write_text(json.dumps({
+        "_class_name": "AnimateDiffPipeline", "unet": ["diffusers", "UNetMotionModel"],
+        "vae": ["diffusers", "AutoencoderKL"], "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"]}, indent=1))
+    if (sd / "scheduler").exists():
+        shutil.rmtree(sd / "scheduler")
+    return sd
+
+
+def small_vae(latent_channels: int = 4, channels: tuple[int, ...] = (32, 64, 128)):  # noqa: ANN201
+    """The offline generator's AutoencoderKL: 3 blocks, so 4x down-sampling (thin limbs at
+    128 px survive a 32x32 latent better than SD's 8x)."""
+    from diffusers import AutoencoderKL
+
+    n = len(channels)
+    return AutoencoderKL(block_out_channels=channels, down_block_types=("DownEncoderBlock2D",) * n,
+                         up_block_types=("UpDecoderBlock2D",) * n, layers_per_block=1,
+                         latent_channels=latent_channels, norm_num_groups=min(32, channels[0]),
+                         scaling_factor=1.0)

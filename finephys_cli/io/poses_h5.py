@@ -26,7 +26,7 @@ from .atomic import OutputLock, commit, partial_path
 
 FORMAT_VERSION = "1.0"
 FORMATS = ("finephys.pose2d", "finephys.pose3d", "finephys.phys", "finephys.heatmaps",
-           "finephys.synth")
+           "finephys.synth", "finephys.clips")
 # A synth file is a pose2d file with ground truth added, so 2D consumers take both.
 POSE2D_FORMATS = ("finephys.pose2d", "finephys.synth")
 
@@ -58,6 +58,7 @@ DATASET_SPECS: dict[str, tuple[list[str], str]] = {
     "noise_fro": (["frame"], "1"),
     "minv_eig_min": (["frame"], "1"),
     "crop_box": (["x0y0side"], "px"),
+    "frames": (["frame", "y", "x", "rgb"], "uint8"),
 }
 CHUNK_FRAMES = 256
 

@@ -1,0 +1,229 @@
+"""`prepare-clips`: training samples for the generator as a finephys.clips file.
+
+Each sample is F frames spanning the clip (the sampling `generate` uses), cropped square around
+the performer with the `render-heatmaps` crop, resized to size², with the 2D skeleton in crop
+pixels and the extended prompt. Sources:
+- a pose file (synth / pose2d / phys) whose videos are linked by `source_path` or found in
+  `--videos DIR/<video_id>.mp4`; a phys file also carries S_dd for the PhysNet-in-the-loop step;
+- a COCO-style keypoint annotation JSON with its images (HumanArt): image + skeleton pairs,
+  one frame each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..configs import config_hash
+from ..console import log, track
+from ..errors import InputError
+from ..io.poses_h5 import PoseFile, PoseFileWriter
+
+CLIP_POSE_FORMATS = ("finephys.pose2d", "finephys.synth", "finephys.phys")
+
+
+@dataclass
+class ClipsConfig:
+    size: int = 384
+    frames: int = 16
+    pad: float = 0.15
+    pose_source: str = "auto"     # auto: exact (synth) > fused (phys) > detect
+    min_keypoints: int = 8        # COCO: people with fewer labelled joints are skipped
+
+
+def crop_frames(frames: np.ndarray, box: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(T,H,W,3) uint8 -> (T,size,size,3) of the square box (zero outside the image); returns
+    the integer box actually used."""
+    import torch
+    from torchvision.transforms.v2.functional import resized_crop
+
+    x0, y0, side = (int(round(v)) for v in box)
+    side = max(side, 2)
+    t = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    out = resized_crop(t, top=y0, left=x0, height=side, width=side, size=[size, size],
+                       antialias=True)
+    return out.permute(0, 2, 3, 1).numpy(), np.array([x0, y0, side], dtype=np.float64)
+
+
+def _pose_of(pf: PoseFile, vid: str, source: str) -> tuple[np.ndarray, np.ndarray, str]:
+    from .heatmaps import source_keypoints
+
+    if source == "auto":
+        source = "exact" if pf.has(vid, "keypoints2d_exact") else \
+            "fused" if pf.has(vid, "pose2d_fused") else "detect"
+    if source == "exact":
+        kp = pf.read(vid, "keypoints2d_exact").astype(np.float64)
+        return kp, np.ones(kp.shape[:2]), source
+    kp, sc = source_keypoints(pf, vid, source)
+    return kp, sc, source
+
+
+def _video_path(pf: PoseFile, vid: str, videos: Path | None) -> Path:
+    if videos is not None:
+        for ext in (".mp4", ".avi", ".mov", ".mkv", ".webm"):
+            if (Path(videos) / f"{vid}{ext}").is_file():
+                return Path(videos) / f"{vid}{ext}"
+        raise InputError(f"{vid}: no video named {vid}.mp4 (or .avi/.mov/.mkv/.webm) in {videos}")
+    src = pf.video_attrs(vid).get("source_path")
+    if not src:
+        raise InputError(f"{pf.path}: video {vid} has no source_path; pass --videos DIR")
+    path = Path(src) if Path(src).is_absolute() else pf.path.parent / src
+    if not path.is_file():
+        raise InputError(f"{pf.path}: video {vid}: {path} not found; pass --videos DIR")
+    return path
+
+
+def _prompt_for(attrs: dict) -> tuple[str, int]:
+    from ..data.classes import class_by_id
+    from ..data.prompts import describe
+
+    cls_id = int(attrs.get("gym99_class", -1))
+    if cls_id >= 0:
+        c = class_by_id(cls_id)
+        return f"{c.label}. {describe(c)}", cls_id
+    return str(attrs.get("label") or "a gymnast performing on the floor"), -1
+
+
+def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Path | None = None,
+                      images: Path | None = None, overwrite: bool = False,
+                      progress: str = "auto") -> Path:
+    if cfg.size < 16 or cfg.frames < 1:
+        raise InputError("--size must be at least 16 and --frames at least 1")
+    if Path(path).suffix.lower() == ".json":
+        return _prepare_coco(cfg, Path(path), output, images, overwrite, progress)
+    from .generate import frame_plan
+    from ..generation.heatmaps import crop_box, to_crop
+    from ..io.video import read_frames
+
+    chash = config_hash({**asdict(cfg), "videos": str(videos) if videos else None})
+    with PoseFile(path, formats=CLIP_POSE_FORMATS) as pf, \
+            PoseFileWriter(output, format="finephys.clips", config=asdict(cfg),
+                           config_hash=chash, provenance=[path], overwrite=overwrite,
+                           root_attrs={"size": cfg.size, "frames": cfg.frames}) as w:
+        if w.skipped:
+            return output
+        for vid in track(pf.video_ids, description="prepare-clips", unit="clip", mode=progress):
+            if w.is_complete(vid):
+                continue
+            kp, sc, source = _pose_of(pf, vid, cfg.pose_source)
+            if np.isnan(kp).all():
+                log.warning("%s: no valid joints; skipped", vid)
+                continue
+            idx = frame_plan(len(kp), cfg.frames)
+            frames, _ = read_frames(_video_path(pf, vid, videos), idx)
+            box = crop_box(kp[idx], pad=cfg.pad)
+            crops, used = crop_frames(frames, box, cfg.size)
+            attrs = pf.video_attrs(vid)
+            prompt, cls_id = _prompt_for(attrs)
+            arrays = {"frames": crops, "keypoints2d": to_crop(kp[idx], used, cfg.size)
+                      .astype(np.float32), "scores": sc[idx].astype(np.float32),
+                      "crop_box": used}
+            if pf.has(vid, "pose3d_dd"):
+                arrays.update(pose3d_dd=pf.read(vid, "pose3d_dd")[idx],
+                              root2d=pf.read(vid, "root2d")[idx],
+                              scale=np.float32(pf.read(vid, "scale")))
+            w.write_video(vid, {"prompt": prompt, "gym99_class": cls_id,
+                                "label": str(attrs.get("label", "")), "pose_source": source,
+                                "frame_indices": idx, "n_frames": cfg.frames,
+                                "fps": float(attrs.get("fps", 25.0))}, arrays)
+        return w.finish()
+
+
+def _prepare_coco(cfg: ClipsConfig, ann: Path, output: Path, images: Path | None,
+                  overwrite: bool, progress: str) -> Path:
+    """COCO keypoint JSON (HumanArt's format) + image folder -> one-frame samples."""
+    from PIL import Image
+
+    from ..generation.heatmaps import crop_box, to_crop
+    from ..skeleton import coco_to_h36m
+
+    if images is None:
+        raise InputError("a COCO annotation file needs --images DIR (the image root)")
+    data = json.loads(Path(ann).read_text())
+    if not {"images", "annotations"} <= set(data):
+        raise InputError(f"{ann}: not a COCO annotation file (needs images and annotations)")
+    by_id = {im["id"]: im for im in data["images"]}
+    people = [a for a in data["annotations"] if a.get("num_keypoints", 0) >= cfg.min_keypoints
+              and a.get("image_id") in by_id]
+    chash = config_hash({**asdict(cfg), "images": str(images)})
+    with PoseFileWriter(output, format="finephys.clips", config=asdict(cfg), config_hash=chash,
+                        provenance=[ann], overwrite=overwrite,
+                        root_attrs={"size": cfg.size, "frames": 1}) as w:
+        if w.skipped:
+            return output
+        for a in track(people, description="prepare-clips", unit="person", mode=progress):
+            vid = f"coco_{a['id']}"
+            if w.is_complete(vid):
+                continue
+            im = by_id[a["image_id"]]
+            kp = np.asarray(a["keypoints"], dtype=np.float64).reshape(17, 3)
+            xy = np.where(kp[:, 2:3] > 0, kp[:, :2], np.nan)
+            h36m, sc = coco_to_h36m(xy[None], (kp[:, 2] > 0).astype(float)[None])
+            img_path = Path(images) / im["file_name"]
+            if not img_path.is_file():
+                raise InputError(f"{ann}: image {img_path} not found")
+            frame = np.asarray(Image.open(img_path).convert("RGB"))[None]
+            crops, used = crop_frames(frame, crop_box(h36m[0][None], pad=cfg.pad), cfg.size)
+            prompt = im.get("description") or im.get("caption") or "a person"
+            w.write_video(vid, {"prompt": str(prompt), "gym99_class": -1,
+                                "label": str(im.get("category", "")), "pose_source": "coco",
+                                "n_frames": 1, "fps": 1.0},
+                          {"frames": crops,
+                           "keypoints2d": to_crop(h36m, used, cfg.size).astype(np.float32),
+                           "scores": sc.astype(np.float32), "crop_box": used})
+        return w.finish()
+
+
+@dataclass
+class ClipSet:
+    """All samples of one or more clips files, in memory."""
+    frames: np.ndarray       # (N,F,S,S,3) uint8
+    keypoints: np.ndarray    # (N,F,17,2) crop px
+    scores: np.ndarray       # (N,F,17)
+    prompts: list[str]
+    classes: np.ndarray      # (N,)
+    ids: list[str]
+    pose3d_dd: np.ndarray | None = None   # (N,F,17,3) when every sample has it
+    root2d: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    crop_box: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def load_clips(paths: list[Path]) -> ClipSet:
+    cols: dict[str, list] = {k: [] for k in ("frames", "keypoints", "scores", "prompts",
+                                             "classes", "ids", "dd", "root", "scale", "box")}
+    shapes = set()
+    for path in paths:
+        with PoseFile(path, formats=["finephys.clips"]) as pf:
+            for vid in pf.video_ids:
+                a = pf.video_attrs(vid)
+                cols["frames"].append(pf.read(vid, "frames"))
+                cols["keypoints"].append(pf.read(vid, "keypoints2d"))
+                cols["scores"].append(pf.read(vid, "scores"))
+                cols["prompts"].append(str(a.get("prompt", "")))
+                cols["classes"].append(int(a.get("gym99_class", -1)))
+                cols["ids"].append(vid)
+                cols["box"].append(pf.read(vid, "crop_box"))
+                if pf.has(vid, "pose3d_dd"):
+                    cols["dd"].append(pf.read(vid, "pose3d_dd"))
+                    cols["root"].append(pf.read(vid, "root2d"))
+                    cols["scale"].append(float(pf.read(vid, "scale")))
+                shapes.add(cols["frames"][-1].shape)
+    if not cols["frames"]:
+        raise InputError(f"no samples in {', '.join(map(str, paths))}")
+    if len(shapes) > 1:
+        raise InputError(f"the clips files mix sample shapes {sorted(shapes)}; prepare them with "
+                         f"the same --size and --frames")
+    full = len(cols["dd"]) == len(cols["frames"])
+    return ClipSet(np.stack(cols["frames"]), np.stack(cols["keypoints"]),
+                   np.nan_to_num(np.stack(cols["scores"])), cols["prompts"],
+                   np.asarray(cols["classes"]), cols["ids"],
+                   np.stack(cols["dd"]) if full else None,
+                   np.stack(cols["root"]) if full else None,
+                   np.asarray(cols["scale"]) if full else None, np.stack(cols["box"]))
