@@ -42,7 +42,7 @@ def crop_frames(frames: np.ndarray, box: np.ndarray, size: int) -> tuple[np.ndar
 
     x0, y0, side = (int(round(v)) for v in box)
     side = max(side, 2)
-    t = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    t = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2)
     out = resized_crop(t, top=y0, left=x0, height=side, width=side, size=[size, size],
                        antialias=True)
     return out.permute(0, 2, 3, 1).numpy(), np.array([x0, y0, side], dtype=np.float64)

@@ -10,7 +10,7 @@ import numpy as np
 from ..configs import config_hash
 from ..console import log, track
 from ..data.lift_data import Clip, clip_windows, overlap_mean
-from ..errors import InputError, PartialFailure
+from ..errors import PartialFailure
 from ..io.poses_h5 import POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs
 from ..models.registry import resolve_model
 

@@ -140,10 +140,133 @@ def _features(encoder, kp, scores, size: int, levels: list[int]):  # noqa: ANN00
 def _unet_pred(acc, unet, noisy, t, ehs, feats):  # noqa: ANN001, ANN202
     from ..generation.inject import pose_injection
 
-    b, f = noisy.shape[0], noisy.shape[2]
+    f = noisy.shape[2]
     ehs_f = ehs.repeat_interleave(f, dim=0)
     with pose_injection(acc.unwrap_model(unet), feats), acc.autocast():
         return unet(noisy, t, encoder_hidden_states=ehs_f).sample
+
+
+@dataclass
+class Batch:
+    idx: np.ndarray
+    ehs: object        # (b, seq, dim) text embeddings, null-text dropped
+    noise: object      # (b, C, F, h, w)
+    t: object          # (b,)
+    noisy: object
+    scores: object     # (b, F, 17)
+
+
+@dataclass
+class StepContext:
+    """What one training step reads: the prepared modules, the data and the frozen caches."""
+    acc: object
+    unet: object
+    encoder: object
+    parts: GeneratorParts
+    data: object
+    cfg: TrainGeneratorConfig
+    texts: dict
+    null_text: object
+    latents: object
+    levels: list
+
+    @property
+    def size(self) -> int:
+        return int(self.data.frames.shape[2])
+
+    def batch(self, idx: np.ndarray, g) -> Batch:  # noqa: ANN001
+        import torch
+
+        dev = self.acc.device
+        ehs = torch.stack([self.null_text if float(torch.rand(1, generator=g)) < self.cfg.null_text
+                           else self.texts[self.data.prompts[i]] for i in idx.tolist()])
+        z0 = self.latents[torch.as_tensor(idx)].to(dev)
+        noise = torch.randn(z0.shape, generator=g).to(dev)
+        sched = self.parts.components.noise_scheduler
+        t = torch.randint(0, sched.config.num_train_timesteps, (len(idx),), generator=g).to(dev)
+        scores = torch.as_tensor(self.data.scores[idx], dtype=torch.float32, device=dev)
+        return Batch(idx, ehs, noise, t, sched.add_noise(z0, noise, t), scores)
+
+    def spatial_loss(self, b: Batch, frame: int):  # noqa: ANN201
+        """L_spat: frame `frame` alone, as a 1-frame clip (eq. 22)."""
+        from ..generation.losses import spatial_loss
+
+        kp, _ = _skeleton(self.parts, self.data, b.idx, self.acc.device, self.size)
+        sl = slice(frame, frame + 1)
+        feats = _features(self.encoder, kp[:, sl], b.scores[:, sl], self.size, self.levels)
+        pred = _unet_pred(self.acc, self.unet, b.noisy[:, :, sl], b.t, b.ehs, feats)
+        return spatial_loss(pred, b.noise[:, :, sl])
+
+    def temporal_losses(self, b: Batch, anchor: int):  # noqa: ANN201
+        """(L_temp, L_ad-temp, L_2D or None) on the whole clip (eq. 23-24)."""
+        from ..generation.losses import ad_temporal_loss, temporal_loss
+
+        kp, l2d = _skeleton(self.parts, self.data, b.idx, self.acc.device, self.size)
+        feats = _features(self.encoder, kp, b.scores, self.size, self.levels)
+        pred = _unet_pred(self.acc, self.unet, b.noisy, b.t, b.ehs, feats)
+        return (temporal_loss(pred, b.noise), ad_temporal_loss(pred, b.noise, anchor,
+                                                               self.cfg.ad_beta), l2d)
+
+
+def train_step(ctx: StepContext, optimizers: list, step: int) -> dict[str, float]:
+    """One step of the configured mode; returns the logged losses."""
+    import torch
+
+    from ..generation.lora import lora_mode
+
+    cfg, acc = ctx.cfg, ctx.acc
+    idx, g = batch_indices(len(ctx.data), cfg.batch_size, step, cfg.seed, acc.process_index,
+                           acc.num_processes)
+    b = ctx.batch(idx.numpy(), g)   # numpy indices: a 1-element tensor would index as a scalar
+    frames = b.noise.shape[2]
+    frame = int(torch.randint(frames, (1,), generator=g))
+    anchor = int(torch.randint(frames, (1,), generator=g))
+    do_spatial = float(torch.rand(1, generator=g)) >= cfg.spatial_skip
+    row: dict[str, float] = {}
+    for opt in optimizers:
+        opt.zero_grad(set_to_none=True)
+    if cfg.mode == "encoder":
+        loss = ctx.spatial_loss(b, frame)
+        acc.backward(loss)
+        row["loss_spat"] = float(loss.detach())
+    else:
+        raw_unet = acc.unwrap_model(ctx.unet)
+        total = 0.0
+        if do_spatial:
+            if cfg.mode == "lora":
+                # MotionDirector: the spatial LoRA (and the encoder) learn from L_spat alone,
+                # with the temporal LoRA off, then step before the temporal pass.
+                lora_mode(raw_unet, "spatial")
+                l_spat = ctx.spatial_loss(b, frame)
+                acc.backward(l_spat)
+                _step(acc, optimizers[0], cfg.grad_clip)
+                optimizers[0].zero_grad(set_to_none=True)
+            else:
+                l_spat = ctx.spatial_loss(b, frame)
+                total = l_spat
+            row["loss_spat"] = float(l_spat.detach())
+        if cfg.mode == "lora":
+            lora_mode(raw_unet, "temporal")
+        l_temp, l_ad, l2d = ctx.temporal_losses(b, anchor)
+        total = total + l_temp + l_ad
+        if l2d is not None:
+            total = total + cfg.physnet_weight * l2d
+            row["loss_2d"] = float(l2d.detach())
+        acc.backward(total)
+        row.update(loss_temp=float(l_temp.detach()), loss_ad=float(l_ad.detach()))
+        if cfg.mode == "lora":
+            lora_mode(raw_unet, "both")
+    for opt in optimizers:
+        _step(acc, opt, cfg.grad_clip)
+    return row
+
+
+def _step(acc, opt, clip: float) -> None:  # noqa: ANN001
+    if clip > 0:
+        params = [p for grp in opt.param_groups for p in grp["params"] if p.grad is not None]
+        if params:
+            acc.clip_grad_norm_(params, clip)
+    opt.step()
 
 
 def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,  # noqa: ANN001
@@ -154,7 +277,6 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs, set_seed
 
-    from ..generation.losses import ad_temporal_loss, spatial_loss, temporal_loss
     from ..generation.lora import add_loras, lora_mode, save_loras
     from ..generation.pipeline import level_sizes
     from .clips import load_clips
@@ -170,7 +292,7 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     run = RunDir(runs, command, cfg.name)
     run.start(cfg, acc.is_main_process)
     data = load_clips([Path(p) for p in cfg.clips])
-    n, frames, size = len(data), data.frames.shape[1], data.frames.shape[2]
+    frames, size = data.frames.shape[1], data.frames.shape[2]
     parts: GeneratorParts = parts_factory()
     comps = parts.components
     dev = acc.device
@@ -195,7 +317,6 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     levels = level_sizes(size, vae_factor, len(encoder.config.channels))
     latents = _cache_latents(vae, data.frames, dev, run.path / "cache" / "latents.pt", cfg.seed)
     texts, null_text = _text_embeddings(comps, data.prompts, dev)
-    sched = comps.noise_scheduler
 
     def group(params):  # noqa: ANN001, ANN202
         return [p for p in params if p.requires_grad]
@@ -263,77 +384,12 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
         (folder / "finephys_generator.json").write_text(json.dumps(
             {"size": size, "frames": frames, "mode": cfg.mode, "steps": state.step}))
 
-    def conditioning(idx, g):  # noqa: ANN001, ANN202
-        ehs = torch.stack([null_text if float(torch.rand(1, generator=g)) < cfg.null_text
-                           else texts[data.prompts[i]] for i in idx.tolist()])
-        z0 = latents[torch.as_tensor(idx)].to(dev)
-        noise = torch.randn(z0.shape, generator=g).to(dev)
-        t = torch.randint(0, sched.config.num_train_timesteps, (len(idx),), generator=g).to(dev)
-        return ehs, z0, noise, t, sched.add_noise(z0, noise, t)
-
+    ctx = StepContext(acc, unet, encoder, parts, data, cfg, texts, null_text, latents, levels)
     steps = range(state.step, cfg.steps)
     started = time.monotonic()
     for step in track(steps, total=len(steps), description=command, unit="step",
                       mode=progress if acc.is_main_process else "none"):
-        idx, g = batch_indices(n, cfg.batch_size, step, cfg.seed, acc.process_index,
-                               acc.num_processes)
-        idx = idx.numpy()   # numpy arrays index the clip set (a 1-element tensor would not)
-        ehs, z0, noise, t, noisy = conditioning(idx, g)
-        scores = torch.as_tensor(data.scores[idx], dtype=torch.float32, device=dev)
-        row: dict[str, float] = {}
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        frame = int(torch.randint(frames, (1,), generator=g))
-        do_spatial = float(torch.rand(1, generator=g)) >= cfg.spatial_skip
-        if cfg.mode == "encoder":
-            kp, _ = _skeleton(parts, data, idx, dev, size)
-            feats = _features(encoder, kp[:, frame:frame + 1], scores[:, frame:frame + 1], size,
-                              levels)
-            pred = _unet_pred(acc, unet, noisy[:, :, frame:frame + 1], t, ehs, feats)
-            loss = spatial_loss(pred, noise[:, :, frame:frame + 1])
-            acc.backward(loss)
-            row["loss_spat"] = float(loss.detach())
-        else:
-            total = 0.0
-            if cfg.mode == "lora":
-                if do_spatial:
-                    lora_mode(acc.unwrap_model(unet), "spatial")
-                    kp, _ = _skeleton(parts, data, idx, dev, size)
-                    feats = _features(encoder, kp[:, frame:frame + 1].detach(),
-                                      scores[:, frame:frame + 1], size, levels)
-                    pred = _unet_pred(acc, unet, noisy[:, :, frame:frame + 1], t, ehs, feats)
-                    l_spat = spatial_loss(pred, noise[:, :, frame:frame + 1])
-                    acc.backward(l_spat)
-                    optimizers[0].step()
-                    optimizers[0].zero_grad(set_to_none=True)
-                    row["loss_spat"] = float(l_spat.detach())
-                lora_mode(acc.unwrap_model(unet), "temporal")
-            kp, l2d = _skeleton(parts, data, idx, dev, size)
-            feats = _features(encoder, kp, scores, size, levels)
-            pred = _unet_pred(acc, unet, noisy, t, ehs, feats)
-            anchor = int(torch.randint(frames, (1,), generator=g))
-            l_temp = temporal_loss(pred, noise)
-            l_ad = ad_temporal_loss(pred, noise, anchor, cfg.ad_beta)
-            total = l_temp + l_ad
-            if cfg.mode == "unet" and do_spatial:
-                kp1 = kp[:, frame:frame + 1]
-                f1 = _features(encoder, kp1, scores[:, frame:frame + 1], size, levels)
-                p1 = _unet_pred(acc, unet, noisy[:, :, frame:frame + 1], t, ehs, f1)
-                l_spat = spatial_loss(p1, noise[:, :, frame:frame + 1])
-                total = total + l_spat
-                row["loss_spat"] = float(l_spat.detach())
-            if l2d is not None:
-                total = total + cfg.physnet_weight * l2d
-                row["loss_2d"] = float(l2d.detach())
-            acc.backward(total)
-            row.update(loss_temp=float(l_temp.detach()), loss_ad=float(l_ad.detach()))
-            if cfg.mode == "lora":
-                lora_mode(acc.unwrap_model(unet), "both")
-        for opt in optimizers:
-            params = [p for grp in opt.param_groups for p in grp["params"]]
-            if cfg.grad_clip > 0:
-                acc.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
+        row = train_step(ctx, optimizers, step)
         state.step = step + 1
         due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
                                           started)
