@@ -43,10 +43,10 @@ def root(
 
 
 def _register() -> None:
-    from .commands import (detect, generate, heatmaps, lift, physnet, synth, train_generator,
-                           utilities, viz)
+    from .commands import (detect, generate, heatmaps, lift, physnet, score, synth,
+                           train_generator, utilities, viz)
 
-    for module in (detect, lift, physnet, heatmaps, generate, train_generator, synth, viz,
+    for module in (detect, lift, physnet, heatmaps, generate, train_generator, score, synth, viz,
                    utilities):
         module.register(app)
 

@@ -28,6 +28,8 @@ def synth(
     seed: SeedOpt = 0,
     videos: Annotated[Path | None, typer.Option(help="Also render mannequin mp4s here.")] = None,
     size: Annotated[int, typer.Option(help="Frame size in px (square).")] = 384,
+    mannequin: Annotated[str, typer.Option(help="shaded, or parts (each limb its own hue, "
+                                           "for colour-located pose fidelity).")] = "shaded",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     overwrite: OverwriteOpt = False,
@@ -38,7 +40,11 @@ def synth(
     from ..stages.synth import SynthConfig, run_synth
 
     cfg = load_config(SynthConfig, config, set_, source=source, clips=clips, classes=classes, per_class=per_class,
-                      frames=frames, fps=fps, seed=seed, size=size)
+                      frames=frames, fps=fps, seed=seed, size=size, mannequin=mannequin)
+    if cfg.mannequin not in ("shaded", "parts"):
+        from ..errors import InputError
+
+        raise InputError(f"--mannequin must be shaded or parts, got {cfg.mannequin!r}")
     paths = [run_synth(cfg, output, videos=videos, overwrite=overwrite, progress=progress,
                        allow_reserved=allow_reserved)]
     if videos is not None:

@@ -17,6 +17,17 @@ _SEGMENTS = (
 HEAD_RADIUS = 0.10
 _LEOTARDS = ((40, 60, 170), (170, 30, 60), (110, 40, 150), (20, 120, 110), (30, 30, 30))
 _SKIN = ((224, 172, 140), (198, 134, 100), (141, 85, 60), (236, 200, 170))
+# The "parts" palette: each limb segment its own saturated hue (degrees), away from the blue
+# floor, so pose fidelity can locate limbs by colour (metrics.pose_fidelity.locate_parts).
+PART_HUES = {(1, 2): 0, (2, 3): 28, (4, 5): 56, (5, 6): 90, (11, 12): 125, (12, 13): 160,
+             (14, 15): 285, (15, 16): 320}
+_PART_TORSO, _PART_HEAD = (40, 40, 40), (235, 235, 235)
+
+
+def hue_rgb(hue: float, value: float = 0.9) -> tuple[int, int, int]:
+    import colorsys
+
+    return tuple(int(round(255 * c)) for c in colorsys.hsv_to_rgb(hue / 360.0, 1.0, value))  # type: ignore[return-value]
 
 
 def _shade(rgb: tuple[int, int, int], k: float) -> tuple[int, int, int]:
@@ -24,10 +35,15 @@ def _shade(rgb: tuple[int, int, int], k: float) -> tuple[int, int, int]:
 
 
 class MannequinRenderer:
-    def __init__(self, camera: Camera, rng: np.random.Generator):
+    def __init__(self, camera: Camera, rng: np.random.Generator, palette: str = "shaded"):
+        if palette not in ("shaded", "parts"):
+            raise ValueError(f"palette must be shaded or parts, got {palette!r}")
         self.cam = camera
+        self.palette = palette
         self.leotard = _LEOTARDS[int(rng.integers(len(_LEOTARDS)))]
         self.skin = _SKIN[int(rng.integers(len(_SKIN)))]
+        if palette == "parts":
+            self.leotard, self.skin = _PART_TORSO, _PART_HEAD
         self.wall = tuple(int(v) for v in rng.integers(150, 215, size=3))
         self.floor = (int(rng.integers(60, 110)), int(rng.integers(90, 140)),
                       int(rng.integers(150, 200)))
@@ -101,6 +117,8 @@ class MannequinRenderer:
                     continue
                 a, b, radius, part = data
                 colour = self.leotard if part == "torso" else self.skin
+                if self.palette == "parts" and (a, b) in PART_HUES:
+                    colour = hue_rgb(PART_HUES[(a, b)])
                 r = max(f * radius / depth, 1.0)
                 p0 = tuple(int(v) for v in uv[i, a])
                 p1 = tuple(int(v) for v in uv[i, b])

@@ -27,6 +27,7 @@ class SynthConfig:
     fps: float = 25.0
     seed: int = 0
     size: int = 384
+    mannequin: str = "shaded"     # shaded, or parts (each limb its own hue; for pose fidelity)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
 
 
@@ -148,7 +149,7 @@ def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
                 from ..data.mannequin import MannequinRenderer
                 from ..io.video import write_video
 
-                frames = MannequinRenderer(cam, rng).render(joints)
+                frames = MannequinRenderer(cam, rng, cfg.mannequin).render(joints)
                 mp4 = write_video(Path(videos) / f"{vid}.mp4", frames, fps=cfg.fps)
                 sample.attrs["source_path"] = os.path.relpath(mp4, Path(output).parent)
             writer.write_video(vid, sample.attrs, sample.arrays)

@@ -12,6 +12,12 @@ def test_closed_forms():
     c = FeatureStats(np.zeros(3), np.diag([1.0, 4.0, 9.0]), 10)
     d = FeatureStats(np.array([1.0, 0, 0]), np.diag([4.0, 9.0, 16.0]), 10)
     assert frechet_distance(c, d) == pytest.approx(1 + 1 + 1 + 1)
+    # The case: N(0,1) vs N(2,4) -> 4 + 1 + 4 - 2·1·2 = 5, in either order.
+    e = FeatureStats(np.array([0.0]), np.array([[1.0]]), 10)
+    f = FeatureStats(np.array([2.0]), np.array([[4.0]]), 10)
+    assert frechet_distance(e, f) == pytest.approx(5.0)
+    assert frechet_distance(f, e) == pytest.approx(5.0)
+    assert frechet_distance(c, d) == pytest.approx(frechet_distance(d, c))
 
 
 def test_matches_scipy_sqrtm_and_is_zero_on_identical_sets():
