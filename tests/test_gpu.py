@@ -65,3 +65,57 @@ def test_train_lift_on_cuda_runs(cuda, tmp_path):
                       data=(str(data),), steps=4, batch_size=8, eval_every=2)
     run = run_train_lift(cfg, tmp_path / "runs", device="cuda", progress="none")
     assert (run / "model-best" / "model.safetensors").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_generator(tmp_path_factory):
+    from finephys_cli.generation.components import build_tiny
+    from finephys_cli.generation.encoder import HeatmapEncoder, HeatmapEncoderConfig
+
+    root = tmp_path_factory.mktemp("gpu_gen")
+    sd, motion = build_tiny(root, words=("salto", "leap"))
+    torch.manual_seed(0)
+    HeatmapEncoder(HeatmapEncoderConfig(channels=(32, 64), num_res_blocks=1, zero_init=False)
+                   ).save_pretrained(root / "enc")
+    return root, sd, motion
+
+
+def test_generate_fp16_cuda_close_to_fp32_cpu(cuda, tiny_generator):
+    from finephys_cli.generation.components import load_components
+    from finephys_cli.generation.encoder import HeatmapEncoder
+    from finephys_cli.generation.pipeline import FinePhysPipeline, SampleSettings
+
+    root, sd, motion = tiny_generator
+    rng = np.random.default_rng(0)
+    pose = (rng.uniform(8, 56, (4, 17, 2)), np.ones((4, 17)))
+    settings = SampleSettings(steps=3, frames=4, size=64)
+    lat = {}
+    for dev, dt in (("cpu", torch.float32), ("cuda", torch.float16)):
+        pipe = FinePhysPipeline(load_components(sd, motion), HeatmapEncoder.from_pretrained(
+            root / "enc"), device=dev, dtype=dt)
+        lat[dev] = pipe.latents(["salto"], [0], settings, poses=[pose]).float().cpu()
+        frames = pipe.decode(lat[dev].to(dev, dt))
+        assert frames.shape == (1, 4, 64, 64, 3)
+    torch.testing.assert_close(lat["cuda"], lat["cpu"], atol=5e-2, rtol=5e-2)
+
+
+def test_train_lora_bf16_on_cuda(cuda, tiny_generator, tmp_path):
+    from typer.testing import CliRunner
+
+    from finephys_cli.app import app
+    from finephys_cli.stages.clips import ClipsConfig, run_prepare_clips
+    from finephys_cli.stages.synth import SynthConfig, run_synth
+
+    root, sd, motion = tiny_generator
+    synth = run_synth(SynthConfig(classes="6,25", per_class=1), tmp_path / "s.h5",
+                      videos=tmp_path / "v", progress="none")
+    clips = run_prepare_clips(ClipsConfig(size=64, frames=4), synth, tmp_path / "c.h5",
+                              progress="none")
+    res = CliRunner().invoke(app, [
+        "train-lora", "--clips", str(clips), "--sd15", str(sd), "--motion-adapter", str(motion),
+        "--heatmap-encoder", str(root / "enc"), "--runs", str(tmp_path), "--steps", "4",
+        "--device", "cuda", "--set", "mixed_precision=bf16", "--set", "rank=4",
+        "--set", "val_steps=2", "--set", "spatial_skip=0", "--progress", "none"])
+    assert res.exit_code == 0, res.output
+    rows = (tmp_path / "train-lora" / "lora" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 2 and "nan" not in rows[1].lower()
