@@ -79,6 +79,7 @@ def init_generator(
     `train-lora --mode unet`."""
     import shutil
 
+    from ..console import log
     from ..errors import InputError, OutputExistsError
     from ..generation.components import build_small
     from ..generation.encoder import HeatmapEncoder, HeatmapEncoderConfig
@@ -98,7 +99,14 @@ def init_generator(
     tmp = output.with_name(output.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
-    sd = build_small(tmp, vae, texts, seed=seed)
+    from diffusers import AutoencoderKL
+
+    from ..generation.components import calibrate_latent_scale
+
+    vae_model = AutoencoderKL.from_pretrained(vae, local_files_only=True)
+    scale = calibrate_latent_scale(vae_model, data.frames.reshape(-1, *data.frames.shape[2:]))
+    log.info("init-generator: latent scaling_factor = %.4f (1/std over the clips)", scale)
+    sd = build_small(tmp, vae_model, texts, seed=seed)
     import json
 
     from diffusers import UNetMotionModel

@@ -210,7 +210,7 @@ class SmallGeneratorConfig:
     max_frames: int = 32
 
 
-def build_small(folder: Path, vae_dir: Path, texts: list[str],
+def build_small(folder: Path, vae_dir, texts: list[str],  # noqa: ANN001
                 cfg: SmallGeneratorConfig | None = None, seed: int = 0) -> Path:
     """An untrained small generator in SD1.5 folder layout (sd15/unet is a UNetMotionModel),
     around a trained AutoencoderKL; the heatmap encoder is made by init-generator."""
@@ -223,11 +223,12 @@ def build_small(folder: Path, vae_dir: Path, texts: list[str],
     cfg = cfg or SmallGeneratorConfig()
     torch.manual_seed(seed)
     sd = Path(folder) / "sd15"
-    vae = AutoencoderKL.from_pretrained(vae_dir, local_files_only=True)
+    vae = AutoencoderKL.from_pretrained(vae_dir, local_files_only=True) \
+        if not isinstance(vae_dir, AutoencoderKL) else vae_dir
     n = len(cfg.unet_channels)
     unet2d = UNet2DConditionModel(
         block_out_channels=cfg.unet_channels, layers_per_block=1,
-        sample_size=32, in_channels=vae.config.latent_channels,
+        sample_size=16, in_channels=vae.config.latent_channels,
         out_channels=vae.config.latent_channels,
         down_block_types=("CrossAttnDownBlock2D",) * (n - 1) + ("DownBlock2D",),
         up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * (n - 1),
@@ -257,9 +258,9 @@ def build_small(folder: Path, vae_dir: Path, texts: list[str],
     return sd
 
 
-def small_vae(latent_channels: int = 4, channels: tuple[int, ...] = (32, 64, 128)):  # noqa: ANN201
-    """The offline generator's AutoencoderKL: 3 blocks, so 4x down-sampling (thin limbs at
-    128 px survive a 32x32 latent better than SD's 8x)."""
+def small_vae(latent_channels: int = 8, channels: tuple[int, ...] = (32, 64, 128, 128)):  # noqa: ANN201
+    """The offline generator's AutoencoderKL: SD's 8x geometry (4 blocks), with 8 latent
+    channels instead of 4 so thin limbs survive a 16x16 latent of a 128 px frame."""
     from diffusers import AutoencoderKL
 
     n = len(channels)
@@ -267,3 +268,19 @@ def small_vae(latent_channels: int = 4, channels: tuple[int, ...] = (32, 64, 128
                          up_block_types=("UpDecoderBlock2D",) * n, layers_per_block=1,
                          latent_channels=latent_channels, norm_num_groups=min(32, channels[0]),
                          scaling_factor=1.0)
+
+
+def calibrate_latent_scale(vae, frames, device: str = "cpu", n: int = 256) -> float:  # noqa: ANN001
+    """Set `scaling_factor` to 1/std of the latents of up to `n` frames (uint8 (N,H,W,3)), as
+    SD1.5's 0.18215 was chosen, so the diffusion sees unit-variance latents."""
+    import numpy as np
+    import torch
+
+    idx = np.linspace(0, len(frames) - 1, min(n, len(frames))).round().astype(int)
+    x = torch.as_tensor(frames[idx], device=device).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        z = torch.cat([vae.to(device).encode(x[s:s + 32]).latent_dist.mean
+                       for s in range(0, len(x), 32)])
+    scale = float(1.0 / z.std())
+    vae.register_to_config(scaling_factor=scale)
+    return scale

@@ -495,8 +495,8 @@ class TrainAutoencoderConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     kl_weight: float = 1e-6
-    channels: tuple[int, ...] = (32, 64, 128)
-    latent_channels: int = 4
+    channels: tuple[int, ...] = (32, 64, 128, 128)
+    latent_channels: int = 8
     mixed_precision: str = "no"
     eval_every: int = 500
     time_limit_s: float = 0.0
