@@ -12,9 +12,9 @@
 set -euo pipefail
 CLIPS=${CLIPS:?set CLIPS to a finephys.clips file}
 WORK=${WORK:-work/offline_generator}
-VAE_S=${VAE_S:-90}
-UNET_S=${UNET_S:-330}
-LORA_S=${LORA_S:-40}
+VAE_S=${VAE_S:-60}
+UNET_S=${UNET_S:-360}
+LORA_S=${LORA_S:-25}
 PRECISION=${PRECISION:-bf16}
 FP="python3 -m finephys_cli"
 mkdir -p "$WORK"
@@ -27,7 +27,7 @@ $FP init-generator --vae "$R/train-autoencoder/vae/model-best/vae" --clips "$CLI
   -o "$WORK/init" --overwrite
 $FP train-lora --mode unet --clips "$CLIPS" --sd15 "$WORK/init/sd15" \
   --heatmap-encoder "$WORK/init/heatmap_encoder" --runs "$R" --name base --steps 100000 \
-  --batch-size 8 --set lr=3e-4 --set time_limit_s="$UNET_S" --set eval_every=1000 \
+  --batch-size 32 --set lr=5e-4 --set time_limit_s="$UNET_S" --set eval_every=1000 \
   --set mixed_precision="$PRECISION" --set val_steps=25 --progress plain
 $FP train-lora --mode lora --clips "$CLIPS" --sd15 "$R/train-lora/base/model-last/sd15" \
   --heatmap-encoder "$R/train-lora/base/model-last/heatmap_encoder" --runs "$R" --name lora \

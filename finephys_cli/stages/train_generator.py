@@ -169,6 +169,20 @@ class StepContext:
     null_text: object
     latents: object
     levels: list
+    maps: tuple | None = None   # pre-rendered heatmaps (full, levels) per clip, when fixed
+
+    def features(self, b: "Batch", kp, frames: slice):  # noqa: ANN001, ANN201
+        """Encoder features of the batch's skeletons for `frames`; from the pre-rendered
+        heatmaps when the skeleton is fixed data (no PhysNet in the loop)."""
+        if self.maps is None or self.parts.physnet is not None:
+            return _features(self.encoder, kp[:, frames], b.scores[:, frames], self.size,
+                             self.levels)
+        import torch
+
+        idx = torch.as_tensor(b.idx)
+        full = self.maps[0][idx][:, frames].flatten(0, 1).float()
+        lv = [m[idx][:, frames].flatten(0, 1).float() for m in self.maps[1]]
+        return self.encoder(full, lv)
 
     @property
     def size(self) -> int:
@@ -193,7 +207,7 @@ class StepContext:
 
         kp, _ = _skeleton(self.parts, self.data, b.idx, self.acc.device, self.size)
         sl = slice(frame, frame + 1)
-        feats = _features(self.encoder, kp[:, sl], b.scores[:, sl], self.size, self.levels)
+        feats = self.features(b, kp, sl)
         pred = _unet_pred(self.acc, self.unet, b.noisy[:, :, sl], b.t, b.ehs, feats)
         return spatial_loss(pred, b.noise[:, :, sl])
 
@@ -202,7 +216,7 @@ class StepContext:
         from ..generation.losses import ad_temporal_loss, temporal_loss
 
         kp, l2d = _skeleton(self.parts, self.data, b.idx, self.acc.device, self.size)
-        feats = _features(self.encoder, kp, b.scores, self.size, self.levels)
+        feats = self.features(b, kp, slice(None))
         pred = _unet_pred(self.acc, self.unet, b.noisy, b.t, b.ehs, feats)
         return (temporal_loss(pred, b.noise), ad_temporal_loss(pred, b.noise, anchor,
                                                                self.cfg.ad_beta), l2d)
@@ -289,6 +303,8 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
                       kwargs_handlers=[DistributedDataParallelKwargs(
                           find_unused_parameters=True)])
     set_seed(cfg.seed)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
     run = RunDir(runs, command, cfg.name)
     run.start(cfg, acc.is_main_process)
     data = load_clips([Path(p) for p in cfg.clips])
@@ -384,7 +400,9 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
         (folder / "finephys_generator.json").write_text(json.dumps(
             {"size": size, "frames": frames, "mode": cfg.mode, "steps": state.step}))
 
-    ctx = StepContext(acc, unet, encoder, parts, data, cfg, texts, null_text, latents, levels)
+    maps = _prerender(data, size, levels, dev) if parts.physnet is None else None
+    ctx = StepContext(acc, unet, encoder, parts, data, cfg, texts, null_text, latents, levels,
+                      maps)
     steps = range(state.step, cfg.steps)
     started = time.monotonic()
     for step in track(steps, total=len(steps), description=command, unit="step",
@@ -408,6 +426,31 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     if writer is not None:
         writer.close()
     return run.path
+
+
+def _prerender(data, size: int, levels: list[int], device, budget_gib: float = 8.0):  # noqa: ANN001, ANN202
+    """Every clip's heatmaps at every level, rendered once (fp16, on the training device) when
+    they fit in `budget_gib`: the skeletons are fixed data unless PhysNet trains."""
+    import torch
+
+    from ..generation.pipeline import pose_maps
+
+    n, f = data.keypoints.shape[:2]
+    per_frame = 16 * (size * size + sum(s * s for s in levels)) * 2
+    if n * f * per_frame > budget_gib * 2 ** 30:
+        log.info("heatmaps rendered per step (%.1f GiB would not fit the cache)",
+                 n * f * per_frame / 2 ** 30)
+        return None
+    full, lv = [], [[] for _ in levels]
+    with torch.no_grad():
+        for i in range(n):
+            kp = torch.as_tensor(data.keypoints[i], dtype=torch.float32, device=device)
+            sc = torch.as_tensor(data.scores[i], dtype=torch.float32, device=device)
+            a, b = pose_maps(kp, sc, size, levels)
+            full.append(a.half())
+            for k, m in enumerate(b):
+                lv[k].append(m.half())
+    return torch.stack(full), [torch.stack(m) for m in lv]
 
 
 def _tensorboard(path: Path, enabled: bool):  # noqa: ANN202
@@ -474,10 +517,13 @@ def _validate(acc, parts, unet, encoder, data, latents, texts, val_idx, cfg, lev
                  SampleSettings(steps=cfg.val_steps, frames=data.frames.shape[1], size=size),
                  poses=[(data.keypoints[i], data.scores[i])])[0]
     out = run_path / "val" / f"step-{step:08d}"
-    write_video(out.with_suffix(".mp4"), video, fps=8.0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write_video(out.with_suffix(".mp4"), video, fps=8.0)
+    except ImportError:   # PyAV missing (a bare GPU image): the PNG strip still records it
+        log.warning("PyAV is not installed: validation strip only (%s.png)", out)
     from PIL import Image
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate([strip_image(video), strip_image(data.frames[i])], 0)).save(
         out.with_suffix(".png"))
     if was_training:
