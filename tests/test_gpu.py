@@ -108,9 +108,9 @@ def test_train_lora_bf16_on_cuda(cuda, tiny_generator, tmp_path):
 
     root, sd, motion = tiny_generator
     synth = run_synth(SynthConfig(classes="6,25", per_class=1), tmp_path / "s.h5",
-                      videos=tmp_path / "v", progress="none")
-    clips = run_prepare_clips(ClipsConfig(size=64, frames=4), synth, tmp_path / "c.h5",
-                              progress="none")
+                      progress="none")
+    clips = run_prepare_clips(ClipsConfig(size=64, frames=4, render="parts"), synth,
+                              tmp_path / "c.h5", progress="none")
     res = CliRunner().invoke(app, [
         "train-lora", "--clips", str(clips), "--sd15", str(sd), "--motion-adapter", str(motion),
         "--heatmap-encoder", str(root / "enc"), "--runs", str(tmp_path), "--steps", "4",

@@ -25,6 +25,7 @@ def prepare_clips(
     size: Annotated[int, typer.Option(help="Square crop size.")] = 384,
     frames: Annotated[int, typer.Option(help="Frames per sample, spanning the clip.")] = 16,
     pose_source: Annotated[str, typer.Option(help="auto, exact, fused or detect.")] = "auto",
+    render: Annotated[str, typer.Option(help="Synth files: render the mannequin (shaded or parts) instead of reading videos.")] = "none",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     overwrite: OverwriteOpt = False,
@@ -38,7 +39,9 @@ def prepare_clips(
     if not path.exists():
         raise InputError(f"{path}: no such file")
     cfg = load_config(ClipsConfig, config, set_, size=size, frames=frames,
-                      pose_source=pose_source)
+                      pose_source=pose_source, render=render)
+    if cfg.render not in ("none", "shaded", "parts"):
+        raise InputError(f"--render must be none, shaded or parts, got {cfg.render!r}")
     emit_paths([run_prepare_clips(cfg, path, output, videos=videos, images=images,
                                   overwrite=overwrite, progress=progress)])
 

@@ -87,7 +87,7 @@ def models(as_json: JsonOpt = False) -> None:
     console.print("Set a path with the command's option, FINEPHYS_<NAME>_MODEL (e.g. "
                   f"FINEPHYS_SD15_MODEL), or a [models] table in {user_models_toml()}:\n"
                   '  [models]\n  sd15 = "/weights/stable-diffusion-v1-5"\n'
-                  '  motion_adapter = "/weights/animatediff-motion-adapter-v1-5-2"')
+                  '  motion_adapter = "/weights/animatediff-motion-adapter-v1-5-2"', markup=False)
 
 
 @cli_command

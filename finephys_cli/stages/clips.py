@@ -31,6 +31,8 @@ class ClipsConfig:
     frames: int = 16
     pad: float = 0.15
     pose_source: str = "auto"     # auto: exact (synth) > fused (phys) > detect
+    render: str = "none"          # synth files: none (read the mp4s), shaded or parts (render
+                                  # the mannequin of the sampled frames directly: lossless)
     min_keypoints: int = 8        # COCO: people with fewer labelled joints are skipped
 
 
@@ -76,6 +78,21 @@ def _video_path(pf: PoseFile, vid: str, videos: Path | None) -> Path:
     return path
 
 
+def _render(pf: PoseFile, vid: str, idx: np.ndarray, palette: str) -> np.ndarray:
+    """The mannequin of a synth clip's sampled frames, through its stored camera."""
+    from ..data.camera import Camera
+    from ..data.mannequin import MannequinRenderer
+
+    if not pf.has(vid, "pose3d_world") or not pf.has(vid, "camera_K"):
+        raise InputError(f"{pf.path}: --render needs a synth file (pose3d_world and camera)")
+    a = pf.video_attrs(vid)
+    cam = Camera(pf.read(vid, "camera_K"), pf.read(vid, "camera_R")[idx],
+                 pf.read(vid, "camera_t")[idx], (int(a["width"]), int(a["height"])))
+    rng = np.random.default_rng([int(a.get("seed", 0)), int(a.get("sample_index", 0)),
+                                 int(a.get("gym99_class", 0))])
+    return MannequinRenderer(cam, rng, palette).render(pf.read(vid, "pose3d_world")[idx])
+
+
 def _prompt_for(attrs: dict) -> tuple[str, int]:
     from ..data.classes import class_by_id
     from ..data.prompts import describe
@@ -113,7 +130,8 @@ def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Pat
                 log.warning("%s: no valid joints; skipped", vid)
                 continue
             idx = frame_plan(len(kp), cfg.frames)
-            frames, _ = read_frames(_video_path(pf, vid, videos), idx)
+            frames = _render(pf, vid, idx, cfg.render) if cfg.render != "none" else \
+                read_frames(_video_path(pf, vid, videos), idx)[0]
             box = crop_box(kp[idx], pad=cfg.pad)
             crops, used = crop_frames(frames, box, cfg.size)
             attrs = pf.video_attrs(vid)
