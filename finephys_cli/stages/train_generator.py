@@ -25,7 +25,7 @@ import numpy as np
 
 from ..console import log, track
 from ..errors import InputError
-from .training import RunDir, TrainState, batch_indices, checkpoint_due
+from .training import RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator
 
 MODES = ("encoder", "lora", "unet")
 
@@ -288,8 +288,7 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
                         progress: str = "auto", physnet_dir: Path | None = None) -> Path:
     """`parts_factory()` builds the GeneratorParts (loaded or new); the loop is shared."""
     import torch
-    from accelerate import Accelerator
-    from accelerate.utils import DistributedDataParallelKwargs, set_seed
+    from accelerate.utils import DistributedDataParallelKwargs
 
     from ..generation.lora import add_loras, lora_mode, save_loras
     from ..generation.pipeline import level_sizes
@@ -299,10 +298,9 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
         raise InputError(f"mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
     if not cfg.clips:
         raise InputError(f"{command} needs --clips (files from finephys prepare-clips)")
-    acc = Accelerator(cpu=device == "cpu", mixed_precision=cfg.mixed_precision,
-                      kwargs_handlers=[DistributedDataParallelKwargs(
-                          find_unused_parameters=True)])
-    set_seed(cfg.seed)
+    acc = make_accelerator(device, cfg.seed, mixed_precision=cfg.mixed_precision,
+                           kwargs_handlers=[DistributedDataParallelKwargs(
+                               find_unused_parameters=True)])
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     run = RunDir(runs, command, cfg.name)
@@ -555,16 +553,13 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
     the held-out PSNR (every 16th clip) picks model-best."""
     import torch
     import torch.nn.functional as F
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
 
     from ..generation.components import small_vae
     from .clips import load_clips
 
     if not cfg.clips:
         raise InputError("train-autoencoder needs --clips (files from finephys prepare-clips)")
-    acc = Accelerator(cpu=device == "cpu", mixed_precision=cfg.mixed_precision)
-    set_seed(cfg.seed)
+    acc = make_accelerator(device, cfg.seed, mixed_precision=cfg.mixed_precision)
     run = RunDir(runs, "train-autoencoder", cfg.name)
     run.start(cfg, acc.is_main_process)
     data = load_clips([Path(p) for p in cfg.clips])

@@ -141,11 +141,16 @@ def checkpoint_due(state: TrainState, steps: int, eval_every: int, time_limit_s:
     return out_of_time or state.step % eval_every == 0 or state.step == steps, out_of_time
 
 
-def make_accelerator(device: str, seed: int):  # noqa: ANN201
+def make_accelerator(device: str, seed: int, **kwargs):  # noqa: ANN201
+    """A fresh Accelerator. accelerate keeps one global state per process and refuses a
+    second mixed_precision, so the state of an earlier stage in this process (a notebook, a
+    test session) is reset first; the process group (PartialState) is kept."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from accelerate.utils import set_seed
 
-    acc = Accelerator(cpu=device == "cpu")
+    AcceleratorState._reset_state(reset_partial_state=False)
+    acc = Accelerator(cpu=device == "cpu", **kwargs)
     set_seed(seed)
     return acc
 

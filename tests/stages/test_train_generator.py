@@ -217,3 +217,34 @@ def test_train_heatmap_encoder_moves_only_the_encoder(tiny_gen, tiny_clips, tmp_
     exported = sorted(p.name for p in (tmp_path / "train-heatmap-encoder" / "encoder"
                                        / "model-last").iterdir())
     assert exported == ["finephys_generator.json", "heatmap_encoder"]   # no UNet, no LoRA
+
+
+def test_two_stages_with_different_precision_in_one_process(tiny_gen, tiny_clips, tmp_path,
+                                                            runner):
+    """Regression: accelerate's global state refused a second mixed_precision in one process."""
+    from finephys_cli.app import app
+
+    res = runner.invoke(app, ["train-autoencoder", "--clips", str(tiny_clips), "--runs",
+                              str(tmp_path), "--steps", "1", "--batch-size", "2",
+                              "--progress", "none", "--set", "channels=[8,8,8,8]"])
+    assert res.exit_code == 0, res.output
+    root, sd, motion = tiny_gen
+    res = runner.invoke(app, ["train-heatmap-encoder", "--clips", str(tiny_clips), "--sd15",
+                              str(sd), "--motion-adapter", str(motion), "--runs", str(tmp_path),
+                              "--steps", "1", "--progress", "none", "--set", "val_steps=1",
+                              "--set", "mixed_precision=bf16"])
+    assert res.exit_code == 0, res.output
+
+
+def test_prerendered_heatmaps_equal_rendering(tiny_gen, tiny_clips, tmp_path):
+    from finephys_cli.stages.train_generator import _prerender
+
+    ctx = _context(tiny_gen, tiny_clips, tmp_path)
+    b = ctx.batch(np.array([1, 0]), torch.Generator().manual_seed(0))
+    kp = torch.as_tensor(ctx.data.keypoints[b.idx], dtype=torch.float32)
+    with torch.no_grad():
+        direct = ctx.features(b, kp, slice(1, 3))
+        ctx.maps = _prerender(ctx.data, ctx.size, ctx.levels, "cpu")
+        cached = ctx.features(b, kp, slice(1, 3))
+    for d, c in zip(direct, cached):
+        torch.testing.assert_close(c, d, atol=2e-3, rtol=1e-2)   # fp16 storage
