@@ -43,11 +43,11 @@ def root(
 
 
 def _register() -> None:
-    from .commands import (detect, generate, heatmaps, lift, physnet, score, synth,
+    from .commands import (demo, detect, generate, heatmaps, lift, physnet, score, synth,
                            train_generator, utilities, viz)
 
-    for module in (detect, lift, physnet, heatmaps, generate, train_generator, score, synth, viz,
-                   utilities):
+    for module in (demo, detect, lift, physnet, heatmaps, generate, train_generator, score,
+                   synth, viz, utilities):
         module.register(app)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, OutputOpt, OverwriteOpt, ProgressOpt, SetOpt,
+from ._common import (ShardOpt, ConfigOpt, DeviceOpt, OutputOpt, OverwriteOpt, ProgressOpt, SetOpt,
                       cli_command, emit_paths, resolve_device)
 
 
@@ -20,6 +20,7 @@ def render_heatmaps(
     sigma: Annotated[float, typer.Option(help="σ at 64 px (scaled per map size).")] = 0.6,
     channels: Annotated[str, typer.Option(help="limbs, joints or both.")] = "limbs",
     source: Annotated[str, typer.Option(help="fused, detect, dd or pp.")] = "fused",
+    shard: ShardOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -28,6 +29,7 @@ def render_heatmaps(
 ) -> None:
     """Render multi-scale PoseConv3D limb heatmaps in the generation crop."""
     from ..configs import load_config
+    from ..io.manifest import parse_shard
     from ..errors import InputError
     from ..stages.heatmaps import HeatmapConfig, run_render_heatmaps
 
@@ -41,7 +43,8 @@ def render_heatmaps(
     if channels not in ("limbs", "joints", "both"):
         raise InputError(f"--channels must be limbs, joints or both, got {channels!r}")
     emit_paths([run_render_heatmaps(cfg, path, output, device=resolve_device(device),
-                                    overwrite=overwrite, progress=progress)])
+                                    overwrite=overwrite, progress=progress,
+                           shard=parse_shard(shard))])
 
 
 def register(app: typer.Typer) -> None:

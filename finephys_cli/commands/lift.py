@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, OutputOpt, OverwriteOpt, ProgressOpt,
+from ._common import (ShardOpt, ConfigOpt, DeviceOpt, GlobalBatchOpt, OutputOpt, OverwriteOpt, ProgressOpt,
                       ResumeOpt, RunNameOpt, RunsOpt, SetOpt, StepsOpt, cli_command, emit_paths,
                       resolve_device)
 
@@ -20,6 +20,7 @@ def lift(
     model: Annotated[Path | None, typer.Option(help="Lifter folder (default: shipped).")] = None,
     prompt: Annotated[str, typer.Option(help="Prompt choice: nearest or random.")] = "nearest",
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 256,
+    shard: ShardOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -28,6 +29,7 @@ def lift(
 ) -> None:
     """Lift 2D poses to 3D (S_dd) by in-context learning (eq. 4-5)."""
     from ..configs import load_config
+    from ..io.manifest import parse_shard
     from ..errors import InputError
     from ..stages.lift import LiftConfig, run_lift
 
@@ -36,7 +38,8 @@ def lift(
     cfg = load_config(LiftConfig, config, set_, model=str(model) if model else None,
                       prompt=prompt, batch_size=batch_size)
     emit_paths([run_lift(cfg, path, output, device=resolve_device(device), overwrite=overwrite,
-                         progress=progress)])
+                         progress=progress,
+                           shard=parse_shard(shard))])
 
 
 @cli_command

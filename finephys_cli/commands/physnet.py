@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, JsonOpt, OutputOpt, OverwriteOpt,
+from ._common import (ShardOpt, ConfigOpt, DeviceOpt, GlobalBatchOpt, JsonOpt, OutputOpt, OverwriteOpt,
                       ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt, StepsOpt, cli_command,
                       emit_paths, resolve_device)
 
@@ -19,6 +19,7 @@ def physnet(
     model: Annotated[Path | None, typer.Option(help="PhysNet folder (default: shipped).")] = None,
     mlp_model: Annotated[Path | None, typer.Option(
         help="Also write the S_dd+S_MLP ablation with this MLPRefiner folder.")] = None,
+    shard: ShardOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -27,12 +28,14 @@ def physnet(
 ) -> None:
     """Re-estimate S_dd with PhysNet (eq. 6-18); write S_pp, the fusion and the fused 2D."""
     from ..configs import load_config
+    from ..io.manifest import parse_shard
     from ..stages.physnet import PhysnetConfig, run_physnet
 
     cfg = load_config(PhysnetConfig, config, set_, model=str(model) if model else None,
                       mlp_model=str(mlp_model) if mlp_model else None)
     emit_paths([run_physnet(cfg, path, output, device=resolve_device(device),
-                            overwrite=overwrite, progress=progress)])
+                            overwrite=overwrite, progress=progress,
+                           shard=parse_shard(shard))])
 
 
 @cli_command

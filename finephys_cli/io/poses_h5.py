@@ -517,3 +517,14 @@ def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) ->
     finally:
         for pf in files:
             pf.close()
+
+
+def shard_video_ids(path: Path, formats: Iterable[str], shard: tuple[int, int] | None
+                    ) -> tuple[list[str], Any]:
+    """The video ids of a pose file that `--shard I/N` gives this task, and the shard info the
+    writer records (so `merge` can check coverage)."""
+    from .manifest import apply_shard
+
+    with PoseFile(path, formats=formats) as pf:
+        ids = pf.video_ids
+    return apply_shard(ids, shard)

@@ -11,7 +11,8 @@ from ..configs import config_hash
 from ..console import track
 from ..errors import InputError
 from ..generation.heatmaps import SIGMA_AT_64, crop_box, render_heatmaps, to_crop
-from ..io.poses_h5 import PoseFile, PoseFileWriter, carry_video_attrs
+from ..io.manifest import shard_output_path
+from ..io.poses_h5 import PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids
 
 POSE_FORMATS = ("finephys.pose2d", "finephys.synth", "finephys.pose3d", "finephys.phys")
 
@@ -64,17 +65,19 @@ def map_sizes(cfg: HeatmapConfig) -> list[int]:
 
 
 def run_render_heatmaps(cfg: HeatmapConfig, path: Path, output: Path, *, device: str = "cpu",
-                        overwrite: bool = False, progress: str = "auto") -> Path:
+                        overwrite: bool = False, progress: str = "auto", shard=None) -> Path:
     import torch
 
     sizes = map_sizes(cfg)
     chash = config_hash(asdict(cfg))
+    ids, shard_info = shard_video_ids(path, POSE_FORMATS, shard)
+    output = shard_output_path(Path(output), shard)
     with PoseFile(path, formats=POSE_FORMATS) as pf, \
             PoseFileWriter(output, format="finephys.heatmaps", config=asdict(cfg),
-                           config_hash=chash, provenance=[path], overwrite=overwrite) as w:
+                           config_hash=chash, provenance=[path], overwrite=overwrite, shard=shard_info) as w:
         if w.skipped:
             return output
-        for vid in track(pf.video_ids, description="render-heatmaps", unit="video",
+        for vid in track(ids, description="render-heatmaps", unit="video",
                          mode=progress):
             if w.is_complete(vid):
                 continue

@@ -11,7 +11,9 @@ from ..configs import config_hash
 from ..console import log, track
 from ..data.lift_data import Clip, clip_windows, overlap_mean
 from ..errors import PartialFailure
-from ..io.poses_h5 import POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs
+from ..io.manifest import shard_output_path
+from ..io.poses_h5 import (POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs,
+                           shard_video_ids)
 from ..models.registry import resolve_model
 
 # Datasets passed through unchanged, so later stages and eval-poses find them.
@@ -48,21 +50,23 @@ def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: i
 
 
 def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
-             overwrite: bool = False, progress: str = "auto") -> Path:
+             overwrite: bool = False, progress: str = "auto", shard=None) -> Path:
     from ..models.lifter import InContextLifter
 
     model_dir = resolve_model("lifter", Path(cfg.model) if cfg.model else None)
     model = InContextLifter.from_pretrained(model_dir, device=device)
     chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})
     failures: dict[str, str] = {}
+    ids, shard_info = shard_video_ids(path, POSE2D_FORMATS, shard)
+    output = shard_output_path(Path(output), shard)
     with PoseFile(path, formats=POSE2D_FORMATS) as pf, \
             PoseFileWriter(output, format="finephys.pose3d", config={**asdict(cfg),
                            "model": str(model_dir)}, config_hash=chash, provenance=[path],
-                           overwrite=overwrite,
+                           overwrite=overwrite, shard=shard_info,
                            root_attrs={"lifter": str(model_dir)}) as w:
         if w.skipped:
             return output
-        for vid in track(pf.video_ids, description="lift", unit="video", mode=progress):
+        for vid in track(ids, description="lift", unit="video", mode=progress):
             if w.is_complete(vid):
                 continue
             kp, sc = pf.read(vid, "keypoints2d"), pf.read(vid, "scores")

@@ -11,7 +11,8 @@ from ..configs import config_hash
 from ..console import track
 from ..data.normalize import denormalize_2d
 from ..errors import InputError
-from ..io.poses_h5 import PoseFile, PoseFileWriter, carry_video_attrs
+from ..io.manifest import shard_output_path
+from ..io.poses_h5 import PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids
 from ..models.registry import resolve_model
 
 
@@ -73,7 +74,7 @@ def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
 
 
 def run_physnet(cfg: PhysnetConfig, path: Path, output: Path, *, device: str = "cpu",
-                overwrite: bool = False, progress: str = "auto") -> Path:
+                overwrite: bool = False, progress: str = "auto", shard=None) -> Path:
     import torch
 
     model_dir = resolve_model("physnet", Path(cfg.model) if cfg.model else None)
@@ -83,13 +84,15 @@ def run_physnet(cfg: PhysnetConfig, path: Path, output: Path, *, device: str = "
         mlp, _ = load_refiner(Path(cfg.mlp_model), device)
     chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})
     frames = model.config.frames
+    ids, shard_info = shard_video_ids(path, ["finephys.pose3d"], shard)
+    output = shard_output_path(Path(output), shard)
     with PoseFile(path, formats=["finephys.pose3d"]) as pf, \
             PoseFileWriter(output, format="finephys.phys", config={**asdict(cfg),
                            "model": str(model_dir)}, config_hash=chash, provenance=[path],
-                           overwrite=overwrite, root_attrs={"physnet": str(model_dir)}) as w:
+                           overwrite=overwrite, shard=shard_info, root_attrs={"physnet": str(model_dir)}) as w:
         if w.skipped:
             return output
-        for vid in track(pf.video_ids, description="physnet", unit="video", mode=progress):
+        for vid in track(ids, description="physnet", unit="video", mode=progress):
             if w.is_complete(vid):
                 continue
             dd = pf.read(vid, "pose3d_dd").astype(np.float64)

@@ -84,3 +84,44 @@ def test_shipped_models_load_and_run():
         dd, _ = lifter.lift(q)
         assert torch.isfinite(phys(dd)["s_pp"]).all()
     assert lifter.bank_2d.abs().sum() > 0 and lifter.mean_prior.abs().sum() > 0
+
+
+def test_lift_physnet_heatmaps_shards_merge_to_the_single_run(runner, tmp_path,
+                                                               tiny_pose_models):
+    import h5py
+    import numpy as np
+
+    from finephys_cli.app import app
+    from finephys_cli.stages.synth import SynthConfig, run_synth
+
+    synth = run_synth(SynthConfig(classes="6,21,33", per_class=1, seed=3), tmp_path / "s.h5",
+                      progress="none")
+    lift = ["--set", f"model={tiny_pose_models / 'lifter'}"]
+    phys = ["--set", f"model={tiny_pose_models / 'physnet'}"]
+    stages = [("lift", synth, "p3d", lift), ("physnet", None, "phys", phys),
+              ("render-heatmaps", None, "hm", ["--size", "64", "--scales", "1,8"])]
+    for tag in ("single", "sharded"):
+        src = synth
+        for cmd, _, name, extra in stages:
+            out = tmp_path / f"{tag}.{name}.h5"
+            if tag == "single":
+                res = runner.invoke(app, [cmd, str(src), "-o", str(out), *extra])
+                assert res.exit_code == 0, res.output
+            else:
+                parts = []
+                for i in range(2):
+                    res = runner.invoke(app, [cmd, str(src), "-o", str(out), "--shard",
+                                              f"{i}/2", *extra])
+                    assert res.exit_code == 0, res.output
+                    parts.append(res.output.strip().splitlines()[-1])
+                assert parts[0].endswith("shard-0-of-2.h5")
+                res = runner.invoke(app, ["merge", *parts, "-o", str(out)])
+                assert res.exit_code == 0, res.output
+            src = out
+    with h5py.File(tmp_path / "single.hm.h5") as a, h5py.File(tmp_path / "sharded.hm.h5") as b:
+        assert sorted(a["videos"]) == sorted(b["videos"]) and len(a["videos"]) == 3
+        for vid in a["videos"]:
+            np.testing.assert_array_equal(a["videos"][vid]["keypoints2d"][()],
+                                          b["videos"][vid]["keypoints2d"][()])
+            np.testing.assert_array_equal(a["videos"][vid]["heatmaps/64x64"][()],
+                                          b["videos"][vid]["heatmaps/64x64"][()])
