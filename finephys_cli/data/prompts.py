@@ -41,7 +41,27 @@ def _shape_name(shape: dict) -> str:
     return "a held shape"
 
 
+def prompt_table() -> dict[int, list[str]]:
+    """The extended prompts per Gym99 class (data_manifests/fx_prompts.csv, shipped as package
+    data); variant 1 first."""
+    import csv
+    from importlib import resources
+
+    text = (resources.files("finephys_cli.assets") / "fx_prompts.csv").read_text()
+    table: dict[int, list[tuple[int, str]]] = {}
+    for row in csv.DictReader(text.splitlines()):
+        table.setdefault(int(row["gym99_class"]), []).append((int(row["variant"]), row["prompt"]))
+    return {k: [p for _, p in sorted(v)] for k, v in table.items()}
+
+
 def describe(gym_class: GymClass) -> str:
+    """The class's extended prompt from the prompt table (variant 1)."""
+    prompts = prompt_table().get(gym_class.gym99_class)
+    return prompts[0] if prompts else describe_from_program(gym_class)
+
+
+def describe_from_program(gym_class: GymClass) -> str:
+    """A description written from the class's synth program (how the table was drafted)."""
     prog = PROGRAMS[gym_class.gym99_class]
     shape = _shape_name(prog.shape)
     if prog.kind == "turn":

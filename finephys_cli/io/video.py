@@ -140,3 +140,31 @@ def write_video(path: Path, frames: np.ndarray, fps: float = 25.0, crf: int = 18
             container.mux(packet)
     commit(tmp, path)
     return path
+
+
+def read_time_range(path: Path, start: float, end: float) -> tuple[np.ndarray, float]:
+    """Decode the frames whose timestamps fall in [start, end) seconds; (frames, fps).
+    Seeks to the keyframe before `start`, then decodes forward."""
+    import av
+
+    path = _check_input(path, "pyav")
+    frames = []
+    try:
+        with av.open(str(path)) as container:
+            st = container.streams.video[0]
+            st.thread_type = "AUTO"
+            fps = float(st.average_rate or st.guessed_rate or 25.0)
+            container.seek(max(int(start / float(st.time_base)), 0), stream=st, backward=True,
+                           any_frame=False)
+            for frame in container.decode(st):
+                t = float(frame.pts * st.time_base) if frame.pts is not None else None
+                if t is None or t < start - 1e-6:
+                    continue
+                if t >= end:
+                    break
+                frames.append(frame.to_ndarray(format="rgb24"))
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path}: unreadable video ({exc})") from exc
+    if not frames:
+        raise InputError(f"{path}: no frames between {start:.2f} s and {end:.2f} s")
+    return np.stack(frames), fps
