@@ -5,7 +5,7 @@ from finephys_cli.data.camera import look_at, project_points
 from finephys_cli.data.lift_data import (clip_windows, decompose_projection, dlt_camera,
                                          read_amass_joints, read_h36m_npz, read_pose_file,
                                          smpl_to_h36m)
-from finephys_cli.data.normalize import (denormalize_2d, image_aligned_3d, normalize_2d,
+from finephys_cli.data.normalize import (denormalize_2d, normalize_2d,
                                          normalize_3d, to_metric)
 from finephys_cli.errors import InputError
 

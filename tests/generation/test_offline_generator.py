@@ -3,7 +3,6 @@ the skeleton it is given (colour-located limbs) far better than without one."""
 
 import json
 
-import numpy as np
 import pytest
 
 

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from finephys_cli.app import app
 from finephys_cli.io.poses_h5 import PoseFile
