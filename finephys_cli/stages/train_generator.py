@@ -25,7 +25,8 @@ import numpy as np
 
 from ..console import log, track
 from ..errors import InputError
-from .training import RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator
+from .training import (RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator,
+                       optimizer_step)
 
 MODES = ("encoder", "lora", "unet")
 
@@ -598,12 +599,7 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
         l_rec = F.l1_loss(rec, x) + F.mse_loss(rec, x)
         l_kl = dist.kl().mean() / x[0].numel()
         loss = l_rec + cfg.kl_weight * l_kl
-        opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        acc.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        state.step = step + 1
+        optimizer_step(acc, loss, vae.parameters(), opt, sched, state, step)
         due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
                                           started)
         if due:

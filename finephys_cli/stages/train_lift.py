@@ -13,7 +13,8 @@ from ..data.lift_data import Clip, clip_windows, load_training_clips
 from ..errors import InputError
 from ..models.lifter import InContextLifter, LifterConfig
 from ..skeleton import H36M_FLIP_PERM
-from .training import RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator
+from .training import (RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator,
+                       optimizer_step)
 
 
 @dataclass
@@ -192,12 +193,7 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
         else:
             pred = model(q)
         loss = lift_loss(pred, t, m, cfg.loss_weights)
-        opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        acc.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        state.step = step + 1
+        optimizer_step(acc, loss, model.parameters(), opt, sched, state, step)
         due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
                                           started)
         if due:

@@ -14,7 +14,8 @@ from ..data.lift_data import load_training_clips
 from ..errors import InputError
 from ..models.physnet import MLPRefinerConfig, PhysNetConfig
 from .train_lift import split_clips, windows_of
-from .training import RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator
+from .training import (RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator,
+                       optimizer_step)
 
 
 @dataclass
@@ -158,12 +159,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
                                acc.process_index, acc.num_processes)
         batch = {k: v[idx].to(dev) for k, v in tensors.items()}
         loss, data, noise = compute_loss(batch)
-        opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        acc.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        state.step = step + 1
+        optimizer_step(acc, loss, params, opt, sched, state, step)
         due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
                                           started)
         if due:

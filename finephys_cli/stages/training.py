@@ -132,6 +132,17 @@ class RunDir:
         return state
 
 
+def optimizer_step(acc, loss, params, opt, sched, state: TrainState, step: int,  # noqa: ANN001
+                   clip: float = 1.0) -> None:
+    """backward, clip, step the optimizer and the LR schedule, and count the step."""
+    opt.zero_grad(set_to_none=True)
+    acc.backward(loss)
+    acc.clip_grad_norm_(params, clip)
+    opt.step()
+    sched.step()
+    state.step = step + 1
+
+
 def checkpoint_due(state: TrainState, steps: int, eval_every: int, time_limit_s: float,
                    started: float) -> tuple[bool, bool]:
     """(evaluate and save now, the time limit is reached)."""
