@@ -209,3 +209,22 @@ def test_models_toml_sets_generator_paths(tmp_path, monkeypatch):
 
 
 
+
+
+def test_half_precision_nan_decode_falls_back_to_fp32(tiny):
+    from types import SimpleNamespace
+
+    root, sd, motion = tiny
+    pipe = FinePhysPipeline(load_components(sd, motion), None, dtype=torch.bfloat16)
+    vae = pipe.components.vae
+    real = vae.decode
+
+    def decode(z):   # what an fp16 VAE overflow looks like (AnimateDiff #203)
+        if vae.dtype != torch.float32:
+            return SimpleNamespace(sample=torch.full((len(z), 3, 64, 64), float("nan")))
+        return real(z)
+
+    vae.decode = decode
+    frames = pipe.decode(torch.randn(1, 4, 2, 8, 8))
+    assert vae.dtype == torch.float32 and frames.shape == (1, 2, 64, 64, 3)
+    assert frames.max() > 0          # real pixels, not NaN cast to 0
