@@ -252,3 +252,27 @@ def test_study_page_in_headless_chromium_then_collect(tmp_path, runner):
     for (method, q), vals in expect.items():
         assert mos[method][q]["mos"] == pytest.approx(np.mean(vals))
         assert mos[method][q]["n"] == len(vals)
+
+
+def test_fvd_videomae_backend_end_to_end(tmp_path, runner):
+    from transformers import VideoMAEConfig, VideoMAEImageProcessor, VideoMAEModel
+
+    from finephys_cli.app import app
+
+    torch.manual_seed(0)
+    model = VideoMAEModel(VideoMAEConfig(image_size=32, patch_size=16, num_frames=4,
+                                         tubelet_size=2, hidden_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, intermediate_size=37))
+    model.save_pretrained(tmp_path / "vmae")
+    VideoMAEImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+                           ).save_pretrained(tmp_path / "vmae")
+    gen = _videos(tmp_path / "gen", 3, 25, seed=1)
+    ref = _videos(tmp_path / "ref", 3, 25, seed=2)
+    out = tmp_path / "s.json"
+    res = runner.invoke(app, ["score", str(gen), "--reference", str(ref), "--metric", "fvd",
+                              "--fvd-backend", "videomae", "--videomae-model",
+                              str(tmp_path / "vmae"), "-o", str(out), "--progress", "none"])
+    assert res.exit_code == 0, res.output
+    fvd = json.loads(out.read_text())["metrics"]["fvd"]
+    assert fvd["fvd"] > 0 and fvd["protocol"]["extractor"] == "videomae"
+    assert fvd["protocol"]["feature"].startswith("32-d")
