@@ -144,3 +144,37 @@ def test_stock_animatediff_pipeline_runs_under_pose_injection(comps):
     assert outs[0].shape == (1, 4, 3, 64, 64)
     assert 0 <= outs[0].min() and outs[0].max() <= 1
     assert (outs[0] - outs[1]).abs().max() > 1e-4     # the skeleton features steer sampling
+
+
+def test_motion_adapter_from_an_original_single_file_with_a_local_config(tmp_path):
+    """An AnimateDiff-format checkpoint (original key names) converts offline through
+    MotionAdapter.from_single_file with the config folder beside it."""
+    import re
+
+    from diffusers import MotionAdapter
+    from safetensors.torch import save_file
+
+    from finephys_cli.errors import ModelNotFoundError
+    from finephys_cli.generation.components import load_motion_adapter
+
+    torch.manual_seed(0)
+    ref = MotionAdapter(block_out_channels=(32, 64), motion_layers_per_block=1,
+                        motion_norm_num_groups=32, motion_num_attention_heads=4,
+                        motion_max_seq_length=32, use_motion_mid_block=False)
+    original = {}
+    for k, v in ref.state_dict().items():   # the reverse of diffusers' key conversion
+        k = re.sub(r"(motion_modules\.\d+)\.", r"\1.temporal_transformer.", k)
+        k = (k.replace(".norm1", ".norms.0").replace(".norm2", ".norms.1")
+             .replace(".norm3", ".ff_norm").replace(".attn1", ".attention_blocks.0")
+             .replace(".attn2", ".attention_blocks.1"))
+        original[k] = v.contiguous()
+    ckpt = tmp_path / "mm_tiny.safetensors"
+    save_file(original, str(ckpt))
+    with pytest.raises(ModelNotFoundError, match="config"):
+        load_motion_adapter(ckpt)
+    ref.save_pretrained(tmp_path / "mm_tiny.safetensors.config")
+    loaded = load_motion_adapter(ckpt)
+    got, want = loaded.state_dict(), ref.state_dict()
+    assert set(got) == set(want)
+    for k in want:
+        assert torch.equal(got[k], want[k]), k
