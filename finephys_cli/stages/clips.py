@@ -63,17 +63,40 @@ def _pose_of(pf: PoseFile, vid: str, source: str) -> tuple[np.ndarray, np.ndarra
     return kp, sc, source
 
 
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def read_source_frames(path: Path, idx: np.ndarray) -> np.ndarray:
+    """Frames `idx` of a video file, or of a folder of frame images (sorted by name)."""
+    from ..io.video import read_frames
+
+    if Path(path).is_dir():
+        from PIL import Image
+
+        images = sorted(p for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not images:
+            raise InputError(f"{path}: no frame images ({', '.join(IMAGE_EXTS)})")
+        if int(np.max(idx)) >= len(images):
+            raise InputError(f"{path}: {len(images)} frame images, but frame {int(np.max(idx))} "
+                             f"is needed")
+        return np.stack([np.asarray(Image.open(images[i]).convert("RGB")) for i in idx])
+    return read_frames(path, idx)[0]
+
+
 def _video_path(pf: PoseFile, vid: str, videos: Path | None) -> Path:
     if videos is not None:
+        if (Path(videos) / vid).is_dir():
+            return Path(videos) / vid
         for ext in (".mp4", ".avi", ".mov", ".mkv", ".webm"):
             if (Path(videos) / f"{vid}{ext}").is_file():
                 return Path(videos) / f"{vid}{ext}"
-        raise InputError(f"{vid}: no video named {vid}.mp4 (or .avi/.mov/.mkv/.webm) in {videos}")
+        raise InputError(f"{vid}: no video {vid}.mp4 (.avi/.mov/.mkv/.webm) or frame folder "
+                         f"{vid}/ in {videos}")
     src = pf.video_attrs(vid).get("source_path")
     if not src:
         raise InputError(f"{pf.path}: video {vid} has no source_path; pass --videos DIR")
     path = Path(src) if Path(src).is_absolute() else pf.path.parent / src
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{pf.path}: video {vid}: {path} not found; pass --videos DIR")
     return path
 
@@ -113,7 +136,6 @@ def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Pat
         return _prepare_coco(cfg, Path(path), output, images, overwrite, progress)
     from .generate import frame_plan
     from ..generation.heatmaps import crop_box, to_crop
-    from ..io.video import read_frames
 
     chash = config_hash({**asdict(cfg), "videos": str(videos) if videos else None})
     with PoseFile(path, formats=CLIP_POSE_FORMATS) as pf, \
@@ -131,7 +153,7 @@ def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Pat
                 continue
             idx = frame_plan(len(kp), cfg.frames)
             frames = _render(pf, vid, idx, cfg.render) if cfg.render != "none" else \
-                read_frames(_video_path(pf, vid, videos), idx)[0]
+                read_source_frames(_video_path(pf, vid, videos), idx)
             box = crop_box(kp[idx], pad=cfg.pad)
             crops, used = crop_frames(frames, box, cfg.size)
             attrs = pf.video_attrs(vid)

@@ -248,3 +248,24 @@ def test_prerendered_heatmaps_equal_rendering(tiny_gen, tiny_clips, tmp_path):
         cached = ctx.features(b, kp, slice(1, 3))
     for d, c in zip(direct, cached):
         torch.testing.assert_close(c, d, atol=2e-3, rtol=1e-2)   # fp16 storage
+
+
+def test_prepare_clips_from_a_folder_of_frames(synth_small, tmp_path):
+    """Frames as image files (one folder per video) work like the video itself."""
+    from PIL import Image
+
+    from finephys_cli.io.video import read_frames
+    from finephys_cli.stages.clips import ClipsConfig, load_clips, run_prepare_clips
+
+    path, videos = synth_small
+    for mp4 in videos.glob("*.mp4"):
+        frames, _ = read_frames(mp4)
+        (tmp_path / "frames" / mp4.stem).mkdir(parents=True)
+        for i, f in enumerate(frames):
+            Image.fromarray(f).save(tmp_path / "frames" / mp4.stem / f"{i:05d}.png")
+    a = load_clips([run_prepare_clips(ClipsConfig(size=64, frames=4), path, tmp_path / "a.h5",
+                                      progress="none")])
+    b = load_clips([run_prepare_clips(ClipsConfig(size=64, frames=4), path, tmp_path / "b.h5",
+                                      videos=tmp_path / "frames", progress="none")])
+    assert a.ids == b.ids
+    assert np.array_equal(a.frames, b.frames) and np.array_equal(a.keypoints, b.keypoints)
