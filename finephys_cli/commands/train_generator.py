@@ -20,7 +20,7 @@ ModelPathOpt = Annotated[Path | None, typer.Option(show_default=False)]
 def prepare_clips(
     path: Annotated[Path, typer.Argument(help="A synth/pose2d/phys file, or a COCO keypoint JSON (HumanArt).")],
     output: OutputOpt,
-    videos: Annotated[Path | None, typer.Option(help="Folder of <video_id>.mp4 (default: each video's source_path).")] = None,
+    videos: Annotated[Path | None, typer.Option(help="Folder of <video_id>.mp4 or <video_id>/ frame images (default: each video's source_path).")] = None,
     images: Annotated[Path | None, typer.Option(help="Image root for a COCO JSON.")] = None,
     size: Annotated[int, typer.Option(help="Square crop size.")] = 384,
     frames: Annotated[int, typer.Option(help="Frames per sample, spanning the clip.")] = 16,
