@@ -228,3 +228,21 @@ def test_half_precision_nan_decode_falls_back_to_fp32(tiny):
     frames = pipe.decode(torch.randn(1, 4, 2, 8, 8))
     assert vae.dtype == torch.float32 and frames.shape == (1, 2, 64, 64, 3)
     assert frames.max() > 0          # real pixels, not NaN cast to 0
+
+
+def test_generate_shards_split_the_jobs(tiny, runner, tmp_path, synth_small):
+    from finephys_cli.app import app
+
+    root, sd, motion = tiny
+    base = ["generate", "--prompt", "salto", "--poses", str(synth_small[0]), "--num-videos",
+            "3", "--sd15", str(sd), "--motion-adapter", str(motion), "--heatmap-encoder",
+            str(root / "enc_live"), "--size", "64", "--frames", "4", "--steps", "1",
+            "--progress", "none", "-o", str(tmp_path / "out")]
+    names = []
+    for i in range(2):
+        res = runner.invoke(app, [*base, "--shard", f"{i}/2"])
+        assert res.exit_code == 0, res.output
+        names.append({Path(p).name for p in res.output.split() if p.endswith(".mp4")})
+    assert not names[0] & names[1]
+    assert sorted(names[0] | names[1]) == sorted(p.name for p in (tmp_path / "out").glob("*.mp4"))
+    assert len(names[0] | names[1]) == 3
