@@ -30,6 +30,14 @@ def sample_indices(n_frames: int, n_samples: int | None) -> np.ndarray:
     return np.floor((edges[:-1] + edges[1:]) / 2).astype(np.int64).clip(0, n_frames - 1)
 
 
+def frame_plan(n_frames: int, frames: int) -> np.ndarray:
+    """Exactly `frames` indices spanning the whole clip: segment centres, or evenly repeated
+    frames when the clip is shorter."""
+    if n_frames >= frames:
+        return sample_indices(n_frames, frames)
+    return np.round(np.linspace(0, n_frames - 1, frames)).astype(np.int64)
+
+
 def _check_input(path: Path, reader: str) -> Path:
     if reader not in READERS:
         raise InputError(f"--reader must be one of {', '.join(READERS)}, got {reader!r}")

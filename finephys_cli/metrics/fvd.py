@@ -59,13 +59,11 @@ class I3DFeatures:
     def __call__(self, videos: list[np.ndarray]) -> np.ndarray:
         import torch
 
-        from ..io.video import sample_indices
+        from ..io.video import frame_plan
 
         batch = []
         for v in videos:
-            idx = sample_indices(len(v), self.frames) if len(v) >= self.frames else \
-                np.round(np.linspace(0, len(v) - 1, self.frames)).astype(int)
-            x = _resize(v[idx], self.size) / 127.5 - 1.0          # (T,3,S,S)
+            x = _resize(v[frame_plan(len(v), self.frames)], self.size) / 127.5 - 1.0          # (T,3,S,S)
             batch.append(x.permute(1, 0, 2, 3))                     # (3,T,S,S)
         with torch.inference_mode():
             out = self.model(torch.stack(batch).to(self.device), False, False, True)
@@ -107,11 +105,9 @@ class VideoMAEFeatures:
     def __call__(self, videos: list[np.ndarray]) -> np.ndarray:
         import torch
 
-        from ..io.video import sample_indices
+        from ..io.video import frame_plan
 
-        clips = [list(v[sample_indices(len(v), self.frames)]) if len(v) >= self.frames else
-                 list(v[np.round(np.linspace(0, len(v) - 1, self.frames)).astype(int)])
-                 for v in videos]
+        clips = [list(v[frame_plan(len(v), self.frames)]) for v in videos]
         px = self.processor(clips, return_tensors="pt")["pixel_values"].to(self.device)
         with torch.inference_mode():
             hidden = self.model(pixel_values=px).last_hidden_state

@@ -134,8 +134,8 @@ def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Pat
         raise InputError("--size must be at least 16 and --frames at least 1")
     if Path(path).suffix.lower() == ".json":
         return _prepare_coco(cfg, Path(path), output, images, overwrite, progress)
-    from .generate import frame_plan
     from ..generation.heatmaps import crop_box, to_crop
+    from ..io.video import frame_plan
 
     chash = config_hash({**asdict(cfg), "videos": str(videos) if videos else None})
     with PoseFile(path, formats=CLIP_POSE_FORMATS) as pf, \

@@ -91,17 +91,9 @@ def make_jobs(prompts: list[dict], num_videos: int, seed: int, gym_class: int | 
     return jobs
 
 
-def frame_plan(n_frames: int, frames: int) -> np.ndarray:
-    """`frames` indices spanning the whole clip (segment centres; repeats if it is shorter)."""
-    from ..io.video import sample_indices
-
-    if n_frames >= frames:
-        return sample_indices(n_frames, frames)
-    return np.round(np.linspace(0, n_frames - 1, frames)).astype(np.int64)
-
-
 def crop_pose(kp: np.ndarray, sc: np.ndarray, frames: int, size: int, pad: float) -> dict:
     from ..generation.heatmaps import crop_box, to_crop
+    from ..io.video import frame_plan
 
     idx = frame_plan(len(kp), frames)
     kp, sc = kp[idx], sc[idx]
