@@ -27,7 +27,7 @@ def build(folder: Path, dtype):  # noqa: ANN001, ANN201
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     from finephys_cli.data.classes import load_classes
-    from finephys_cli.data.prompts import describe
+    from finephys_cli.data.prompts import extend_with
     from finephys_cli.generation.components import Components, linear_schedulers, \
         write_word_tokenizer
     from finephys_cli.generation.encoder import HeatmapEncoder, HeatmapEncoderConfig
@@ -44,7 +44,7 @@ def build(folder: Path, dtype):  # noqa: ANN001, ANN201
                         down_block_types=("DownEncoderBlock2D",) * 4,
                         up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2,
                         latent_channels=4, sample_size=512, scaling_factor=0.18215)
-    texts = [f"{c.label}. {describe(c)}" for c in load_classes()]
+    texts = [extend_with(c.label, c) for c in load_classes()]
     tok = CLIPTokenizer.from_pretrained(write_word_tokenizer(folder / "tok", texts))
     te = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072,
                                       num_attention_heads=12, num_hidden_layers=12,

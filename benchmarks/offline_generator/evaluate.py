@@ -38,7 +38,7 @@ def main() -> None:
     from PIL import Image
 
     from finephys_cli.data.classes import select_classes
-    from finephys_cli.data.prompts import describe
+    from finephys_cli.data.prompts import extend_with
     from finephys_cli.generation.bundle import load_generator, resolve_generator
     from finephys_cli.generation.pipeline import SampleSettings
     from finephys_cli.metrics.pose_fidelity import part_fidelity
@@ -59,7 +59,7 @@ def main() -> None:
     for i, c in enumerate(classes):
         a = skel[c.gym99_class]
         b = skel[ids[(i + len(ids) // 2) % len(ids)]]
-        prompt = f"{c.label}. {describe(c)}"
+        prompt = extend_with(c.label, c)
         out = {}
         for name, pose, scale in (("guided", a, 1.0), ("unguided", a, 0.0),
                                   ("mismatched", b, 1.0)):

@@ -96,9 +96,9 @@ def init_generator(
         raise InputError(f"--vae {vae}: no config.json (an AutoencoderKL folder is expected)")
     data = load_clips(list(clips))
     from ..data.classes import load_classes
-    from ..data.prompts import describe
+    from ..data.prompts import extend_with
 
-    texts = data.prompts + [f"{c.label}. {describe(c)}" for c in load_classes()]
+    texts = data.prompts + [extend_with(c.label, c) for c in load_classes()]
     tmp = output.with_name(output.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)

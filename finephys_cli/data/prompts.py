@@ -107,7 +107,13 @@ def match_prompt(text: str) -> GymClass | None:
     return best if best_score >= 0.5 else None
 
 
+def extend_with(text: str, gym_class: GymClass) -> str:
+    """`text` followed by the class's extended description (the prompt generate conditions on,
+    and the one its training clips carry with the class label as `text`)."""
+    return f"{text.strip()}. {describe(gym_class)}"
+
+
 def extend_prompt(text: str) -> tuple[str, GymClass | None]:
     """(prompt extended with the class description, the class) — or the prompt unchanged."""
     c = match_prompt(text)
-    return (f"{text.strip()}. {describe(c)}", c) if c else (text.strip(), None)
+    return (extend_with(text, c), c) if c else (text.strip(), None)

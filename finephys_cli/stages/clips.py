@@ -118,12 +118,12 @@ def _render(pf: PoseFile, vid: str, idx: np.ndarray, palette: str) -> np.ndarray
 
 def _prompt_for(attrs: dict) -> tuple[str, int]:
     from ..data.classes import class_by_id
-    from ..data.prompts import describe
+    from ..data.prompts import extend_with
 
     cls_id = int(attrs.get("gym99_class", -1))
     if cls_id >= 0:
         c = class_by_id(cls_id)
-        return f"{c.label}. {describe(c)}", cls_id
+        return extend_with(c.label, c), cls_id
     return str(attrs.get("label") or "a gymnast performing on the floor"), -1
 
 

@@ -76,13 +76,13 @@ def read_prompts_csv(path: Path) -> list[dict]:
 def make_jobs(prompts: list[dict], num_videos: int, seed: int, gym_class: int | None,
               extend: bool) -> list[Job]:
     from ..data.classes import class_by_id
-    from ..data.prompts import describe, match_prompt
+    from ..data.prompts import extend_with, match_prompt
 
     jobs = []
     for p in prompts:
         cls_id = p.get("class") if p.get("class") is not None else gym_class
         cls = class_by_id(cls_id) if cls_id is not None else match_prompt(p["prompt"])
-        extended = f"{p['prompt']}. {describe(cls)}" if (extend and cls) else p["prompt"]
+        extended = extend_with(p["prompt"], cls) if (extend and cls) else p["prompt"]
         base = p["seed"] if p.get("seed") is not None else seed
         for k in range(num_videos):
             jobs.append(Job(prompt=p["prompt"], seed=base + k, index=len(jobs),
