@@ -12,6 +12,16 @@ from .poses_h5 import ShardInfo
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 POSE_EXTS = (".h5", ".hdf5")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def find_video(folder: Path, stem: str) -> Path | None:
+    """`folder/<stem><ext>` for the first video extension that exists."""
+    for ext in VIDEO_EXTS:
+        path = Path(folder) / f"{stem}{ext}"
+        if path.is_file():
+            return path
+    return None
 
 
 @dataclass(frozen=True)

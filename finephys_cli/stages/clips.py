@@ -20,6 +20,7 @@ import numpy as np
 from ..configs import config_hash
 from ..console import log, track
 from ..errors import InputError
+from ..io.manifest import IMAGE_EXTS, VIDEO_EXTS, find_video
 from ..io.poses_h5 import PoseFile, PoseFileWriter
 
 CLIP_POSE_FORMATS = ("finephys.pose2d", "finephys.synth", "finephys.phys")
@@ -63,9 +64,6 @@ def _pose_of(pf: PoseFile, vid: str, source: str) -> tuple[np.ndarray, np.ndarra
     return kp, sc, source
 
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-
-
 def read_source_frames(path: Path, idx: np.ndarray) -> np.ndarray:
     """Frames `idx` of a video file, or of a folder of frame images (sorted by name)."""
     from ..io.video import read_frames
@@ -87,11 +85,11 @@ def _video_path(pf: PoseFile, vid: str, videos: Path | None) -> Path:
     if videos is not None:
         if (Path(videos) / vid).is_dir():
             return Path(videos) / vid
-        for ext in (".mp4", ".avi", ".mov", ".mkv", ".webm"):
-            if (Path(videos) / f"{vid}{ext}").is_file():
-                return Path(videos) / f"{vid}{ext}"
-        raise InputError(f"{vid}: no video {vid}.mp4 (.avi/.mov/.mkv/.webm) or frame folder "
-                         f"{vid}/ in {videos}")
+        found = find_video(videos, vid)
+        if found is None:
+            raise InputError(f"{vid}: no video {vid}{{{','.join(VIDEO_EXTS)}}} or frame folder "
+                             f"{vid}/ in {videos}")
+        return found
     src = pf.video_attrs(vid).get("source_path")
     if not src:
         raise InputError(f"{pf.path}: video {vid} has no source_path; pass --videos DIR")

@@ -11,23 +11,12 @@ from ..console import log, track
 from ..errors import InputError, PartialFailure
 from ..io.atomic import atomic_write_text
 
-VIDEO_EXTS = (".mp4", ".mkv", ".webm", ".avi", ".mov")
-
-
-def _source(videos: Path, video_id: str) -> Path | None:
-    for ext in VIDEO_EXTS:
-        p = Path(videos) / f"{video_id}{ext}"
-        if p.is_file():
-            return p
-    return None
-
-
 def run_prepare_finegym(annotation: Path, element_lists: list[Path], videos: Path,
                         output: Path, *, classes: str = "FX", shard=None,  # noqa: ANN001
                         progress: str = "auto") -> list[Path]:
     from ..data.classes import class_by_id
     from ..data.finegym import element_times, load_annotation, load_elements, select_subset
-    from ..io.manifest import apply_shard
+    from ..io.manifest import apply_shard, find_video
     from ..io.video import read_time_range, write_video
 
     ann = load_annotation(annotation)
@@ -44,7 +33,7 @@ def run_prepare_finegym(annotation: Path, element_lists: list[Path], videos: Pat
         try:
             start, end = element_times(ann, e)
             if not dest.is_file():
-                src = _source(videos, e.video)
+                src = find_video(videos, e.video)
                 if src is None:
                     raise InputError(f"source video {e.video} not in {videos}")
                 frames, fps = read_time_range(src, start, end)

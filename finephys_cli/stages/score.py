@@ -18,6 +18,8 @@ import numpy as np
 
 from ..console import log, track
 from ..errors import InputError, ModelNotFoundError
+from ..generation.bundle import fingerprint
+from ..io import manifest
 from ..io.atomic import atomic_write_text
 
 METRICS = ("clip-sim", "clip-sim-star", "pickscore", "fvd", "pose-fidelity")
@@ -46,7 +48,7 @@ class VideoItem:
     meta: dict = field(default_factory=dict)
 
 
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif")
+VIDEO_EXTS = manifest.VIDEO_EXTS + (".gif",)   # PyAV decodes GIFs too
 
 
 def _videos(folder: Path) -> list[Path]:
@@ -113,12 +115,6 @@ def _model_path(name: str, given: Path | None) -> Path:
     if not path.exists():
         raise ModelNotFoundError(f"{name} model {path} ({source}) does not exist")
     return path
-
-
-def _fingerprint(path: Path) -> str | None:
-    from ..generation.bundle import fingerprint
-
-    return fingerprint(path)
 
 
 def run_score(cfg: ScoreConfig, generated: Path, output: Path, *, reference: Path | None = None,
@@ -238,7 +234,7 @@ def _frame_emb(ctx: dict, name: str, frames: np.ndarray) -> np.ndarray:
 
 def _clip_protocol(ctx: dict) -> dict:
     emb = ctx["clip"]
-    return {"model": str(ctx["clip_path"]), "sha256": _fingerprint(ctx["clip_path"]),
+    return {"model": str(ctx["clip_path"]), "sha256": fingerprint(ctx["clip_path"]),
             "image_processor": type(emb.processor.image_processor).__name__}
 
 
@@ -277,10 +273,9 @@ def _domain_images(ctx: dict) -> dict[str, np.ndarray]:
     from PIL import Image
 
     root = Path(ctx["domain_images"])
-    exts = (".png", ".jpg", ".jpeg", ".webp")
     groups: dict[str, list[Path]] = {}
     for p in sorted(root.rglob("*")):
-        if p.suffix.lower() in exts:
+        if p.suffix.lower() in manifest.IMAGE_EXTS:
             key = p.parent.name if p.parent != root else "*"
             groups.setdefault(key, []).append(p)
     if not groups:
@@ -368,7 +363,7 @@ def _pickscore(ctx: dict) -> None:
         raise _Skip("no prompts (sidecars or --prompts)")
     ctx["results"]["metrics"]["pickscore"] = {
         "score": _summary([r.get("pickscore") for r in rows]),
-        "protocol": {"model": str(path), "sha256": _fingerprint(path), "logit_scale_exp": scale,
+        "protocol": {"model": str(path), "sha256": fingerprint(path), "logit_scale_exp": scale,
                      "formula": "mean_t exp(logit_scale)·cos(prompt, frame) (eq. 32-33)"}}
 
 
@@ -409,7 +404,7 @@ def _fvd(ctx: dict) -> None:
         log.warning("fvd: %s", warning)
     ctx["results"]["metrics"]["fvd"] = {
         "fvd": value, "n_generated": len(gen), "n_reference": len(real), "warning": warning,
-        "protocol": {**extractor.protocol, "model": str(path), "sha256": _fingerprint(path),
+        "protocol": {**extractor.protocol, "model": str(path), "sha256": fingerprint(path),
                      "covariance": "unbiased (1/(N-1))",
                      "sqrt": "symmetric eigh form, float64 (no scipy sqrtm)"}}
 
