@@ -72,13 +72,20 @@ def all_metrics(pred: np.ndarray, gt: np.ndarray, *, three_d: bool) -> dict[str,
     return out
 
 
-def pck(pred: np.ndarray, gt: np.ndarray, alpha: float = 0.1) -> float:
-    """PCK@alpha in 2D: the fraction of ground-truth joints whose prediction lies within
-    alpha × the larger side of the per-frame ground-truth box. A missing (NaN) prediction
-    counts as a miss; NaN ground truth is skipped. For `score`'s pose fidelity."""
+def box_size(points: np.ndarray) -> np.ndarray:
+    """(T,K,2) -> (T,1): the larger side of each frame's bounding box (NaN points ignored)."""
+    span = np.nanmax(points, axis=1) - np.nanmin(points, axis=1)   # (T,2)
+    return np.max(span, axis=-1)[:, None]
+
+
+def pck(pred: np.ndarray, gt: np.ndarray, alpha: float = 0.1,
+        box_of: np.ndarray | None = None) -> float:
+    """PCK@alpha in 2D: the fraction of ground-truth points whose prediction lies within
+    alpha × the larger side of the per-frame box of `box_of` (default: the ground truth). A
+    missing (NaN) prediction counts as a miss; NaN ground truth is skipped. For `score`'s pose
+    fidelity."""
     gt_ok = ~np.isnan(gt).any(-1)
-    span = np.nanmax(gt, axis=1) - np.nanmin(gt, axis=1)          # (T,2)
-    ref = np.max(span, axis=-1)[:, None]                          # (T,1)
+    ref = box_size(gt if box_of is None else box_of)
     dist = np.linalg.norm(pred - gt, axis=-1)
     hit = np.where(np.isnan(dist), False, dist <= alpha * ref)
     return float(hit[gt_ok].mean()) if gt_ok.any() else float("nan")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pose import pck
+from .pose import box_size, pck
 
 
 def pose_fidelity(detector, frames: np.ndarray, skeleton: np.ndarray, alpha: float = 0.1,  # noqa: ANN001
@@ -22,16 +22,17 @@ def pose_fidelity(detector, frames: np.ndarray, skeleton: np.ndarray, alpha: flo
     return compare_skeletons(det, np.asarray(skeleton, dtype=np.float64), alpha)
 
 
-def compare_skeletons(detected: np.ndarray, skeleton: np.ndarray, alpha: float = 0.1
-                      ) -> dict[str, float]:
-    gt_ok = ~np.isnan(skeleton).any(-1)
-    found = ~np.isnan(detected).any(-1) & gt_ok
-    err = np.linalg.norm(detected - skeleton, axis=-1)
-    span = np.nanmax(skeleton, axis=1) - np.nanmin(skeleton, axis=1)
-    return {"pck": pck(detected, skeleton, alpha),
+def compare_skeletons(located: np.ndarray, target: np.ndarray, alpha: float = 0.1,
+                      box_of: np.ndarray | None = None) -> dict[str, float]:
+    """Located points (T,K,2) against their targets (T,K,2); PCK's box is that of `box_of`
+    (the whole skeleton) when the targets are not joints themselves (limb midpoints)."""
+    ref = box_size(target if box_of is None else box_of)
+    gt_ok = ~np.isnan(target).any(-1)
+    found = ~np.isnan(located).any(-1) & gt_ok
+    err = np.linalg.norm(located - target, axis=-1)
+    return {"pck": pck(located, target, alpha, box_of),
             "px_error": float(err[found].mean()) if found.any() else float("nan"),
-            "px_error_rel": float((err / span.max(-1)[:, None])[found].mean())
-            if found.any() else float("nan"),
+            "px_error_rel": float((err / ref)[found].mean()) if found.any() else float("nan"),
             "detected": float(found.sum() / max(gt_ok.sum(), 1))}
 
 
@@ -67,11 +68,4 @@ def part_fidelity(frames: np.ndarray, skeleton: np.ndarray, alpha: float = 0.1
     from ..data.mannequin import PART_HUES
 
     mids = np.stack([(skeleton[:, a] + skeleton[:, b]) / 2 for a, b in PART_HUES], axis=1)
-    found = locate_parts(frames)
-    ok = ~np.isnan(found).any(-1)
-    err = np.linalg.norm(found - mids, axis=-1)
-    span = (np.nanmax(skeleton, axis=1) - np.nanmin(skeleton, axis=1)).max(-1)[:, None]
-    hit = np.where(ok, err <= alpha * span, False)
-    return {"pck": float(hit.mean()), "px_error": float(err[ok].mean()) if ok.any()
-            else float("nan"), "px_error_rel": float((err / span)[ok].mean()) if ok.any()
-            else float("nan"), "detected": float(ok.mean())}
+    return compare_skeletons(locate_parts(frames), mids, alpha, box_of=skeleton)
