@@ -24,6 +24,7 @@ from ..errors import FinephysError
 class DemoStep:
     name: str
     args: list[str]
+    progress: bool = True          # the command takes --progress
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
 
@@ -31,10 +32,9 @@ class DemoStep:
 def _run(step: DemoStep, progress: str) -> DemoStep:
     console.print(f"[bold cyan]$ finephys {shlex.join(step.args)}[/bold cyan]", soft_wrap=True)
     t = time.monotonic()
-    res = subprocess.run([sys.executable, "-m", "finephys_cli", *step.args, *(
-        ["--progress", progress] if "--progress" not in step.args and step.name
-        not in ("eval-poses", "viz heatmaps", "viz skeletons") else [])],
-        stdout=subprocess.PIPE, text=True)
+    extra = ["--progress", progress] if step.progress else []
+    res = subprocess.run([sys.executable, "-m", "finephys_cli", *step.args, *extra],
+                         stdout=subprocess.PIPE, text=True)
     step.seconds = time.monotonic() - t
     step.outputs = [line for line in res.stdout.splitlines() if line.strip()]
     if res.returncode != 0:
@@ -65,7 +65,7 @@ def run_demo(output: Path, *, classes: str = "6,21,33", device: str = "auto",
         DemoStep("physnet", ["physnet", str(out / "pose3d.h5"), "-o", str(out / "phys.h5"),
                              *dev]),
         DemoStep("eval-poses", ["eval-poses", str(out / "phys.h5"), "-o",
-                                str(out / "table2.json")]),
+                                str(out / "table2.json")], progress=False),
         DemoStep("render-heatmaps", ["render-heatmaps", str(out / "phys.h5"), "-o",
                                      str(out / "heatmaps.h5"), "--size", "128", *dev]),
         DemoStep("generate", ["generate", "--prompts", str(prompts), "--poses",
@@ -75,9 +75,9 @@ def run_demo(output: Path, *, classes: str = "6,21,33", device: str = "auto",
                            "pose_locator=parts", "-o", str(out / "scores.json"), *dev]),
         DemoStep("viz skeletons", ["viz", str(out / "phys.h5"), "--sources",
                                    "detect,exact,fused", "-o",
-                                   str(out / "figures" / "skeletons.png")]),
+                                   str(out / "figures" / "skeletons.png")], progress=False),
         DemoStep("viz heatmaps", ["viz", str(out / "heatmaps.h5"), "--mode", "heatmap", "-o",
-                                  str(out / "figures" / "heatmaps.png")]),
+                                  str(out / "figures" / "heatmaps.png")], progress=False),
     ]
     started = time.monotonic()
     done = [_run(step, progress) for step in plan]

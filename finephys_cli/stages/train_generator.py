@@ -175,7 +175,7 @@ class StepContext:
     def features(self, b: "Batch", kp, frames: slice):  # noqa: ANN001, ANN201
         """Encoder features of the batch's skeletons for `frames`; from the pre-rendered
         heatmaps when the skeleton is fixed data (no PhysNet in the loop)."""
-        if self.maps is None or self.parts.physnet is not None:
+        if self.maps is None:   # not pre-rendered: PhysNet moves the skeleton, or too large
             return _features(self.encoder, kp[:, frames], b.scores[:, frames], self.size,
                              self.levels)
         import torch
