@@ -25,7 +25,7 @@ import numpy as np
 
 from ..console import log, track
 from ..errors import InputError
-from .training import (RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator,
+from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
                        optimizer_step)
 
 MODES = ("encoder", "lora", "unet")
@@ -363,10 +363,7 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
         if parts.projection is not None:
             parts.projection = prepared[3]
     optimizers = list(prepared[len(to_prepare):])
-    state = TrainState()
-    ckpt = run.resolve_resume(resume)
-    if ckpt is not None:
-        state = RunDir.load(acc, ckpt)
+    state = run.restore(acc, resume)
     writer = _tensorboard(run.path, cfg.tensorboard and acc.is_main_process)
     val_idx = _validation_indices(data, cfg.val_prompt)
 
@@ -572,10 +569,7 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
     opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
     vae, opt, sched = acc.prepare(vae, opt, sched)
-    state = TrainState()
-    ckpt = run.resolve_resume(resume)
-    if ckpt is not None:
-        state = RunDir.load(acc, ckpt)
+    state = run.restore(acc, resume)
     dev = acc.device
 
     def to_x(u8):  # noqa: ANN001, ANN202

@@ -13,7 +13,7 @@ from ..data.lift_data import Clip, clip_windows, load_training_clips
 from ..errors import InputError
 from ..models.lifter import InContextLifter, LifterConfig
 from ..skeleton import H36M_FLIP_PERM
-from .training import (RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator,
+from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
                        optimizer_step)
 
 
@@ -153,10 +153,7 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
     model, opt, sched = acc.prepare(model, opt, sched)
-    state = TrainState()
-    ckpt = run.resolve_resume(resume)
-    if ckpt is not None:
-        state = RunDir.load(acc, ckpt)
+    state = run.restore(acc, resume)
     dev = acc.device
     q_all = torch.as_tensor(win["query"], dtype=torch.float32)
     t_all = torch.as_tensor(win["target"], dtype=torch.float32)

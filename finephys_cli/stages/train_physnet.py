@@ -14,7 +14,7 @@ from ..data.lift_data import load_training_clips
 from ..errors import InputError
 from ..models.physnet import MLPRefinerConfig, PhysNetConfig
 from .train_lift import split_clips, windows_of
-from .training import (RunDir, TrainState, batch_indices, checkpoint_due, make_accelerator,
+from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
                        optimizer_step)
 
 
@@ -108,10 +108,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
     model, proj, lifter, opt, sched = acc.prepare(model, proj, lifter, opt, sched)
-    state = TrainState()
-    ckpt = run.resolve_resume(resume)
-    if ckpt is not None:
-        state = RunDir.load(acc, ckpt)
+    state = run.restore(acc, resume)
     tensors = {k: torch.as_tensor(v) for k, v in win.items()}
     raw_lifter = acc.unwrap_model(lifter)
 

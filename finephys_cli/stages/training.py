@@ -124,6 +124,11 @@ class RunDir:
                         state.step, steps)
         return out_of_time
 
+    def restore(self, accelerator, resume: str | None) -> TrainState:  # noqa: ANN001
+        """The state to start from: the `--resume` checkpoint loaded, or a fresh one."""
+        checkpoint = self.resolve_resume(resume)
+        return TrainState() if checkpoint is None else self.load(accelerator, checkpoint)
+
     @staticmethod
     def load(accelerator, checkpoint: Path) -> TrainState:  # noqa: ANN001
         accelerator.load_state(str(checkpoint))
