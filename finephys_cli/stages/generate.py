@@ -102,8 +102,10 @@ def crop_pose(kp: np.ndarray, sc: np.ndarray, frames: int, size: int, pad: float
             "frame_indices": idx}
 
 
-def poses_from_file(path: Path, cfg: GenerateConfig, size: int, n: int) -> list[dict]:
-    """One skeleton per video of a pose file (cycled over the jobs)."""
+def poses_from_file(path: Path, cfg: GenerateConfig, size: int, n: int,
+                    source: str | None = None) -> list[dict]:
+    """One skeleton per video of a pose file (cycled over the jobs); `source` overrides
+    cfg.pose_source."""
     from ..io.poses_h5 import PoseFile
     from .heatmaps import source_keypoints
 
@@ -113,14 +115,14 @@ def poses_from_file(path: Path, cfg: GenerateConfig, size: int, n: int) -> list[
         if not pf.video_ids:
             raise InputError(f"--poses {path}: no videos")
         for vid in pf.video_ids[:n]:
-            source = cfg.pose_source
-            if source == "auto":
-                source = "fused" if pf.has(vid, "pose2d_fused") else "detect"
-            kp, sc = source_keypoints(pf, vid, source)
+            src = source or cfg.pose_source
+            if src == "auto":
+                src = "fused" if pf.has(vid, "pose2d_fused") else "detect"
+            kp, sc = source_keypoints(pf, vid, src)
             if np.isnan(kp).all():
                 raise InputError(f"--poses {path}: video {vid} has no valid joints")
             pose = crop_pose(kp, sc, cfg.frames, size, cfg.crop_pad)
-            pose.update(source=f"{path}:{vid} ({source})")
+            pose.update(source=f"{path}:{vid} ({src})")
             out.append(pose)
     return out
 
@@ -139,9 +141,7 @@ def synth_poses(gym_class: int, count: int, seed: int, cache: Path, cfg: Generat
                       progress="none")
     phys = run_physnet(PhysnetConfig(), lifted, stem.with_suffix(".phys.h5"), device=device,
                        progress="none")
-    poses = poses_from_file(phys, GenerateConfig(**{**asdict(cfg), "pose_source": "fused"}),
-                            size, count)
-    return poses
+    return poses_from_file(phys, cfg, size, count, source="fused")
 
 
 def torch_dtype(name: str, device: str):  # noqa: ANN201
