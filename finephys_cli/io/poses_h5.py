@@ -1,7 +1,9 @@
 """The finephys HDF5 pose file, schema 1.0 (DESIGN §4.1): writer, reader, validation, merge.
 
 One writer class serves every stage: it writes to `OUT.partial` under a lock, marks each video
-group `complete` as it finishes (so a killed run resumes), and commits with `os.replace`.
+group `complete` as it finishes (so a killed run resumes), and commits with `os.replace`. An
+output is up to date only for the config *and* the inputs it was made from: each video group
+records its input's fingerprint, and the root the digest of them all.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from ..console import log
 from ..errors import InputError, OutputExistsError, SchemaError
 from ..skeleton import SKELETONS
 from .atomic import OutputLock, commit, partial_path
+from .fingerprint import combine, file_fingerprint, inputs_hash
 
 FORMAT_VERSION = "1.0"
 FORMATS = ("finephys.pose2d", "finephys.pose3d", "finephys.phys", "finephys.heatmaps",
@@ -109,12 +113,18 @@ class PoseFileWriter:
                 if w.is_complete(vid): continue
                 w.write_video(vid, attrs, {"keypoints2d": kp, ...})
             w.finish()
+
+    `inputs` maps each video id to its input's fingerprint. With it, a finished output is
+    skipped only when it was made from exactly these inputs; an input that changed is redone,
+    one that is new is added, and an output holding videos of other inputs is refused. Without
+    it (a stage whose only input is its config, like `synth`) the config alone decides.
     """
 
     def __init__(self, path: Path, *, format: str, config: Mapping[str, Any], config_hash: str,
                  command: str | None = None, skeleton: str = "h36m17",
                  provenance: Iterable[Path] = (), overwrite: bool = False,
-                 shard: ShardInfo | None = None, root_attrs: Mapping[str, Any] | None = None):
+                 shard: ShardInfo | None = None, root_attrs: Mapping[str, Any] | None = None,
+                 inputs: Mapping[str, str] | None = None):
         if format not in FORMATS:
             raise ValueError(f"unknown format {format!r}")
         self.path = Path(path)
@@ -128,6 +138,7 @@ class PoseFileWriter:
         self.overwrite = overwrite
         self.shard = shard
         self.root_attrs = dict(root_attrs or {})
+        self.inputs = dict(inputs) if inputs is not None else None
         self.lock = OutputLock(self.path)
         self.skipped = False
         self.resumed_videos = 0
@@ -135,17 +146,35 @@ class PoseFileWriter:
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "PoseFileWriter":
+        reopen = False
         if self.path.exists() and not self.overwrite:
-            existing_hash, complete = _peek(self.path)
-            if complete and existing_hash == self.config_hash:
+            found = _peek(self.path)
+            if found.config_hash != self.config_hash:
+                raise OutputExistsError(f"{self.path} exists with another config "
+                                        f"({found.config_hash} != {self.config_hash}); "
+                                        "use --overwrite")
+            if self.inputs is not None:
+                foreign = sorted(set(found.video_ids) - set(self.inputs))
+                if foreign:
+                    shown = ", ".join(foreign[:3]) + (f" (+{len(foreign) - 3} more)"
+                                                      if len(foreign) > 3 else "")
+                    raise OutputExistsError(
+                        f"{self.path} holds {len(foreign)} video(s) that are not among these "
+                        f"inputs ({shown}); use --overwrite to replace it, or another output")
+            if found.complete and (self.inputs is None
+                                   or found.inputs_hash == inputs_hash(self.inputs)):
                 log.info("%s is up to date (config %s); use --overwrite to redo it",
                          self.path, self.config_hash)
                 self.skipped = True
                 return self
-            raise OutputExistsError(f"{self.path} exists with another config "
-                                    f"({existing_hash} != {self.config_hash}); use --overwrite")
+            reopen = True
         self.lock.acquire()
         try:
+            if reopen and not self.partial.exists():
+                # Same config, changed or added inputs: resume from the finished file, so the
+                # videos whose input is unchanged are kept and only the rest is redone.
+                log.info("%s: inputs changed or added; redoing only those", self.path)
+                shutil.copyfile(self.path, self.partial)
             self._open_partial()
         except BaseException:
             self.lock.release()
@@ -167,8 +196,10 @@ class PoseFileWriter:
                         and h5.attrs.get("format") == self.format)
                 if same:
                     for vid in list(h5.get("videos", {})):
-                        if not bool(h5["videos"][vid].attrs.get("complete", False)):
+                        if not self._still_valid(h5["videos"][vid], vid):
                             del h5["videos"][vid]
+                    self._write_inputs_attrs(h5)
+                    h5.attrs["complete"] = False
                     self.resumed_videos = len(h5.get("videos", {}))
                     log.info("resuming %s: %d video(s) already done", self.partial,
                              self.resumed_videos)
@@ -193,6 +224,7 @@ class PoseFileWriter:
         attrs.update(self.root_attrs)
         for k, v in attrs.items():
             h5.attrs[k] = _json_attr(v)
+        self._write_inputs_attrs(h5)
         _write_skeleton(h5, self.skeleton)
         prov = h5.create_group("provenance")
         for i, up in enumerate(self.provenance):
@@ -208,6 +240,20 @@ class PoseFileWriter:
         h5.flush()
         self._h5 = h5
 
+    def _still_valid(self, group: h5py.Group, video_id: str) -> bool:
+        """A video group finished, and made from the input that is there now."""
+        if not bool(group.attrs.get("complete", False)):
+            return False
+        if self.inputs is None:
+            return True
+        return (video_id in self.inputs
+                and _decode_attr(group.attrs.get("input_fingerprint", "")) == self.inputs[video_id])
+
+    def _write_inputs_attrs(self, h5: h5py.File) -> None:
+        if self.inputs is not None:
+            h5.attrs["inputs_hash"] = inputs_hash(self.inputs)
+            h5.attrs["n_inputs"] = len(self.inputs)
+
     # -- writing ---------------------------------------------------------------------------
     @property
     def h5(self) -> h5py.File:
@@ -216,7 +262,7 @@ class PoseFileWriter:
 
     def is_complete(self, video_id: str) -> bool:
         g = self.h5["videos"].get(video_id)
-        return g is not None and bool(g.attrs.get("complete", False))
+        return g is not None and self._still_valid(g, video_id)
 
     def write_video(self, video_id: str, attrs: Mapping[str, Any],
                     arrays: Mapping[str, np.ndarray],
@@ -228,6 +274,8 @@ class PoseFileWriter:
         g = videos.create_group(video_id)
         for k, v in attrs.items():
             g.attrs[k] = _json_attr(v)
+        if self.inputs is not None and video_id in self.inputs:
+            g.attrs["input_fingerprint"] = self.inputs[video_id]
         for name, arr in arrays.items():
             dims, units = (specs or {}).get(name) or spec_for(name)
             write_dataset(g, name, np.asarray(arr), dims, units)
@@ -269,12 +317,38 @@ def _write_skeleton(h5: h5py.File, name: str) -> None:
     g.create_dataset("parents", data=np.array(sk["parents"], dtype=np.int32))
 
 
-def _peek(path: Path) -> tuple[str, bool]:
+@dataclass
+class _Existing:
+    config_hash: str
+    complete: bool
+    inputs_hash: str
+    video_ids: list[str]
+
+
+def _peek(path: Path) -> _Existing:
     try:
         with h5py.File(path, "r") as h5:
-            return str(h5.attrs.get("config_hash", "")), bool(h5.attrs.get("complete", False))
+            return _Existing(str(h5.attrs.get("config_hash", "")),
+                             bool(h5.attrs.get("complete", False)),
+                             str(_decode_attr(h5.attrs.get("inputs_hash", ""))),
+                             sorted(h5.get("videos", {})))
     except OSError as exc:
         raise InputError(f"{path}: not a readable HDF5 file ({exc})") from exc
+
+
+def video_fingerprints(pf: "PoseFile", video_ids: Iterable[str]) -> dict[str, str]:
+    """Per video of an input pose file: what a downstream output of it was made from. That is
+    the producing file's format and config and the video's own input fingerprint; where the
+    producer recorded none (synth, whose input is its config, or an older file), the file's."""
+    whole: str | None = None
+    out: dict[str, str] = {}
+    for vid in video_ids:
+        upstream = _decode_attr(pf.h5["videos"][vid].attrs.get("input_fingerprint", ""))
+        if not upstream:
+            whole = whole or file_fingerprint(pf.path)
+            upstream = whole
+        out[vid] = combine(pf.format, pf.config_hash, vid, upstream)
+    return out
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -493,19 +567,27 @@ def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) ->
             if pos != total:
                 raise InputError(f"merge: gap: inputs {pos}..{total - 1} are in no shard")
         seen: dict[str, Path] = {}
+        fingerprints: dict[str, str] = {}
         for pf in files:
             for vid in pf.video_ids:
                 if vid in seen:
                     raise InputError(f"merge: video {vid} is in both {seen[vid]} and {pf.path}")
                 seen[vid] = pf.path
+                fingerprints[vid] = str(_decode_attr(
+                    pf.h5["videos"][vid].attrs.get("input_fingerprint", "")))
+        # The merged file was made from its shards' inputs, so it is up to date exactly when a
+        # single run over all of them would be.
+        merged_inputs = fingerprints if all(fingerprints.values()) else None
         skel = str(first.h5["skeleton"].attrs.get("name", "h36m17"))
         root_keep = {k: _decode_attr(v) for k, v in first.attrs.items()
                      if k not in ("format", "format_version", "finephys_version", "created_utc",
                                   "command", "config_json", "config_hash", "complete",
-                                  "finished_utc") and not k.startswith("shard_")}
+                                  "finished_utc", "inputs_hash", "n_inputs")
+                     and not k.startswith("shard_")}
         with PoseFileWriter(output, format=fmt, config=first.config, config_hash=chash,
                             skeleton=skel, provenance=[pf.path for pf in files],
-                            overwrite=overwrite, root_attrs=root_keep) as w:
+                            overwrite=overwrite, root_attrs=root_keep,
+                            inputs=merged_inputs) as w:
             if w.skipped:
                 return output
             for pf in files:

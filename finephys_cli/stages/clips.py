@@ -21,7 +21,8 @@ from ..configs import config_hash
 from ..console import log, track
 from ..errors import InputError
 from ..io.manifest import IMAGE_EXTS, VIDEO_EXTS, find_video
-from ..io.poses_h5 import PoseFile, PoseFileWriter
+from ..io.fingerprint import file_fingerprint
+from ..io.poses_h5 import PoseFile, PoseFileWriter, video_fingerprints
 
 CLIP_POSE_FORMATS = ("finephys.pose2d", "finephys.synth", "finephys.phys")
 
@@ -139,7 +140,8 @@ def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Pat
     with PoseFile(path, formats=CLIP_POSE_FORMATS) as pf, \
             PoseFileWriter(output, format="finephys.clips", config=asdict(cfg),
                            config_hash=chash, provenance=[path], overwrite=overwrite,
-                           root_attrs={"size": cfg.size, "frames": cfg.frames}) as w:
+                           root_attrs={"size": cfg.size, "frames": cfg.frames},
+                           inputs=video_fingerprints(pf, pf.video_ids)) as w:
         if w.skipped:
             return output
         for vid in track(pf.video_ids, description="prepare-clips", unit="clip", mode=progress):
@@ -187,9 +189,11 @@ def _prepare_coco(cfg: ClipsConfig, ann: Path, output: Path, images: Path | None
     people = [a for a in data["annotations"] if a.get("num_keypoints", 0) >= cfg.min_keypoints
               and a.get("image_id") in by_id]
     chash = config_hash({**asdict(cfg), "images": str(images)})
+    ann_fingerprint = file_fingerprint(ann)
     with PoseFileWriter(output, format="finephys.clips", config=asdict(cfg), config_hash=chash,
                         provenance=[ann], overwrite=overwrite,
-                        root_attrs={"size": cfg.size, "frames": 1}) as w:
+                        root_attrs={"size": cfg.size, "frames": 1},
+                        inputs={f"coco_{a['id']}": ann_fingerprint for a in people}) as w:
         if w.skipped:
             return output
         for a in track(people, description="prepare-clips", unit="person", mode=progress):

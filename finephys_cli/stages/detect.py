@@ -14,6 +14,7 @@ from ..configs import config_hash
 from ..console import log, track
 from ..errors import FinephysError, InputError, PartialFailure
 from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_path
+from ..io.fingerprint import file_fingerprint
 from ..io.poses_h5 import PoseFileWriter
 from ..io.video import VideoInfo, probe, read_frames, sample_indices
 from ..models.detectors import FrameDetections
@@ -183,7 +184,8 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
     failures: dict[str, str] = {}
     with PoseFileWriter(out, format="finephys.pose2d", config={**asdict(cfg),
                         "weights": described}, config_hash=chash, overwrite=overwrite,
-                        shard=shard_info, root_attrs={"detector_weights": described}) as writer:
+                        shard=shard_info, root_attrs={"detector_weights": described},
+                        inputs={it.video_id: file_fingerprint(it.path) for it in items}) as writer:
         if writer.skipped:
             return out
         todo = [it for it in items if not writer.is_complete(it.video_id)]

@@ -12,7 +12,8 @@ from ..console import track
 from ..errors import InputError
 from ..generation.heatmaps import SIGMA_AT_64, crop_box, render_heatmaps, to_crop
 from ..io.manifest import shard_output_path
-from ..io.poses_h5 import PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids
+from ..io.poses_h5 import (PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids,
+                           video_fingerprints)
 
 POSE_FORMATS = ("finephys.pose2d", "finephys.synth", "finephys.pose3d", "finephys.phys")
 
@@ -74,7 +75,8 @@ def run_render_heatmaps(cfg: HeatmapConfig, path: Path, output: Path, *, device:
     output = shard_output_path(Path(output), shard)
     with PoseFile(path, formats=POSE_FORMATS) as pf, \
             PoseFileWriter(output, format="finephys.heatmaps", config=asdict(cfg),
-                           config_hash=chash, provenance=[path], overwrite=overwrite, shard=shard_info) as w:
+                           config_hash=chash, provenance=[path], overwrite=overwrite, shard=shard_info,
+                           inputs=video_fingerprints(pf, ids)) as w:
         if w.skipped:
             return output
         for vid in track(ids, description="render-heatmaps", unit="video",

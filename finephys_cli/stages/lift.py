@@ -13,7 +13,7 @@ from ..data.lift_data import Clip, clip_windows, overlap_mean
 from ..errors import PartialFailure
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs,
-                           shard_video_ids)
+                           shard_video_ids, video_fingerprints)
 from ..models.registry import resolve_model
 
 # Datasets passed through unchanged, so later stages and eval-poses find them.
@@ -63,7 +63,8 @@ def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
             PoseFileWriter(output, format="finephys.pose3d", config={**asdict(cfg),
                            "model": str(model_dir)}, config_hash=chash, provenance=[path],
                            overwrite=overwrite, shard=shard_info,
-                           root_attrs={"lifter": str(model_dir)}) as w:
+                           root_attrs={"lifter": str(model_dir)},
+                           inputs=video_fingerprints(pf, ids)) as w:
         if w.skipped:
             return output
         for vid in track(ids, description="lift", unit="video", mode=progress):

@@ -12,7 +12,8 @@ from ..console import track
 from ..data.normalize import denormalize_2d
 from ..errors import InputError
 from ..io.manifest import shard_output_path
-from ..io.poses_h5 import PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids
+from ..io.poses_h5 import (PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids,
+                           video_fingerprints)
 from ..models.registry import resolve_model
 
 
@@ -89,7 +90,8 @@ def run_physnet(cfg: PhysnetConfig, path: Path, output: Path, *, device: str = "
     with PoseFile(path, formats=["finephys.pose3d"]) as pf, \
             PoseFileWriter(output, format="finephys.phys", config={**asdict(cfg),
                            "model": str(model_dir)}, config_hash=chash, provenance=[path],
-                           overwrite=overwrite, shard=shard_info, root_attrs={"physnet": str(model_dir)}) as w:
+                           overwrite=overwrite, shard=shard_info, root_attrs={"physnet": str(model_dir)},
+                           inputs=video_fingerprints(pf, ids)) as w:
         if w.skipped:
             return output
         for vid in track(ids, description="physnet", unit="video", mode=progress):

@@ -174,3 +174,61 @@ def test_summarize_reports_nan_fraction(pose2d_file):
     assert s["n_videos"] == 3 and s["format"] == "finephys.pose2d"
     frac = s["videos"][0]["datasets"]["keypoints2d"]["nan_fraction"]
     assert frac == pytest.approx(2 / (8 * 17 * 2))
+
+
+def _write(path, inputs, values, config_hash="k"):
+    """Write one video per input id whose keypoints are `values[id]`; return the ids written."""
+    written = []
+    with PoseFileWriter(path, format="finephys.pose2d", config={}, config_hash=config_hash,
+                        inputs=inputs) as w:
+        if w.skipped:
+            return None
+        for vid in inputs:
+            if w.is_complete(vid):
+                continue
+            w.write_video(vid, {}, {"keypoints2d": np.full((2, 17, 2), values[vid]),
+                                    "scores": np.ones((2, 17))})
+            written.append(vid)
+        w.finish()
+    return written
+
+
+def test_up_to_date_only_for_the_same_inputs(tmp_path):
+    out = tmp_path / "o.h5"
+    assert _write(out, {"a": "fa"}, {"a": 1.0}) == ["a"]
+    assert _write(out, {"a": "fa"}, {"a": 1.0}) is None            # same inputs: skipped
+    with pytest.raises(OutputExistsError, match=r"not among these inputs \(a\).*--overwrite"):
+        _write(out, {"b": "fb"}, {"b": 2.0})                       # other inputs: refused
+    assert _write(out, {"a": "fa", "b": "fb"}, {"a": 9.0, "b": 2.0}) == ["b"]   # added, a kept
+    assert _write(out, {"a": "fa2", "b": "fb"}, {"a": 3.0, "b": 9.0}) == ["a"]  # a changed: redone
+    with PoseFile(out) as pf:
+        assert pf.read("a", "keypoints2d")[0, 0, 0] == 3.0
+        assert pf.read("b", "keypoints2d")[0, 0, 0] == 2.0
+        assert pf.attrs["complete"]
+        assert pf.video_attrs("a")["input_fingerprint"] == "fa2"
+
+
+def test_downstream_fingerprints_follow_the_upstream_video(tmp_path):
+    from finephys_cli.io.poses_h5 import video_fingerprints
+
+    up = tmp_path / "up.h5"
+    _write(up, {"a": "fa", "b": "fb"}, {"a": 1.0, "b": 2.0})
+    with PoseFile(up) as pf:
+        before = video_fingerprints(pf, pf.video_ids)
+    _write(up, {"a": "fa", "b": "fb2"}, {"a": 1.0, "b": 5.0})
+    with PoseFile(up) as pf:
+        after = video_fingerprints(pf, pf.video_ids)
+    assert before["a"] == after["a"] and before["b"] != after["b"]
+    # A producer without per-video fingerprints (synth) is identified by the file itself.
+    bare = tmp_path / "bare.h5"
+    with PoseFileWriter(bare, format="finephys.pose2d", config={}, config_hash="k") as w:
+        w.write_video("a", {}, {"keypoints2d": np.zeros((2, 17, 2)), "scores": np.ones((2, 17))})
+        w.finish()
+    with PoseFile(bare) as pf:
+        first = video_fingerprints(pf, ["a"])
+    bare.unlink()
+    with PoseFileWriter(bare, format="finephys.pose2d", config={}, config_hash="k") as w:
+        w.write_video("a", {}, {"keypoints2d": np.ones((2, 17, 2)), "scores": np.ones((2, 17))})
+        w.finish()
+    with PoseFile(bare) as pf:
+        assert video_fingerprints(pf, ["a"]) != first

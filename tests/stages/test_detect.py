@@ -114,6 +114,24 @@ def test_shards_then_merge_equal_single_run(runner, synth_small, tmp_path):
             np.testing.assert_array_equal(a.read(v, "keypoints2d"), b.read(v, "keypoints2d"))
     gap = runner.invoke(app, ["merge", shards[0], "-o", str(tmp_path / "g.h5")])
     assert gap.exit_code == 1 and "gap" in gap.stderr
+    with PoseFile(single) as a, PoseFile(merged) as b:      # merged = single run, inputs too
+        assert a.attrs["inputs_hash"] == b.attrs["inputs_hash"]
+
+
+def test_other_videos_into_a_finished_output_are_refused_or_added(runner, synth_small, tmp_path):
+    """Bug: `detect b.mp4 -o x.h5` after `detect a.mp4 -o x.h5` said "up to date"."""
+    a, b = sorted(synth_small[1].glob("*.mp4"))
+    out = tmp_path / "x.h5"
+    assert runner.invoke(app, ["detect", str(a), "-o", str(out), *FAST]).exit_code == 0
+    res = runner.invoke(app, ["detect", str(b), "-o", str(out), *FAST])
+    assert res.exit_code == 1 and "not among these inputs" in res.stderr
+    assert "--overwrite" in res.stderr and "to date" not in res.stderr
+    res = runner.invoke(app, ["detect", str(a), str(b), "-o", str(out), *FAST])
+    assert res.exit_code == 0, res.output
+    with PoseFile(out) as pf:
+        assert pf.video_ids == sorted([a.stem, b.stem])
+    res = runner.invoke(app, ["detect", str(a), str(b), "-o", str(out), *FAST])
+    assert res.exit_code == 0 and "to date" in res.stderr
 
 
 def _dets(boxes):

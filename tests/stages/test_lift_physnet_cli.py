@@ -125,3 +125,44 @@ def test_lift_physnet_heatmaps_shards_merge_to_the_single_run(runner, tmp_path,
                                           b["videos"][vid]["keypoints2d"][()])
             np.testing.assert_array_equal(a["videos"][vid]["heatmaps/64x64"][()],
                                           b["videos"][vid]["heatmaps/64x64"][()])
+
+
+def test_lift_redoes_when_its_input_changes_or_refuses_another(runner, synth_small,
+                                                               tiny_pose_models, tmp_path):
+    """Bug: the skip key was the config alone, so `lift b.h5 -o l.h5` after `lift a.h5 -o l.h5`
+    said "up to date", and so did a rerun after the input was regenerated in place."""
+    import shutil
+
+    from finephys_cli.io.poses_h5 import PoseFileWriter
+
+    src = tmp_path / "s.h5"
+    shutil.copy(synth_small[0], src)
+    out = tmp_path / "l.h5"
+    args = ["lift", str(src), "-o", str(out), "--model", str(tiny_pose_models / "lifter"),
+            "--device", "cpu", "--progress", "none"]
+    assert runner.invoke(app, args).exit_code == 0
+    with PoseFile(out) as pf:
+        before = {v: pf.read(v, "pose3d_dd") for v in pf.video_ids}
+    # Regenerate the input in place with other 2D (same config, same ids).
+    with PoseFile(src) as pf:
+        videos = {v: ({k: val for k, val in pf.video_attrs(v).items() if k != "complete"},
+                      {n: pf.read(v, n) for n in pf.datasets(v)}) for v in pf.video_ids}
+        cfg, chash = pf.config, pf.config_hash
+    src.unlink()
+    with PoseFileWriter(src, format="finephys.synth", config=cfg, config_hash=chash) as w:
+        for v, (attrs, arrays) in videos.items():
+            arrays["keypoints2d"] = arrays["keypoints2d"] * 0.5 + 20
+            w.write_video(v, attrs, arrays)
+        w.finish()
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0 and "to date" not in res.stderr
+    with PoseFile(out) as pf:
+        assert any(not np.allclose(pf.read(v, "pose3d_dd"), before[v]) for v in pf.video_ids)
+    # Another input file with other videos into the same output: a one-line refusal.
+    other = tmp_path / "other.h5"
+    with PoseFileWriter(other, format="finephys.pose2d", config={}, config_hash="x") as w:
+        w.write_video("zz", {}, {"keypoints2d": np.full((20, 17, 2), 50.0),
+                                 "scores": np.ones((20, 17))})
+        w.finish()
+    res = runner.invoke(app, [*args[:1], str(other), *args[2:]])
+    assert res.exit_code != 0 and "--overwrite" in res.stderr and "Traceback" not in res.output

@@ -1,0 +1,32 @@
+"""What an output was made from: a fingerprint per input item, so a rerun can tell a finished
+output for *these* inputs from one made of others (or of an older version of the same file)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+HEAD_BYTES = 1 << 16
+
+
+def file_fingerprint(path: Path) -> str:
+    """size + mtime + sha256 of the first 64 KiB: cheap on long videos, and it changes when a file
+    is rewritten or still being copied."""
+    path = Path(path)
+    st = path.stat()
+    h = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}:".encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(HEAD_BYTES))
+    return h.hexdigest()[:24]
+
+
+def combine(*parts: object) -> str:
+    """One short digest of several parts (config hashes, upstream fingerprints, ids)."""
+    return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:24]
+
+
+def inputs_hash(inputs: Mapping[str, str]) -> str:
+    """The digest of a whole input map {item id: fingerprint}, independent of its order."""
+    return combine(*(f"{k}={inputs[k]}" for k in sorted(inputs)))
