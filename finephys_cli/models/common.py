@@ -15,6 +15,9 @@ class SavableMixin:
 
     config: Any
     config_class: type
+    # Fields added after a model was first shipped, with the value that reproduces how models
+    # saved before them were trained (their config.json has no such key).
+    legacy_defaults: dict[str, Any] = {}
 
     def save_pretrained(self, folder: Path, extra: dict | None = None) -> Path:
         from safetensors.torch import save_file
@@ -43,6 +46,7 @@ class SavableMixin:
         if raw.get("model_type") != cls.__name__:
             raise SchemaError(f"{folder}: a {raw.get('model_type')} model, expected {cls.__name__}")
         fields = {f.name for f in dataclasses.fields(cls.config_class)}
+        raw = {**cls.legacy_defaults, **raw}
         cfg = cls.config_class(**{k: (tuple(v) if isinstance(v, list) else v)
                                   for k, v in raw.items() if k in fields})
         model = cls(cfg)

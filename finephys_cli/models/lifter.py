@@ -30,6 +30,9 @@ class LifterConfig:
     dropout: float = 0.0
     use_prompt: bool = True
     bank_size: int = 256
+    # v0.1 only: S_dd = out + prompt_3d − prompt_xy + query_xy, which ties the query's depth to
+    # the prompt's; neither the paper nor Skeleton-in-Context has it.
+    prompt_shortcut: bool = False
 
 
 class Attention(nn.Module):
@@ -91,6 +94,7 @@ class DualStreamLayer(nn.Module):
 
 class InContextLifter(SavableMixin, nn.Module):
     config_class = LifterConfig
+    legacy_defaults = {"prompt_shortcut": True}
 
     def __init__(self, config: LifterConfig | None = None):
         super().__init__()
@@ -134,7 +138,7 @@ class InContextLifter(SavableMixin, nn.Module):
             x = 0.5 * (x[:b] + x[b:])
         out = self.head(x[:, f:])
         xy0 = torch.cat([query_2d[..., :2], torch.zeros_like(query_2d[..., :1])], -1)
-        if use_prompt:
+        if use_prompt and self.config.prompt_shortcut:
             pxy0 = torch.cat([prompt_2d[..., :2], torch.zeros_like(prompt_2d[..., :1])], -1)
             return out + prompt_3d - pxy0 + xy0
         return out + xy0 + prior

@@ -4,7 +4,15 @@ State q_t ∈ R^51 (the 17x3 pose). A global encoder over the whole S_dd (eq. 6)
 encoder over 3-frame windows (eq. 7-8) are fused into q_t. Heads give J_t, C_t ∈ R^51
 (eq. 10-11), a symmetric M_t^-1 from 1326 = 51·52/2 values (eq. 12-13) and the noise N_t, whose
 51 columns are a predicted mean plus Gaussian samples in training and the mean at evaluation
-(eq. 14-15). Then q̈_t = (M^-1 + N)(J − C) (eq. 16) and q̂_{t+1} = q̈_t·dt² + 2q_t − q_{t−1}
+(eq. 14-15; the paper's G samples with σ² = 1, `noise_std`).
+
+Departures from the paper, each a config field (the model card has the ablations):
+- `positive_definite` (default): M^-1 = L·Lᵀ + εI from the same 1326 values, so it is SPD as an
+  inverse inertia must be; the paper's plain symmetric fill (eq. 13) has negative eigenvalues
+  in practice (every rollout step of the v0.1 model had one).
+- `noise_std=None` learns the std of N instead of fixing σ = 1 (the v0.1 models).
+- `legacy_local_window`: the v0.1 bug, a local encoder fed {t−2, t−2, t} instead of eq. 7's
+  {t−2, t−1, t}; true only in configs of models trained that way. Then q̈_t = (M^-1 + N)(J − C) (eq. 16) and q̂_{t+1} = q̈_t·dt² + 2q_t − q_{t−1}
 (eq. 17), forward from the first 3 frames and backward from the last 3 (the same network on the
 time-reversed sequence); middle frames average both, and a pose decoder gives S_pp (eq. 18).
 
@@ -33,10 +41,12 @@ class PhysNetConfig:
     frames: int = 16
     dt: float = 1.0 / 25.0
     rollout: str = "autoregressive"   # or "teacher" (one-step, teacher-forced)
-    positive_definite: bool = False   # M^-1 = L·Lᵀ + εI instead of the symmetric fill
+    positive_definite: bool = True    # M^-1 = L·Lᵀ + εI (SPD) instead of eq. 13's symmetric fill
     pd_eps: float = 1e-3
     head_init_std: float = 1e-3
+    noise_std: float | None = 1.0     # σ of G (eq. 14); None: learned, from noise_init_logstd
     noise_init_logstd: float = -4.0
+    legacy_local_window: bool = False  # v0.1 weights only: local encoder saw {t-2, t-2, t}
 
 
 def symmetric_from_upper(values: torch.Tensor, n: int = D) -> torch.Tensor:
@@ -56,6 +66,8 @@ def lower_from_values(values: torch.Tensor, n: int = D) -> torch.Tensor:
 
 class PhysNet(SavableMixin, nn.Module):
     config_class = PhysNetConfig
+    legacy_defaults = {"positive_definite": False, "noise_std": None,
+                       "legacy_local_window": True}
 
     def __init__(self, config: PhysNetConfig | None = None):
         super().__init__()
@@ -102,10 +114,17 @@ class PhysNet(SavableMixin, nn.Module):
         """S_dd (B,T,51) -> q (B,T,51), the fused global and local state."""
         t = s.shape[1]
         g = s + self.g_out(self.g_enc(self.g_in(s) + self.g_pos[:, :t]))
-        prev = torch.cat([s[:, :1], s[:, :1], s[:, :-1]], 1)[:, :t]
-        prev2 = torch.cat([s[:, :1], s[:, :1], s[:, :-2]], 1)[:, :t]
+        prev, prev2 = self.local_window(s)
         local = s + self.l_enc(torch.cat([prev2, prev, s], -1))
         return self.fuse(torch.cat([g, local], -1))
+
+    def local_window(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """S(t−1) and S(t−2) for every t (eq. 7), the first frame repeated before the start."""
+        first = s[:, :1]
+        prev2 = torch.cat([first, first, s[:, :-2]], 1)
+        if self.config.legacy_local_window:
+            return prev2, prev2
+        return torch.cat([first, s[:, :-1]], 1), prev2
 
     # -- Euler-Lagrange terms (eq. 10-16) ----------------------------------------------------
     def terms(self, q_obs: torch.Tensor, q: torch.Tensor, q_prev: torch.Tensor,
@@ -120,7 +139,9 @@ class PhysNet(SavableMixin, nn.Module):
             minv = symmetric_from_upper(vals)
         mu, logstd = self.head_n(feat).chunk(2, -1)
         if sample_noise:
-            cols = mu[..., None, :] + logstd.exp()[..., None, :] * torch.randn(
+            std = logstd.exp()[..., None, :] if self.config.noise_std is None \
+                else self.config.noise_std
+            cols = mu[..., None, :] + std * torch.randn(
                 mu.shape[:-1] + (D, D), device=mu.device, dtype=mu.dtype)
             noise = cols.transpose(-1, -2)      # column i is N^[i]
         else:

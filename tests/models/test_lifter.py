@@ -33,8 +33,23 @@ def test_prompt_choice_is_deterministic_and_nearest():
     assert torch.equal(m.choose_prompts(q, "random", g1), m.choose_prompts(q, "random", g2))
 
 
-def test_residual_starts_at_query_2d_plus_prompt_depth():
+def test_residual_starts_at_query_2d_plus_prior_without_a_prompt_shortcut():
     m = InContextLifter(CFG).eval()
+    for p in m.head[-1].parameters():
+        torch.nn.init.zeros_(p)
+    torch.nn.init.normal_(m.mean_prior)
+    q, p2, p3 = torch.randn(1, 16, 17, 3), torch.randn(1, 16, 17, 3), torch.randn(1, 16, 17, 3)
+    out = m(q, p2, p3)
+    np.testing.assert_allclose(out[..., :2].detach(), (q[..., :2] + m.mean_prior[..., :2]),
+                               atol=1e-6)
+    np.testing.assert_allclose(out[..., 2].detach(), m.mean_prior[..., 2].expand(1, 16, 17),
+                               atol=1e-6)
+
+
+def test_v01_prompt_shortcut_ties_depth_to_the_prompt():
+    import dataclasses
+
+    m = InContextLifter(dataclasses.replace(CFG, prompt_shortcut=True)).eval()
     for p in m.head[-1].parameters():
         torch.nn.init.zeros_(p)
     q, p2, p3 = torch.randn(1, 16, 17, 3), torch.randn(1, 16, 17, 3), torch.randn(1, 16, 17, 3)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ CFG = PhysNetConfig(hidden=32, global_layers=1, heads=2)
 
 def _physics_only(cfg=CFG, accel=0.0):
     """A PhysNet whose heads give a constant acceleration (J = a·dt², C = 0, M^-1 = I, N = 0)."""
-    m = PhysNet(cfg)
+    m = PhysNet(dataclasses.replace(cfg, positive_definite=False))
     for head in (m.head_j, m.head_c, m.head_m, m.head_n):
         torch.nn.init.zeros_(head.weight)
     with torch.no_grad():
@@ -24,12 +26,73 @@ def test_minv_is_exactly_symmetric():
     vals = torch.randn(3, 5, D * (D + 1) // 2)
     m = symmetric_from_upper(vals)
     assert torch.equal(m, m.transpose(-1, -2))
-    out = PhysNet(CFG).terms(torch.randn(2, D), torch.randn(2, D), torch.randn(2, D), True)
+    sym = PhysNet(dataclasses.replace(CFG, positive_definite=False))
+    out = sym.terms(torch.randn(2, D), torch.randn(2, D), torch.randn(2, D), True)
     assert torch.equal(out["minv"], out["minv"].transpose(-1, -2))
-    pd = PhysNet(PhysNetConfig(hidden=32, global_layers=1, heads=2, positive_definite=True))
-    ev = torch.linalg.eigvalsh(pd.terms(torch.randn(2, D), torch.randn(2, D),
-                                        torch.randn(2, D), False)["minv"])
-    assert (ev > 0).all()
+
+
+def test_minv_is_spd_by_default_on_random_inputs_and_weights():
+    torch.manual_seed(1)
+    m = PhysNet(CFG)
+    assert m.config.positive_definite
+    for head in (m.head_m, m.trunk[0]):           # far from the near-identity init
+        torch.nn.init.normal_(head.weight, std=0.5)
+    out = m.terms(3 * torch.randn(64, D), 3 * torch.randn(64, D), torch.randn(64, D), False)
+    minv = out["minv"].double()
+    torch.testing.assert_close(minv, minv.transpose(-1, -2))
+    assert (torch.linalg.eigvalsh(minv) > 0).all()
+    # The symmetric fill of eq. 13 with the same weights is indefinite: the reason for the default.
+    sym = PhysNet(dataclasses.replace(CFG, positive_definite=False))
+    sym.load_state_dict(m.state_dict())
+    ev = torch.linalg.eigvalsh(sym.terms(3 * torch.randn(64, D), 3 * torch.randn(64, D),
+                                         torch.randn(64, D), False)["minv"])
+    assert (ev.min(-1).values < 0).all()
+
+
+def test_local_encoder_sees_the_previous_frame():
+    """Bug: the local window was {t−2, t−2, t}, so S(t−1) never reached the local branch."""
+    torch.manual_seed(0)
+    m = PhysNet(CFG).eval()
+    torch.nn.init.normal_(m.l_enc[-1].weight, std=0.1)   # zero-initialised: make it live
+    s = torch.randn(1, 16, D)
+    prev, prev2 = m.local_window(s)
+    assert torch.equal(prev[0, 5], s[0, 4]) and torch.equal(prev2[0, 5], s[0, 3])
+    moved = s.clone()
+    moved[0, 4] += 1.0                                    # S(t−1) for t = 5 only
+    with torch.no_grad():
+        a, b = m.encode(s), m.encode(moved)
+    assert not torch.allclose(a[0, 5], b[0, 5])           # t = 5 sees S(4) as S(t−1)
+    legacy = PhysNet(dataclasses.replace(CFG, legacy_local_window=True)).eval()
+    legacy.load_state_dict(m.state_dict())
+    with torch.no_grad():   # the v0.1 window at t = 5 is {S3, S3, S5}: S4 does not reach it
+        la, lb = legacy.l_enc(torch.cat([*legacy.local_window(s)[::-1], s], -1)), \
+            legacy.l_enc(torch.cat([*legacy.local_window(moved)[::-1], moved], -1))
+    assert torch.allclose(la[0, 5], lb[0, 5])
+
+
+def test_noise_is_sampled_with_the_papers_unit_variance():
+    torch.manual_seed(0)
+    m = PhysNet(CFG)
+    out = m.terms(torch.randn(256, D), torch.randn(256, D), torch.randn(256, D), True)
+    centred = out["noise"] - out["noise"].mean(0, keepdim=True)
+    assert abs(float(centred.std()) - 1.0) < 0.02       # G has σ² = 1 (eq. 14)
+    learned = PhysNet(dataclasses.replace(CFG, noise_std=None))
+    out = learned.terms(torch.randn(256, D), torch.randn(256, D), torch.randn(256, D), True)
+    assert float((out["noise"] - out["noise"].mean(0, keepdim=True)).std()) < 0.1
+
+
+def test_v01_configs_load_with_the_behaviour_they_were_trained_with(tmp_path):
+    import json
+
+    m = PhysNet(CFG)
+    m.save_pretrained(tmp_path / "p")
+    raw = json.loads((tmp_path / "p" / "config.json").read_text())
+    for key in ("positive_definite", "noise_std", "legacy_local_window"):
+        raw.pop(key)
+    (tmp_path / "p" / "config.json").write_text(json.dumps(raw))
+    old = PhysNet.from_pretrained(tmp_path / "p")
+    assert old.config.legacy_local_window and not old.config.positive_definite
+    assert old.config.noise_std is None
 
 
 def test_zero_heads_give_constant_velocity_exactly():
