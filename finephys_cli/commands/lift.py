@@ -45,7 +45,9 @@ def lift(
 @cli_command
 def train_lift(
     data: Annotated[list[str], typer.Option(help="Training data: a synth/pose file, "
-                                            "h36m:DIR or amass:FILE (repeatable).")],
+                                            "DETECT.h5+TRUTH.h5 (detect run on synth videos, "
+                                            "paired with their truth), h36m:DIR or amass:FILE "
+                                            "(repeatable).")],
     name: RunNameOpt = "lift",
     runs: RunsOpt = Path("runs"),
     steps: StepsOpt = None,

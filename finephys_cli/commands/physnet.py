@@ -40,7 +40,10 @@ def physnet(
 
 @cli_command
 def train_physnet(
-    data: Annotated[list[str], typer.Option(help="Training data (repeatable).")],
+    data: Annotated[list[str], typer.Option(help="Training data (repeatable), as for "
+                                            "train-lift: a synth/pose file, DETECT.h5+TRUTH.h5, "
+                                            "h36m:DIR or amass:FILE; for --stage finetune any "
+                                            "2D file (e.g. detect output).")],
     stage: Annotated[str, typer.Option(help="pretrain (eq. 19, 3D) or finetune (eq. 20, 2D).")]
     = "pretrain",
     model_type: Annotated[str, typer.Option(help="physnet, or mlp for the ablation.")] = "physnet",
@@ -70,12 +73,18 @@ def train_physnet(
 
 @cli_command
 def eval_poses(
-    paths: Annotated[list[Path], typer.Argument(help="pose3d/phys files with ground truth.")],
+    paths: Annotated[list[Path], typer.Argument(help="pose3d/phys files.")],
+    truth: Annotated[str | None, typer.Option(
+        help="Ground truth elsewhere: a finephys file with pose3d_camera, camera_K and "
+             "keypoints2d_exact (e.g. the synth file of the videos you ran detect on), or "
+             "h36m:DIR (VideoPose3D's Human3.6M npz pair); matched by video id and "
+             "frame_indices. Default: the file's own.")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output",
                                                 help="Write JSON (and a .csv beside it).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print the paper's Table 2: S_detect / S_dd / S_pp / S_dd+S_MLP / S_dd+S_pp."""
+    """Print the paper's Table 2: S_detect / S_dd / S_pp / S_dd+S_MLP / S_dd+S_pp, beside a
+    constant (each clip's static mean pose). † marks metrics scaled with the true root depth."""
     import csv
     import json
 
@@ -83,27 +92,36 @@ def eval_poses(
 
     from ..console import console
     from ..io.atomic import atomic_write_text
-    from ..stages.eval_poses import evaluate_file, table_rows
+    from ..stages.eval_poses import ORACLE_SCALED, evaluate_file, table_rows
 
-    results = {str(p): table_rows(evaluate_file(p)) for p in paths}
+    evaluated = {str(p): evaluate_file(p, truth) for p in paths}
+    results = {path: table_rows(res) for path, res in evaluated.items()}
+    cols = ["MPJPE", "N-MPJPE", "P-MPJPE", "MPJVE", "N-MPJVE", "accel", "bone_std", "median",
+            "coverage"]
     for path, rows in results.items():
-        table = Table(title=f"Table 2 analogue: {path}")
-        cols = ["space", "source", "MPJPE", "N-MPJPE", "P-MPJPE", "MPJVE", "accel", "bone_std"]
+        table = Table(title=f"Table 2 analogue: {path}",
+                      caption="† 3D: scaled with the true root depth and focal (oracle); "
+                              "N-MPJPE, P-MPJPE, N-MPJVE need no depth. coverage: frames with "
+                              "a pose")
+        table.add_column("space")
+        table.add_column("source")
         for c in cols:
-            table.add_column(c, justify="right" if c not in ("space", "source") else "left",
+            table.add_column(c + ("†" if c in ORACLE_SCALED else ""), justify="right",
                              no_wrap=True)
         for r in rows:
             table.add_row(*[r["space"] + (" (mm)" if r["space"] == "3d" else " (px)"), r["source"]]
-                          + [f"{r[c]:.2f}" if c in r else "-" for c in cols[2:]])
+                          + [f"{r[c]:.3f}" if c == "coverage" and c in r else
+                             f"{r[c]:.2f}" if c in r else "-" for c in cols])
         console.print(table)
     written = []
     if output is not None:
-        atomic_write_text(output, json.dumps(results, indent=2))
+        atomic_write_text(output, json.dumps(
+            {"files": results, "per_video": {p: r["videos"] for p, r in evaluated.items()},
+             "oracle_scaled": list(ORACLE_SCALED), "truth": truth}, indent=2))
         csv_path = output.with_suffix(".csv")
-        fields = ["file", "space", "source", "MPJPE", "N-MPJPE", "P-MPJPE", "MPJVE", "accel",
-                  "bone_std"]
         with open(csv_path, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            writer = csv.DictWriter(fh, fieldnames=["file", "space", "source", *cols],
+                                    extrasaction="ignore")
             writer.writeheader()
             for path, rows in results.items():
                 for r in rows:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .h36m import read_h36m_sequences
 from .normalize import image_aligned_3d, normalize_2d, normalize_3d
 
 
@@ -32,82 +33,56 @@ class Clip:
     meta: dict = field(default_factory=dict)
 
 
-def read_pose_file(path: Path, allow_reserved: bool = False, video_ids: list[str] | None = None
-                   ) -> list[Clip]:
-    from ..io.poses_h5 import POSE2D_FORMATS, PoseFile
+def _refuse_reserved(pf, allow_reserved: bool) -> None:  # noqa: ANN001
+    if bool(pf.attrs.get("contains_reserved", False)) and not allow_reserved:
+        raise InputError(f"{pf.path} contains reserved held-out DeepMimic clips; they are "
+                         f"never used for training, validation or tuning")
 
+
+def read_pose_file(path: Path, allow_reserved: bool = False, video_ids: list[str] | None = None,
+                   truth: Path | None = None) -> list[Clip]:
+    """The 2D of a finephys file with its own 3D truth (synth), or with the truth of another
+    file (`truth`: e.g. `detect` run on synth videos, paired with that synth file by video id
+    and frame_indices: training on what the detector really produces)."""
+    from ..io.poses_h5 import POSE2D_FORMATS, PoseFile
+    from .truth import load_truth, truth_in
+
+    table = None
+    if truth is not None:
+        with PoseFile(truth, skeleton=None) as tf:
+            _refuse_reserved(tf, allow_reserved)
+        table = load_truth(str(truth))
     with PoseFile(path, formats=POSE2D_FORMATS) as pf:
-        if bool(pf.attrs.get("contains_reserved", False)) and not allow_reserved:
-            raise InputError(f"{path} contains reserved held-out DeepMimic clips; they are "
-                             f"never used for training, validation or tuning")
+        _refuse_reserved(pf, allow_reserved)
         clips = []
         for vid in video_ids or pf.video_ids:
             kp, sc = pf.read(vid, "keypoints2d"), pf.read(vid, "scores")
+            attrs = pf.video_attrs(vid)
             aligned = None
-            meta = {"fps": float(pf.video_attrs(vid).get("fps", 25.0))}
-            if pf.has(vid, "pose3d_camera"):
-                K = pf.read(vid, "camera_K")
-                cam = pf.read(vid, "pose3d_camera")
-                aligned = image_aligned_3d(cam, K)
-                meta.update(focal=float(K[0, 0]), z_root=cam[:, 0, 2])
+            meta = {"fps": float(attrs.get("fps", 25.0))}
+            found = truth_in(pf, vid) if table is None else table.get(vid)
+            if table is not None and found is None:
+                raise InputError(f"{path}: video {vid} is not in the truth file {truth}")
+            if found is not None:
+                if table is not None:
+                    found = found.at(attrs.get("frame_indices"), len(kp), f"{path}:{vid}")
+                aligned = image_aligned_3d(found.camera3d, found.K)
+                meta.update(focal=float(found.K[0, 0]), z_root=found.camera3d[:, 0, 2])
             clips.append(Clip(vid, kp.astype(np.float64), sc.astype(np.float64), aligned, meta))
         return clips
 
 
-H36M32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 SMPL_TO_H36M = {0: (0,), 1: (2,), 2: (5,), 3: (8,), 4: (1,), 5: (4,), 6: (7,), 7: (3, 6),
                 8: (12,), 9: (15,), 10: (15,), 11: (16,), 12: (18,), 13: (20,), 14: (17,),
                 15: (19,), 16: (21,)}
 
 
-def dlt_camera(world: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """The 3x4 projection matrix from N >= 6 correspondences (direct linear transform)."""
-    n = len(world)
-    a = np.zeros((2 * n, 12))
-    xh = np.concatenate([world, np.ones((n, 1))], 1)
-    a[0::2, 0:4] = xh
-    a[0::2, 8:12] = -uv[:, :1] * xh
-    a[1::2, 4:8] = xh
-    a[1::2, 8:12] = -uv[:, 1:2] * xh
-    _, _, vt = np.linalg.svd(a)
-    return vt[-1].reshape(3, 4)
-
-
-def decompose_projection(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """P = K[R|t] with a positive-diagonal K."""
-    from scipy.linalg import rq
-
-    k, r = rq(p[:, :3])
-    d = np.diag(np.sign(np.diag(k)))
-    k, r = k @ d, d @ r
-    t = np.linalg.solve(k, p[:, 3])
-    if np.linalg.det(r) < 0:
-        r, t = -r, -t
-    return k / k[2, 2], r, t
-
-
 def read_h36m_npz(path_3d: Path, path_2d: Path, subjects: tuple[str, ...] | None = None
                   ) -> list[Clip]:
-    d3 = np.load(path_3d, allow_pickle=True)["positions_3d"].item()
-    d2 = np.load(path_2d, allow_pickle=True)["positions_2d"].item()
-    clips = []
-    for subject in sorted(d3):
-        if subjects and subject not in subjects:
-            continue
-        for action in sorted(d3[subject]):
-            pos = d3[subject][action]
-            world = pos[:, list(H36M32_TO_17)] if pos.shape[1] == 32 else pos
-            for cam_idx, uv in enumerate(d2[subject][action]):
-                t = min(len(uv), len(world))
-                P = dlt_camera(world[:t:5].reshape(-1, 3), uv[:t:5].reshape(-1, 2))
-                K, R, tr = decompose_projection(P)
-                cam = world[:t] @ R.T + tr
-                aligned = image_aligned_3d(cam, K)
-                clips.append(Clip(f"h36m_{subject}_{action}_{cam_idx}".replace(" ", "_"),
-                                  uv[:t].astype(np.float64), np.ones((t, 17)), aligned,
-                                  {"fps": 50.0, "focal": float(K[0, 0]),
-                                   "z_root": cam[:, 0, 2]}))
-    return clips
+    return [Clip(seq.video_id, seq.uv, np.ones(seq.uv.shape[:2]),
+                 image_aligned_3d(seq.camera3d, seq.K),
+                 {"fps": 50.0, "focal": float(seq.K[0, 0]), "z_root": seq.camera3d[:, 0, 2]})
+            for seq in read_h36m_sequences(path_3d, path_2d, subjects)]
 
 
 def smpl_to_h36m(joints: np.ndarray) -> np.ndarray:
@@ -189,7 +164,8 @@ def clip_windows(clip: Clip, frames: int, stride: int) -> dict[str, np.ndarray]:
 
 def load_training_clips(specs: list[str], allow_reserved: bool = False, seed: int = 0
                         ) -> list[Clip]:
-    """`--data` entries: a finephys file, `h36m:DIR` (VideoPose3D npz pair) or `amass:FILE`."""
+    """`--data` entries: a finephys file, `DETECT.h5+TRUTH.h5` (a 2D file whose truth is in
+    another file), `h36m:DIR` (VideoPose3D npz pair) or `amass:FILE`."""
     clips: list[Clip] = []
     rng = np.random.default_rng(seed)
     for spec in specs:
@@ -198,6 +174,9 @@ def load_training_clips(specs: list[str], allow_reserved: bool = False, seed: in
             clips += read_h36m_npz(root / "data_3d_h36m.npz", root / "data_2d_h36m_gt.npz")
         elif spec.startswith("amass:"):
             clips += read_amass_joints(Path(spec[6:]), rng)
+        elif "+" in spec and not Path(spec).exists():
+            det, truth = spec.split("+", 1)
+            clips += read_pose_file(Path(det), allow_reserved, truth=Path(truth))
         else:
             clips += read_pose_file(Path(spec), allow_reserved)
     if not clips:

@@ -58,7 +58,15 @@ def normalize_3d(aligned: np.ndarray, root2d: np.ndarray, scale: float) -> np.nd
     return out / scale
 
 
-def to_metric(pose_n: np.ndarray, scale: float, z_root: np.ndarray, focal: float) -> np.ndarray:
-    """Normalised image-aligned 3D -> root-relative metres (weak perspective at the root depth)."""
-    rel = pose_n - pose_n[:, :1]
-    return rel * scale * (z_root[:, None, None] / focal)
+def to_metric(pose_n: np.ndarray, root2d: np.ndarray, scale: float, K: np.ndarray,
+              z_root: np.ndarray) -> np.ndarray:
+    """Normalised image-aligned 3D -> root-relative camera-frame metres: the exact inverse of
+    `image_aligned_3d` (Z = Z_root·(1 + d/f), X = (u − cx)·Z/f). Up to the per-frame factor
+    Z_root/f the result depends on the intrinsics alone, so scale-aligned metrics of it need no
+    true depth; MPJPE in metres does (an oracle)."""
+    px = pose_n * scale
+    px[..., :2] += root2d[:, None]
+    f, c = np.array([K[0, 0], K[1, 1]]), np.array([K[0, 2], K[1, 2]])
+    z = z_root[:, None, None] * (1.0 + px[..., 2:3] / K[0, 0])
+    cam = np.concatenate([(px[..., :2] - c) * z / f, z], -1)
+    return cam - cam[:, :1]

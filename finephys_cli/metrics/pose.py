@@ -17,12 +17,40 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.linalg.norm(pred - gt, axis=-1)[ok].mean()) if ok.any() else float("nan")
 
 
-def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Per frame, scale the prediction by the least-squares factor first."""
-    p, g = np.nan_to_num(pred), np.nan_to_num(gt)
-    s = (p * g).sum((-1, -2), keepdims=True) / np.maximum((p * p).sum((-1, -2), keepdims=True),
-                                                          1e-12)
-    return mpjpe(np.where(np.isnan(pred), np.nan, pred * s), gt)
+def root_relative(pose: np.ndarray, root: int = 0) -> np.ndarray:
+    return pose - pose[:, root:root + 1]
+
+
+def scale_aligned(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
+    """Root-relative prediction times its per-frame least-squares scale onto the root-relative
+    ground truth (VideoPose3D's N-MPJPE alignment); NaN joints stay NaN and do not vote."""
+    p, g = root_relative(pred, root), root_relative(gt, root)
+    ok = _valid(p, g)[..., None]
+    pz, gz = np.where(ok, p, 0.0), np.where(ok, g, 0.0)
+    s = (pz * gz).sum((-1, -2), keepdims=True) / np.maximum(
+        (pz * pz).sum((-1, -2), keepdims=True), 1e-12)
+    return p * s
+
+
+def n_mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> float:
+    """MPJPE after the per-frame scale alignment about the root. Scale-free: it needs no true
+    depth or focal, and it is below MPJPE for any root-aligned pose."""
+    return mpjpe(scale_aligned(pred, gt, root), root_relative(gt, root))
+
+
+def n_mpjve(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> float:
+    """MPJVE of the scale-aligned, root-relative poses: temporal error free of the scale."""
+    return mpjve(scale_aligned(pred, gt, root), root_relative(gt, root))
+
+
+def median_error(pred: np.ndarray, gt: np.ndarray) -> float:
+    ok = _valid(pred, gt)
+    return float(np.median(np.linalg.norm(pred - gt, axis=-1)[ok])) if ok.any() else float("nan")
+
+
+def coverage(pred: np.ndarray) -> float:
+    """The fraction of frames with at least one joint (e.g. frames where a person was found)."""
+    return float((~np.isnan(pred).any(-1)).any(-1).mean()) if len(pred) else float("nan")
 
 
 def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -66,9 +94,11 @@ def bone_std(pred: np.ndarray) -> float:
 
 def all_metrics(pred: np.ndarray, gt: np.ndarray, *, three_d: bool) -> dict[str, float]:
     out = {"MPJPE": mpjpe(pred, gt), "N-MPJPE": n_mpjpe(pred, gt), "MPJVE": mpjve(pred, gt),
-           "accel": accel_error(pred, gt)}
+           "N-MPJVE": n_mpjve(pred, gt), "accel": accel_error(pred, gt)}
     if three_d:
         out.update({"P-MPJPE": p_mpjpe(pred, gt), "bone_std": bone_std(pred)})
+    else:
+        out.update({"median": median_error(pred, gt), "coverage": coverage(pred)})
     return out
 
 

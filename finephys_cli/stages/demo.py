@@ -107,14 +107,14 @@ def print_summary(summary: dict) -> None:
     if t2:
         table = Table(title="Table 2 analogue (synthetic ground truth; see eval-poses --help "
                             "for the units)")
-        rows = [r for file_rows in t2.values() for r in file_rows]
+        rows = [r for file_rows in t2["files"].values() for r in file_rows]
         if rows:
-            cols = [k for k in rows[0] if k not in ("source", "space")]
+            cols = list(dict.fromkeys(k for r in rows for k in r if k not in ("source", "space")))
             for c in ("space", "source", *cols):
                 table.add_column(c)
             for r in rows:
                 table.add_row(str(r.get("space")), str(r.get("source")),
-                              *[f"{r[c]:.1f}" if isinstance(r.get(c), float) else str(r.get(c))
+                              *[f"{r[c]:.1f}" if isinstance(r.get(c), float) else "-"
                                 for c in cols])
             console.print(table)
     sc = Table(title="score (generated videos)")

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from finephys_cli.data.camera import look_at, project_points
-from finephys_cli.data.lift_data import (clip_windows, decompose_projection, dlt_camera,
+from finephys_cli.data.h36m import decompose_projection, dlt_camera
+from finephys_cli.data.lift_data import (clip_windows,
                                          read_amass_joints, read_h36m_npz, read_pose_file,
                                          smpl_to_h36m)
 from finephys_cli.data.normalize import (denormalize_2d, normalize_2d,
@@ -26,10 +27,14 @@ def test_normalisation_round_trips_and_projects_by_xy(synth_small):
         cam = pf.read(c.video_id, "pose3d_camera")
         K = pf.read(c.video_id, "camera_K")
     np.testing.assert_allclose(denormalize_2d(target[..., :2], root, scale), exact, atol=1e-6)
-    # Back to metres: close to the camera-frame truth (weak perspective at the root depth).
-    metric = to_metric(target, scale, cam[:, 0, 2], K[0, 0])
+    # Back to metres: exactly the camera-frame truth (the inverse of image_aligned_3d).
+    metric = to_metric(target, root, scale, K, cam[:, 0, 2])
     truth = cam - cam[:, :1]
-    assert np.abs(metric - truth).mean() < 0.03
+    np.testing.assert_allclose(metric, truth, atol=1e-9)
+    # Another root depth changes the pose by a per-frame scale only: N-MPJPE needs no depth.
+    from finephys_cli.metrics.pose import n_mpjpe
+
+    assert n_mpjpe(to_metric(target, root, scale, K, 0.7 * cam[:, 0, 2]), truth) < 1e-9
 
 
 def test_windows_pad_and_mark_valid(synth_small):
@@ -69,7 +74,7 @@ def test_h36m_npz_reader_real_layout(tmp_path):
     R, t = look_at(np.array([0.0, -5.0, 1.5]), np.array([0.0, 0.0, 1.0]),
                    up=np.array([0.0, 0.0, 1.0]))
     K = np.array([[1145.0, 0, 512], [0, 1144.0, 515], [0, 0, 1]])
-    from finephys_cli.data.lift_data import H36M32_TO_17
+    from finephys_cli.data.h36m import H36M32_TO_17
 
     uv = project_points(pos32[:, list(H36M32_TO_17)] @ R.T + t, K)
     np.savez(tmp_path / "data_3d_h36m.npz",

@@ -39,3 +39,24 @@ def test_pck():
     pred[0, 4:8, 1] += 17.0                      # outside
     pred[0, 8] = np.nan                          # missing = miss
     assert pck(pred, gt) == pytest.approx(12 / 17)      # 4 + 8 exact hits; 4 out, 1 missing
+
+
+def test_2d_n_mpjpe_is_root_relative_and_below_mpjpe():
+    """Bug: the scale was fitted about the pixel origin, so 2D N-MPJPE could exceed MPJPE."""
+    from finephys_cli.metrics.pose import n_mpjve
+
+    rng = np.random.default_rng(3)
+    gt = rng.normal(0, 40, size=(6, 17, 2)) + np.array([900.0, 500.0])   # far from the origin
+    pred = 1.1 * (gt - gt[:, :1]) + gt[:, :1] + np.array([12.0, -7.0]) \
+        + rng.normal(0, 2, size=gt.shape)
+    # Reference, written out: root-relative, then the least-squares scale per frame.
+    errs = []
+    for p, g in zip(pred, gt):
+        p0, g0 = p - p[0], g - g[0]
+        s = (p0 * g0).sum() / (p0 * p0).sum()
+        errs.append(np.linalg.norm(s * p0 - g0, axis=-1))
+    assert n_mpjpe(pred, gt) == pytest.approx(float(np.mean(errs)), rel=1e-9)
+    assert n_mpjpe(pred, gt) < 0.5 * mpjpe(pred, gt)
+    pred[2, 5] = np.nan                                     # NaN joints do not vote in the scale
+    assert np.isfinite(n_mpjpe(pred, gt)) and np.isfinite(n_mpjve(pred, gt))
+    assert n_mpjve(3.0 * gt, gt) == pytest.approx(0.0, abs=1e-9)

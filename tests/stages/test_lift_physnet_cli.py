@@ -37,7 +37,7 @@ def test_lift_physnet_eval_end_to_end(runner, synth_small, tiny_pose_models, tmp
     out = tmp_path / "t2.json"
     res = runner.invoke(app, ["eval-poses", str(ph), "-o", str(out)])
     assert res.exit_code == 0, res.output
-    rows = json.loads(out.read_text())[str(ph)]
+    rows = json.loads(out.read_text())["files"][str(ph)]
     sources = {(r["space"], r["source"]) for r in rows}
     assert {("3d", "S_dd"), ("3d", "S_pp"), ("3d", "S_dd+S_pp"), ("3d", "S_dd+S_MLP"),
             ("2d", "S_detect")} <= sources
