@@ -22,7 +22,11 @@ def detect(
     imgsz: Annotated[int, typer.Option(help="Inference size.")] = 640,
     conf: Annotated[float, typer.Option(help="Person confidence threshold.")] = 0.25,
     batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 32,
-    reader: Annotated[str, typer.Option(help="pyav or decord.")] = "pyav",
+    rotations: Annotated[str, typer.Option(
+        help="Also detect on the frame turned by these angles (multiples of 90, e.g. "
+             "0,90,180,270) and keep each person's most confident view: finds gymnasts upside "
+             "down, at one detector pass per angle.")] = "0",
+    reader: Annotated[str, typer.Option(help="pyav, decord or opencv.")] = "pyav",
     interpolate_gaps: Annotated[int, typer.Option(
         help="Fill missing-joint runs up to N frames (marked in 'interpolated').")] = 0,
     allow_download: Annotated[bool, typer.Option(
@@ -48,7 +52,7 @@ def detect(
         raise InputError(f"--frames must be a number or 'all', got {frames!r}")
     cfg = load_config(DetectConfig, config, set_, backend=backend, model=model,
                       imgsz=imgsz, conf=conf, batch_size=batch_size, reader=reader,
-                      interpolate_gaps=interpolate_gaps)
+                      interpolate_gaps=interpolate_gaps, rotations=rotations)
     cfg.frames = None if frames == "all" else int(frames)
     path = run_detect(cfg, inputs, output, device=resolve_device(device),
                       shard=parse_shard(shard), overwrite=overwrite, fail_fast=fail_fast,

@@ -145,3 +145,72 @@ class MediapipePose:
 
     def close(self) -> None:
         self.pose.close()
+
+
+def parse_rotations(text: str) -> tuple[int, ...]:
+    """`0,90,180,270` -> (0, 90, 180, 270); only multiples of 90, so frames rotate exactly."""
+    try:
+        angles = tuple(int(a) % 360 for a in str(text).split(",") if a.strip())
+    except ValueError as exc:
+        raise InputError(f"--rotations expects degrees like 0,90,180,270, got {text!r}") from exc
+    if not angles or any(a % 90 for a in angles) or len(set(angles)) != len(angles):
+        raise InputError(f"--rotations takes distinct multiples of 90 degrees, got {text!r}")
+    return angles
+
+
+def unrotate_points(xy: np.ndarray, angle: int, width: int, height: int) -> np.ndarray:
+    """Points (…,2) found in a frame turned `angle` degrees counter-clockwise (np.rot90) back
+    to the original (width × height) frame, in continuous pixel coordinates."""
+    x, y = xy[..., 0], xy[..., 1]
+    k = (angle // 90) % 4
+    if k == 1:
+        x, y = width - y, x
+    elif k == 2:
+        x, y = width - x, height - y
+    elif k == 3:
+        x, y = y, height - x
+    return np.stack([x, y], -1)
+
+
+class RotationTTA:
+    """Test-time rotation for gymnasts upside down: run `detector` on each frame turned by each
+    angle (one batched call per angle), turn every person back, and merge the persons of all
+    angles with NMS, so that the most confident view of each person is kept and the performer
+    tracking sees one candidate per person."""
+
+    def __init__(self, detector, angles: tuple[int, ...], iou: float = 0.5):  # noqa: ANN001
+        self.detector, self.angles, self.iou = detector, angles, iou
+        self.description = (f"{getattr(detector, 'description', type(detector).__name__)}, "
+                            f"rotations {','.join(map(str, angles))}")
+
+    def __call__(self, frames: list[np.ndarray]) -> list[FrameDetections]:
+        import torch
+        from torchvision.ops import nms
+
+        per_angle = []
+        for angle in self.angles:
+            k = angle // 90
+            turned = [np.ascontiguousarray(np.rot90(f, k)) for f in frames] if k else frames
+            per_angle.append(self.detector(turned))
+        out = []
+        for i, frame in enumerate(frames):
+            h, w = frame.shape[:2]
+            boxes, kps = [], []
+            for angle, dets in zip(self.angles, per_angle):
+                d = dets[i]
+                if not len(d.boxes):
+                    continue
+                corners = unrotate_points(d.boxes[:, :4].reshape(-1, 2, 2), angle, w, h)
+                boxes.append(np.concatenate([corners.min(1), corners.max(1), d.boxes[:, 4:5]],
+                                            1))
+                kp = d.keypoints.copy()
+                kp[..., :2] = unrotate_points(kp[..., :2], angle, w, h)
+                kps.append(kp)
+            if not boxes:
+                out.append(FrameDetections(np.zeros((0, 5), np.float32),
+                                           np.zeros((0, 17, 3), np.float32)))
+                continue
+            b, k = np.concatenate(boxes).astype(np.float32), np.concatenate(kps)
+            keep = nms(torch.as_tensor(b[:, :4]), torch.as_tensor(b[:, 4]), self.iou).numpy()
+            out.append(FrameDetections(b[keep], k[keep].astype(np.float32)))
+        return out

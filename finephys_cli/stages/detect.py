@@ -17,7 +17,7 @@ from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_
 from ..io.fingerprint import file_fingerprint
 from ..io.poses_h5 import PoseFileWriter
 from ..io.video import VideoInfo, probe, read_frames, sample_indices
-from ..models.detectors import FrameDetections
+from ..models.detectors import FrameDetections, RotationTTA, parse_rotations
 from ..skeleton import coco_to_h36m
 
 
@@ -33,6 +33,7 @@ class DetectConfig:
     reader: str = "pyav"
     interpolate_gaps: int = 0      # fill missing runs up to this many frames (0: off)
     decode_workers: int = 2        # decoding processes running ahead of the detector
+    rotations: str = "0"           # test-time rotation angles (multiples of 90)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -120,6 +121,9 @@ def build_detector(cfg: DetectConfig, device: str, allow_download: bool):  # noq
         return UltralyticsPose(cfg.model, device=device, imgsz=cfg.imgsz, conf=cfg.conf,
                                allow_download=allow_download, half=device.startswith("cuda"))
     if cfg.backend == "mediapipe":
+        if cfg.rotations.strip() not in ("0", ""):
+            raise InputError("--rotations works with --backend ultralytics (BlazePose tracks "
+                             "one person across frames, which turned copies would break)")
         from ..models.detectors import MediapipePose
 
         return MediapipePose()
@@ -178,7 +182,10 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
     """Detect every input video; a failing video is listed (exit 3), the others are saved."""
     items, shard_info = apply_shard(collect_inputs(inputs, VIDEO_EXTS), shard)
     out = shard_output_path(Path(output), shard)
+    angles = parse_rotations(cfg.rotations)
     detector = detector or build_detector(cfg, device, allow_download)
+    if angles != (0,):
+        detector = RotationTTA(detector, angles)
     described = getattr(detector, "description", type(detector).__name__)
     chash = config_hash({**asdict(cfg), "weights": described})
     failures: dict[str, str] = {}

@@ -193,3 +193,73 @@ def test_frames_all_keeps_every_frame(runner, tmp_path):
     with PoseFile(out) as pf:
         assert pf.read("blank", "keypoints2d").shape == (9, 17, 2)
         assert list(pf.video_attrs("blank")["frame_indices"]) == list(range(9))
+
+
+class _BrightestSpot:
+    """A stand-in detector for the geometry: one 'person' at the brightest pixel, keypoint 0
+    there, confident only when a marker pixel (the 'head') is above the spot."""
+
+    def __call__(self, frames):
+        out = []
+        for f in frames:
+            g = f[..., 0].astype(int)
+            r, c = np.unravel_index(np.argmax(g), g.shape)
+            upright = r >= 3 and f[r - 3, c, 1] > 100
+            kp = np.zeros((1, 17, 3), np.float32)
+            kp[0, :, :2] = (c + 0.5, r + 0.5)
+            kp[0, :, 2] = 0.9 if upright else 0.2
+            box = np.array([[c - 3, r - 3, c + 4, r + 4, 0.9 if upright else 0.2]], np.float32)
+            out.append(FrameDetections(box, kp))
+        return out
+
+
+def test_rotations_map_keypoints_back_and_keep_the_confident_view():
+    from finephys_cli.models.detectors import RotationTTA, unrotate_points
+
+    frame = np.zeros((40, 64, 3), np.uint8)                 # not square: axes must not swap
+    frame[30, 11, 0] = 255                                  # the spot at x 11, y 30
+    frame[33, 11, 1] = 255                                  # 'head' below it: upside down
+    plain = _BrightestSpot()([frame])[0]
+    assert plain.boxes[0, 4] < 0.5                          # one pass: not confident
+    tta = RotationTTA(_BrightestSpot(), (0, 90, 180, 270))
+    (merged,) = tta([frame])
+    assert len(merged.boxes) == 1 and merged.boxes[0, 4] > 0.5   # the 180° view wins
+    np.testing.assert_allclose(merged.keypoints[0, 0, :2], (11.5, 30.5), atol=1e-5)
+    x1, y1, x2, y2 = merged.boxes[0, :4]
+    assert x1 < 11.5 < x2 and y1 < 30.5 < y2
+    for angle in (90, 180, 270):                            # each angle's inverse is exact
+        turned = np.rot90(frame, angle // 90)
+        r, c = np.unravel_index(np.argmax(turned[..., 0]), turned.shape[:2])
+        back = unrotate_points(np.array([c + 0.5, r + 0.5]), angle, 64, 40)
+        np.testing.assert_allclose(back, (11.5, 30.5))
+
+
+def test_rotations_option_is_validated(runner, synth_small, tmp_path):
+    res = runner.invoke(app, ["detect", str(synth_small[1]), "-o", str(tmp_path / "d.h5"),
+                              "--rotations", "0,45", *FAST])
+    assert res.exit_code == 1 and "multiples of 90" in res.stderr
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_upside_down_mannequin_is_found_with_rotations():
+    """The real yolo11n misses a mannequin turned upside down; with rotations it is found, and
+    its keypoints land on the joints in the original (upside-down) frame."""
+    from finephys_cli.data.classes import class_by_id
+    from finephys_cli.data.mannequin import MannequinRenderer
+    from finephys_cli.models.detectors import RotationTTA, UltralyticsPose
+    from finephys_cli.stages.synth import SynthConfig, make_sample
+
+    sample, (joints, cam, rng) = make_sample(SynthConfig(), class_by_id(9), 0)
+    frame = MannequinRenderer(cam, rng).render(joints)[8]
+    upside_down = np.ascontiguousarray(frame[::-1, ::-1])
+    h, w = upside_down.shape[:2]
+    exact = sample.arrays["keypoints2d_exact"][8]
+    truth = np.stack([w - exact[:, 0], h - exact[:, 1]], -1)   # the truth, turned likewise
+    det = UltralyticsPose(None, device="cpu")
+    assert len(det([upside_down])[0].boxes) == 0               # one pass misses it
+    (found,) = RotationTTA(det, (0, 90, 180, 270))([upside_down])
+    assert len(found.boxes) == 1
+    h36m, _ = coco_to_h36m(found.keypoints[:, :, :2], found.keypoints[:, :, 2])
+    err = np.linalg.norm(h36m[0] - truth, axis=-1)
+    height = np.ptp(truth[:, 1])
+    assert np.nanmedian(err) < 0.1 * height, (np.nanmedian(err), height)
