@@ -95,3 +95,23 @@ def track(items: Iterable[T], *, total: int | None = None, description: str = ""
             of = f"/{total}" if total is not None else ""
             print(f"{description}: {done}{of} {unit}s ({rate:.2f} {unit}/s, {now:.1f}s)",
                   file=sys.stderr, flush=True)
+
+
+class native_stdout_to_stderr:
+    """Send what C extensions write to file descriptor 1 to stderr for a while (pybullet prints
+    its URDF warnings and build banner there), so a stage's stdout stays the paths it wrote."""
+
+    def __enter__(self) -> "native_stdout_to_stderr":
+        import os
+
+        sys.stdout.flush()
+        self._saved = os.dup(1)
+        os.dup2(2, 1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        sys.stdout.flush()
+        os.dup2(self._saved, 1)
+        os.close(self._saved)

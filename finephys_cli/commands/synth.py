@@ -28,8 +28,10 @@ def synth(
     seed: SeedOpt = 0,
     videos: Annotated[Path | None, typer.Option(help="Also render mannequin mp4s here.")] = None,
     size: Annotated[int, typer.Option(help="Frame size in px (square).")] = 384,
-    mannequin: Annotated[str, typer.Option(help="shaded, or parts (each limb its own hue, "
-                                           "for colour-located pose fidelity).")] = "shaded",
+    mannequin: Annotated[str, typer.Option(help="shaded, parts (each limb its own hue, for "
+                                           "colour-located pose fidelity), or humanoid "
+                                           "(deepmimic only: the mocap's own body, rendered "
+                                           "by pybullet).")] = "shaded",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     overwrite: OverwriteOpt = False,
@@ -41,10 +43,14 @@ def synth(
 
     cfg = load_config(SynthConfig, config, set_, source=source, clips=clips, classes=classes, per_class=per_class,
                       frames=frames, fps=fps, seed=seed, size=size, mannequin=mannequin)
-    if cfg.mannequin not in ("shaded", "parts"):
+    if cfg.mannequin not in ("shaded", "parts", "humanoid"):
         from ..errors import InputError
 
-        raise InputError(f"--mannequin must be shaded or parts, got {cfg.mannequin!r}")
+        raise InputError(f"--mannequin must be shaded, parts or humanoid, got {cfg.mannequin!r}")
+    if cfg.mannequin == "humanoid" and cfg.source != "deepmimic":
+        from ..errors import InputError
+
+        raise InputError("--mannequin humanoid needs --source deepmimic (the body is the mocap's)")
     paths = [run_synth(cfg, output, videos=videos, overwrite=overwrite, progress=progress,
                        allow_reserved=allow_reserved)]
     if videos is not None:

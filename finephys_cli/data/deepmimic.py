@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..console import native_stdout_to_stderr
 from ..errors import InputError
 
 RESERVED = ("humanoid3d_backflip", "humanoid3d_cartwheel", "humanoid3d_spinkick")
@@ -52,39 +53,60 @@ def load_clip(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.n
     if not path.is_file():
         raise InputError(f"no DeepMimic clip {name!r} (have {', '.join(available_clips())})")
     frames = np.array(json.loads(path.read_text())["Frames"], dtype=np.float64)
-    import pybullet as pb
-    import pybullet_data
+    with native_stdout_to_stderr():
+        import pybullet as pb
+        import pybullet_data
 
-    cid = pb.connect(pb.DIRECT)
+        cid = pb.connect(pb.DIRECT)
     try:
-        pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
-        body = pb.loadURDF("humanoid/humanoid.urdf", [0, 0.8895, 0], globalScaling=0.25,
-                           physicsClientId=cid)
+        with native_stdout_to_stderr():
+            pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
+            body = pb.loadURDF("humanoid/humanoid.urdf", [0, 0.8895, 0], globalScaling=0.25,
+                               physicsClientId=cid)
         out = np.zeros((len(frames), 17, 3))
         for i, fr in enumerate(frames):
-            pb.resetBasePositionAndOrientation(body, fr[1:4].tolist(), _wxyz_to_xyzw(fr[4:8]),
-                                               physicsClientId=cid)
-            k = 8
-            for joint, dofs in _LAYOUT:
-                val = fr[k:k + dofs]
-                k += dofs
-                target = _wxyz_to_xyzw(val) if dofs == 4 else [float(val[0])]
-                pb.resetJointStateMultiDof(body, joint, target, physicsClientId=cid)
-            links = {j: np.array(pb.getLinkState(body, j, physicsClientId=cid)[4])
-                     for j in set(_LINKS.values()) | {2}}
-            for h36m, link in _LINKS.items():
-                out[i, h36m] = links[link]
-            neck_rot = np.array(pb.getMatrixFromQuaternion(
-                pb.getLinkState(body, 2, physicsClientId=cid)[5])).reshape(3, 3)
-            out[i, 8] = 0.5 * (out[i, 11] + out[i, 14])
-            out[i, 7] = 0.5 * (out[i, 0] + out[i, 8])
-            # Nose and head top are not links: approximated along the neck link's up axis.
-            out[i, 9] = links[2] + neck_rot @ np.array([0.0, 0.08, 0.03])
-            out[i, 10] = links[2] + neck_rot @ np.array([0.0, 0.2, 0.0])
+            pose_body(pb, body, cid, fr)
+            out[i] = body_joints(pb, body, cid)
     finally:
         pb.disconnect(cid)
     times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])
     return times, out
+
+
+def pose_body(pb, body: int, cid: int, frame: np.ndarray,  # noqa: ANN001
+              heading: np.ndarray | None = None, centre: np.ndarray | None = None) -> None:
+    """Set the humanoid to one raw DeepMimic frame, its root moved by x -> heading·(x − centre)
+    (a rotation about the vertical and an offset of the world)."""
+    pos, orn = frame[1:4], _wxyz_to_xyzw(frame[4:8])
+    if heading is not None:
+        from scipy.spatial.transform import Rotation
+
+        pos = heading @ (pos - (centre if centre is not None else 0.0))
+        orn = (Rotation.from_matrix(heading) * Rotation.from_quat(orn)).as_quat().tolist()
+    pb.resetBasePositionAndOrientation(body, list(map(float, pos)), orn, physicsClientId=cid)
+    k = 8
+    for joint, dofs in _LAYOUT:
+        val = frame[k:k + dofs]
+        k += dofs
+        target = _wxyz_to_xyzw(val) if dofs == 4 else [float(val[0])]
+        pb.resetJointStateMultiDof(body, joint, target, physicsClientId=cid)
+
+
+def body_joints(pb, body: int, cid: int) -> np.ndarray:  # noqa: ANN001
+    """H36M-17 world joints (17,3) m of the humanoid's current state in client `cid`."""
+    out = np.zeros((17, 3))
+    links = {j: np.array(pb.getLinkState(body, j, physicsClientId=cid)[4])
+             for j in set(_LINKS.values()) | {2}}
+    for h36m, link in _LINKS.items():
+        out[h36m] = links[link]
+    neck_rot = np.array(pb.getMatrixFromQuaternion(
+        pb.getLinkState(body, 2, physicsClientId=cid)[5])).reshape(3, 3)
+    out[8] = 0.5 * (out[11] + out[14])
+    out[7] = 0.5 * (out[0] + out[8])
+    # Nose and head top are not links: approximated along the neck link's up axis.
+    out[9] = links[2] + neck_rot @ np.array([0.0, 0.08, 0.03])
+    out[10] = links[2] + neck_rot @ np.array([0.0, 0.2, 0.0])
+    return out
 
 
 def resample(times: np.ndarray, joints: np.ndarray, fps: float, speed: float = 1.0

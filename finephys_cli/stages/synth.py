@@ -27,7 +27,8 @@ class SynthConfig:
     fps: float = 25.0
     seed: int = 0
     size: int = 384
-    mannequin: str = "shaded"     # shaded, or parts (each limb its own hue; for pose fidelity)
+    mannequin: str = "shaded"     # shaded, parts (a hue per limb; pose fidelity), or humanoid
+                                  # (deepmimic: the mocap's body, rendered by pybullet)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
 
 
@@ -98,20 +99,56 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     rng = np.random.default_rng([cfg.seed, zlib.crc32(clip.encode()), index])
     times, joints = load_clip(clip, allow_reserved)
     speed = float(rng.uniform(0.85, 1.15))
-    joints = resample(times, joints, cfg.fps, speed)
-    if rng.random() < 0.5:   # mirror through the sagittal (x-y) plane
-        joints = flip_h36m(joints[..., [2, 1, 0]])[..., [2, 1, 0]]
-    heading = rot_y(np.array(rng.uniform(-0.6, 0.6)))
+    extra: dict = {}
+    if cfg.mannequin == "humanoid":
+        # The body itself is drawn, so each output frame is one recorded body state (nearest
+        # in time, not interpolated) and there is no mirror: picture and truth stay one state.
+        from ..data.humanoid import nearest_frames
+
+        idx = nearest_frames(times, cfg.fps, speed)
+        joints = joints[idx]
+        extra["mocap_frames"] = idx
+    else:
+        joints = resample(times, joints, cfg.fps, speed)
+        if rng.random() < 0.5:   # mirror through the sagittal (x-y) plane
+            joints = flip_h36m(joints[..., [2, 1, 0]])[..., [2, 1, 0]]
+    yaw = float(rng.uniform(-0.6, 0.6))
+    heading = rot_y(np.array(yaw))
     centre = joints[0, 0] * np.array([1.0, 0.0, 1.0])
     joints = (joints - centre) @ heading.T
+    extra.update(heading_rad=yaw, world_offset_m=centre)
     if cfg.frames is not None:
         joints = joints[: cfg.frames]
     attrs, arrays, cam = _observe(cfg, joints, rng)
     attrs.update({"label": clip.replace("humanoid3d_", "").replace("_", " "), "gym99_class": -1,
                   "subset": "DeepMimic", "mocap_clip": clip, "speed": speed,
-                  "sample_index": index})
+                  "sample_index": index, **extra})
     vid = f"{clip.replace('humanoid3d_', 'dm_')}_s{cfg.seed}_{index:03d}"
     return SynthSample(vid, attrs, arrays), (joints, cam, rng)
+
+
+def render_sample(cfg: SynthConfig, sample: SynthSample, joints: np.ndarray, cam,  # noqa: ANN001
+                  rng: np.random.Generator) -> np.ndarray:
+    """The clip's frames (T,H,W,3): our mannequin, or the DeepMimic humanoid in its own pose."""
+    if cfg.mannequin != "humanoid":
+        from ..data.mannequin import MannequinRenderer
+
+        return MannequinRenderer(cam, rng, cfg.mannequin).render(joints)
+    from ..data.humanoid import HumanoidScene, raw_frames
+    from ..data.synth_motion import rot_y
+
+    a = sample.attrs
+    _, raw = raw_frames(a["mocap_clip"], allow_reserved=True)   # make_mocap_sample guarded it
+    heading, centre = rot_y(np.array(a["heading_rad"])), np.asarray(a["world_offset_m"])
+    scene = HumanoidScene(rng)
+    try:
+        out = []
+        for k, i in enumerate(a["mocap_frames"][:len(joints)]):
+            scene.pose(raw[i], heading, centre)
+            out.append(scene.render(cam, k))
+        return np.stack(out)
+    finally:
+        scene.close()
 
 
 def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
@@ -146,10 +183,9 @@ def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
                 continue
             sample, (joints, cam, rng) = factory()
             if videos is not None:
-                from ..data.mannequin import MannequinRenderer
                 from ..io.video import write_video
 
-                frames = MannequinRenderer(cam, rng, cfg.mannequin).render(joints)
+                frames = render_sample(cfg, sample, joints, cam, rng)
                 mp4 = write_video(Path(videos) / f"{vid}.mp4", frames, fps=cfg.fps)
                 sample.attrs["source_path"] = os.path.relpath(mp4, Path(output).parent)
             writer.write_video(vid, sample.attrs, sample.arrays)
