@@ -38,7 +38,9 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        if value is None and type(None) in args:
+        # TOML has no null: `--set key=none` unsets an optional key.
+        unset = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
+        if unset and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(value, inner[0], key) if inner else value

@@ -1,4 +1,5 @@
-"""Video I/O: PyAV by default, decord as an option with the same API; RGB uint8 frames."""
+"""Video I/O: PyAV by default, decord or OpenCV (which Ultralytics brings along) as options with
+the same API; RGB uint8 frames."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from ..errors import InputError
 
-READERS = ("pyav", "decord")
+READERS = ("pyav", "decord", "opencv")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ def probe(path: Path, reader: str = "pyav") -> VideoInfo:
         vr = _decord_reader(path)
         h, w = vr[0].shape[:2]
         return VideoInfo(float(vr.get_avg_fps()), len(vr), int(w), int(h))
+    if reader == "opencv":
+        return _read_opencv(path, None, decode=False)[1]
     import av
 
     try:
@@ -67,6 +70,50 @@ def probe(path: Path, reader: str = "pyav") -> VideoInfo:
             return VideoInfo(fps, int(n), int(st.codec_context.width), int(st.codec_context.height))
     except av.error.FFmpegError as exc:
         raise InputError(f"{path}: unreadable video ({exc})") from exc
+
+
+def _read_opencv(path: Path, indices: np.ndarray | None, decode: bool = True
+                 ) -> tuple[np.ndarray, VideoInfo]:
+    """Sequential decoding through cv2.VideoCapture (frame counts from the container can be
+    wrong, so frames are counted as they are decoded)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InputError(f"{path}: unreadable video (OpenCV could not open it)")
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 25.0)
+        wanted = None if indices is None else {int(i) for i in indices}
+        kept: dict[int, np.ndarray] = {}
+        n, size = 0, (0, 0)
+        while True:
+            if not decode:
+                ok = cap.grab()
+                if ok and n == 0:
+                    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            else:
+                ok, bgr = cap.read()
+                if ok and (wanted is None or n in wanted):
+                    kept[n] = bgr[..., ::-1].copy()
+                    size = (bgr.shape[1], bgr.shape[0])
+            if not ok:
+                break
+            n += 1
+            if wanted is not None and len(kept) == len(wanted):
+                break
+    finally:
+        cap.release()
+    if n == 0:
+        raise InputError(f"{path}: no decodable frames")
+    info = VideoInfo(fps, n, *size)
+    if not decode:
+        return np.zeros((0, size[1], size[0], 3), np.uint8), info
+    order = sorted(kept) if indices is None else [int(i) for i in indices]
+    missing = [i for i in order if i not in kept]
+    if missing:
+        raise InputError(f"{path}: frames {missing[:5]} are beyond the end ({n} frames)")
+    return np.stack([kept[i] for i in order]), info
 
 
 def _decord_reader(path: Path):  # noqa: ANN202
@@ -92,6 +139,8 @@ def read_frames(path: Path, indices: np.ndarray | None = None, reader: str = "py
             raise InputError(f"{path}: no frames")
         frames = vr.get_batch(list(map(int, idx))).asnumpy()
         return frames, VideoInfo(float(vr.get_avg_fps()), n, frames.shape[2], frames.shape[1])
+    if reader == "opencv":
+        return _read_opencv(path, indices)
     import av
 
     try:

@@ -35,6 +35,16 @@ class TrainLiftConfig:
     # clip), or a random entry as in Skeleton-in-Context.
     train_prompt: str = "nearest"
     loss_weights: tuple[float, float, float] = (1.0, 0.5, 20.0)  # MPJPE, N-MPJPE, velocity
+    # Camera augmentation, so that inverted and tilted views are seen: a roll about the view
+    # axis (exact in image-aligned coordinates: 2D and 3D turn together) and a pitch about the
+    # image x axis (weak perspective; the 2D, noise included, moves with the truth's projection).
+    roll_prob: float = 0.5
+    roll_deg: float = 180.0
+    pitch_deg: float = 20.0
+    # Missing-joint augmentation: joints, and whole frames, dropped as a detector drops them
+    # (x, y, score all 0: the lifter's mask by confidence).
+    joint_drop: float = 0.05
+    frame_drop: float = 0.03
     model: LifterConfig = field(default_factory=LifterConfig)
 
 
@@ -69,6 +79,41 @@ def flip_normalised(x):  # noqa: ANN001, ANN201
     out = x[..., list(H36M_FLIP_PERM), :].clone()
     out[..., 0] = -out[..., 0]
     return out
+
+
+def augment_views(q, t, g, cfg: "TrainLiftConfig"):  # noqa: ANN001, ANN201
+    """Roll, pitch and dropped joints for one batch of normalised windows (B,F,17,3)."""
+    import math
+
+    import torch
+
+    b = q.shape[0]
+    dev = q.device
+
+    def uniform(limit_deg: float):  # noqa: ANN202
+        return ((torch.rand(b, generator=g) * 2 - 1) * math.radians(limit_deg)).to(dev)
+
+    present = q[..., 2:3] > 0
+    roll = torch.where((torch.rand(b, generator=g) < cfg.roll_prob).to(dev),
+                       uniform(cfg.roll_deg), torch.zeros(b, device=dev))
+    c, s = roll.cos()[:, None, None], roll.sin()[:, None, None]
+
+    def turn(xy):  # noqa: ANN001, ANN202
+        return torch.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
+
+    q = torch.cat([torch.where(present, turn(q[..., :2]), q[..., :2]), q[..., 2:]], -1)
+    t = torch.cat([turn(t[..., :2]), t[..., 2:]], -1)
+    pitch = uniform(cfg.pitch_deg)
+    cp, sp = pitch.cos()[:, None, None], pitch.sin()[:, None, None]
+    y_new = cp * t[..., 1] - sp * t[..., 2]
+    z_new = sp * t[..., 1] + cp * t[..., 2]
+    q = torch.stack([q[..., 0], torch.where(present[..., 0], q[..., 1] + y_new - t[..., 1],
+                                            q[..., 1]), q[..., 2]], -1)
+    t = torch.stack([t[..., 0], y_new, z_new], -1)
+    drop = (torch.rand(q.shape[:3], generator=g) < cfg.joint_drop) \
+        | (torch.rand(q.shape[:2], generator=g) < cfg.frame_drop)[..., None]
+    q = torch.where(drop.to(dev)[..., None], torch.zeros_like(q), q)
+    return q, t
 
 
 def split_clips(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
@@ -110,7 +155,7 @@ def build_bank(model: InContextLifter, win: dict[str, np.ndarray], seed: int) ->
 
 
 def evaluate_lifter(model, win: dict[str, np.ndarray], device: str, batch: int = 256,  # noqa: ANN001
-                    use_prompt: bool = True) -> dict[str, float]:
+                    use_prompt: bool = True, prompt: str = "nearest") -> dict[str, float]:
     import torch
 
     model.eval()
@@ -121,7 +166,7 @@ def evaluate_lifter(model, win: dict[str, np.ndarray], device: str, batch: int =
             q = torch.as_tensor(win["query"][s:s + batch], dtype=torch.float32, device=device)
             t = torch.as_tensor(win["target"][s:s + batch], dtype=torch.float32, device=device)
             m = torch.as_tensor(win["valid"][s:s + batch], device=device)
-            pred = model.lift(q)[0] if use_prompt else model(q)
+            pred = model.lift(q, prompt)[0] if use_prompt else model(q)
             pr, tr = pred - pred[..., :1, :], t - t[..., :1, :]
             b = len(q)
             sums["mpjpe"] += float(mpjpe(pr, tr, m)) * b
@@ -177,6 +222,7 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
         flip = (torch.rand(len(idx), generator=g) < cfg.flip_prob).to(dev)
         q = torch.where(flip[:, None, None, None], flip_normalised(q), q)
         t = torch.where(flip[:, None, None, None], flip_normalised(t), t)
+        q, t = augment_views(q, t, g, cfg)
         pidx = torch.randint(bank_n, (len(idx),), generator=g).to(dev)
         if cfg.train_prompt == "nearest" and raw.config.use_prompt:
             with torch.no_grad():
@@ -197,7 +243,7 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
             row = {"step": state.step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0]}
             val_value = None
             if val is not None and acc.is_main_process:
-                metrics = evaluate_lifter(raw, val, str(dev))
+                metrics = evaluate_lifter(raw, val, str(dev), prompt=cfg.train_prompt)
                 row.update({f"val_{k}": v for k, v in metrics.items()})
                 val_value = metrics["mpjpe"]
             if run.end_step(acc, state, row, val_value, export, out_of_time, cfg.steps):

@@ -28,6 +28,17 @@ def test_overrides_and_types(tmp_path):
     assert cfg.name == "abc" and cfg.scales == (1, 2, 4)
 
 
+def test_none_unsets_an_optional_key_only():
+    @dataclass
+    class Opt:
+        std: float | None = 1.0
+        name: str = "x"
+
+    assert load_config(Opt, None, ["std=none"]).std is None
+    assert load_config(Opt, None, ["std=null", "name=none"]).name == "none"
+    assert load_config(Opt, None, ["std=0.5"]).std == 0.5
+
+
 def test_unknown_key_suggests_close_match():
     with pytest.raises(ConfigError, match="did you mean frames"):
         load_config(Outer, None, ["frame=3"])

@@ -26,6 +26,11 @@ def test_write_read_round_trip_and_readers_agree(tmp_path):
     a, _ = read_frames(path, np.array([0, 5, 11]))
     assert a.shape == (3, 64, 96, 3) and a.dtype == np.uint8
     assert abs(int(a[2, 32, 90, 0]) - 200) < 12  # colour survives the codec
+    c, info_c = read_frames(path, np.array([0, 5, 11]), reader="opencv")
+    assert probe(path, "opencv") == info == info_c
+    assert np.abs(a.astype(int) - c.astype(int)).mean() < 2.0
+    with pytest.raises(InputError, match="beyond the end"):
+        read_frames(path, np.array([3, 40]), reader="opencv")
     pytest.importorskip("decord")
     b, info_b = read_frames(path, np.array([0, 5, 11]), reader="decord")
     assert info_b.n_frames == 12
@@ -38,6 +43,7 @@ def test_corrupt_and_empty_videos_give_one_line_errors(tmp_path):
     junk = tmp_path / "j.mp4"
     junk.write_bytes(b"not a video" * 100)
     for path in (empty, junk):
-        with pytest.raises(InputError) as exc:
-            read_frames(path)
-        assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+        for reader in ("pyav", "opencv"):
+            with pytest.raises(InputError) as exc:
+                read_frames(path, reader=reader)
+            assert str(path) in str(exc.value) and "\n" not in str(exc.value)

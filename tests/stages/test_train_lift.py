@@ -53,3 +53,37 @@ def test_train_physnet_pretrain_and_finetune(runner, synth_small, tiny_pose_mode
     assert res.exit_code == 0, res.output
     rows = _metrics(tmp_path / "runs" / "train-physnet" / "ft")
     assert float(rows[-1]["data"]) > 0
+
+
+def test_view_augmentation_turns_2d_and_3d_together():
+    import dataclasses
+
+    import torch
+
+    from finephys_cli.stages.train_lift import TrainLiftConfig, augment_views
+
+    torch.manual_seed(0)
+    q = torch.randn(64, 4, 17, 3)
+    q[..., 2] = 1.0
+    q[:, :, 5] = 0.0                                       # a missing joint stays missing
+    t = torch.randn(64, 4, 17, 3)
+    cfg = dataclasses.replace(TrainLiftConfig(), roll_prob=1.0, roll_deg=180.0, pitch_deg=0.0,
+                              joint_drop=0.0, frame_drop=0.0)
+    g = torch.Generator().manual_seed(1)
+    q2, t2 = augment_views(q, t, g, cfg)
+    torch.testing.assert_close(t2[..., 2], t[..., 2])       # roll keeps depth
+    torch.testing.assert_close(t2[..., :2].norm(dim=-1), t[..., :2].norm(dim=-1))
+    # The same rotation for the 2D and the truth: their inner product is kept per joint.
+    inner = lambda a, b: (a[..., :2] * b[..., :2]).sum(-1)   # noqa: E731
+    torch.testing.assert_close(inner(q2, t2)[:, :, :5], inner(q, t)[:, :, :5])
+    assert torch.equal(q2[:, :, 5], q[:, :, 5])
+    # Pitch only: x is untouched, the truth's projection moves the 2D by the same amount.
+    cfg = dataclasses.replace(cfg, roll_prob=0.0, pitch_deg=30.0)
+    q3, t3 = augment_views(q, t, torch.Generator().manual_seed(2), cfg)
+    torch.testing.assert_close(q3[..., 0], q[..., 0])
+    torch.testing.assert_close((q3 - q)[:, :, :5, 1], (t3 - t)[:, :, :5, 1])
+    torch.testing.assert_close(t3.norm(dim=-1)[..., None].squeeze(-1)**2 - t3[..., 0]**2,
+                               t.norm(dim=-1)**2 - t[..., 0]**2)
+    cfg = dataclasses.replace(cfg, pitch_deg=0.0, frame_drop=1.0)
+    q4, _ = augment_views(q, t, torch.Generator().manual_seed(3), cfg)
+    assert (q4 == 0).all()                                  # dropped frames: (0, 0, 0)
