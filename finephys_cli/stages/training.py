@@ -28,6 +28,7 @@ class TrainState:
     step: int = 0
     best: float = float("inf")
     best_step: int = -1
+    skipped: int = 0          # steps whose gradient was not finite (not applied)
 
 
 class RunDir:
@@ -139,11 +140,25 @@ class RunDir:
 
 def optimizer_step(acc, loss, params, opt, sched, state: TrainState, step: int,  # noqa: ANN001
                    clip: float = 1.0) -> None:
-    """backward, clip, step the optimizer and the LR schedule, and count the step."""
+    """backward, clip, step the optimizer and the LR schedule, and count the step. A step whose
+    gradient is not finite (an autoregressive rollout that overflowed) is not applied, so one
+    bad batch cannot turn every weight into NaN; the gradient norm is the all-reduced one, so
+    every rank skips together."""
+    import math
+
     opt.zero_grad(set_to_none=True)
     acc.backward(loss)
-    acc.clip_grad_norm_(params, clip)
-    opt.step()
+    norm = acc.clip_grad_norm_(params, clip)
+    if norm is not None and not math.isfinite(float(norm)):
+        opt.zero_grad(set_to_none=True)
+        state.skipped += 1
+        if state.skipped in (1, 10, 100) or state.skipped % 1000 == 0:
+            from ..console import log
+
+            log.warning("step %d: non-finite gradient, step skipped (%d so far)", step,
+                        state.skipped)
+    else:
+        opt.step()
     sched.step()
     state.step = step + 1
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The videos behind the skeleton benchmark ([13]), rendered on the CPU (pybullet's renderer):
+#   val/        the validation set: the DeepMimic humanoid body doing roll, kick and jump, each
+#               from 3 broadcast-like cameras (seed 500). Never trained on, never tuned on.
+#   train/hum   the humanoid doing the 9 other non-reserved clips, 6 cameras each (seed 600)
+#   train/mqdm  our mannequin doing the same 9 clips, 4 cameras each (seed 601)
+#   train/mqfx  our mannequin doing all 35 FX classes, 3 samples each (seed 602)
+# The reserved clips (backflip, cartwheel, spinkick) are in none of them.
+# Usage: bash benchmarks/skeletons/make_renders.sh OUT
+set -euo pipefail
+out=${1:?usage: make_renders.sh OUT}
+train_clips=crawl,dance_a,dance_b,getup_facedown,getup_faceup,punch,run,spin,walk
+fp() { finephys "$@" --progress none; }
+fp synth --source deepmimic --clips roll,kick,jump --per-class 3 --seed 500 \
+   --mannequin humanoid --videos "$out/val/videos" -o "$out/val/truth.h5" &
+fp synth --source deepmimic --clips "$train_clips" --per-class 6 --seed 600 \
+   --mannequin humanoid --videos "$out/train/hum/videos" -o "$out/train/hum/truth.h5" &
+wait
+fp synth --source deepmimic --clips "$train_clips" --per-class 4 --seed 601 \
+   --videos "$out/train/mqdm/videos" -o "$out/train/mqdm/truth.h5"
+fp synth --per-class 3 --seed 602 --videos "$out/train/mqfx/videos" -o "$out/train/mqfx/truth.h5"
+du -sh "$out"/*/ "$out"/train/*/
+# The same 9 clips with the synthetic detector-noise model instead of a detector (no videos).
+fp synth --source deepmimic --clips "$train_clips" --per-class 10 --seed 1 -o "$out/dm_train.h5"
