@@ -67,6 +67,27 @@ def test_train_lift_on_cuda_runs(cuda, tmp_path):
     assert (run / "model-best" / "model.safetensors").exists()
 
 
+def test_detect_rotations_on_cuda_match_cpu(cuda):
+    """Rotation TTA batched on the GPU (fp16) finds the upside-down mannequin as the CPU does."""
+    from finephys_cli.data.classes import class_by_id
+    from finephys_cli.data.mannequin import MannequinRenderer
+    from finephys_cli.models.detectors import RotationTTA, UltralyticsPose
+    from finephys_cli.stages.synth import SynthConfig, make_sample
+
+    sample, (joints, cam, rng) = make_sample(SynthConfig(), class_by_id(9), 0)
+    frames = [np.ascontiguousarray(f[::-1, ::-1]) for f in MannequinRenderer(cam, rng)
+              .render(joints)[6:11]]
+    found = {}
+    for dev, half in (("cpu", False), ("cuda", True)):
+        tta = RotationTTA(UltralyticsPose(None, device=dev, half=half), (0, 90, 180, 270))
+        found[dev] = tta(frames)
+    for c, g in zip(found["cpu"], found["cuda"]):
+        assert len(c.boxes) == len(g.boxes)
+        if len(c.boxes):
+            ok = (c.keypoints[0, :, 2] > 0.5) & (g.keypoints[0, :, 2] > 0.5)
+            assert np.abs(c.keypoints[0, ok, :2] - g.keypoints[0, ok, :2]).max() < 3.0
+
+
 @pytest.fixture(scope="module")
 def tiny_generator(tmp_path_factory):
     from finephys_cli.generation.components import build_tiny

@@ -72,13 +72,17 @@ def test_local_encoder_sees_the_previous_frame():
 
 def test_noise_is_sampled_with_the_papers_unit_variance():
     torch.manual_seed(0)
-    m = PhysNet(CFG)
+    m = PhysNet(dataclasses.replace(CFG, noise_std=1.0))
     out = m.terms(torch.randn(256, D), torch.randn(256, D), torch.randn(256, D), True)
     centred = out["noise"] - out["noise"].mean(0, keepdim=True)
     assert abs(float(centred.std()) - 1.0) < 0.02       # G has σ² = 1 (eq. 14)
     learned = PhysNet(dataclasses.replace(CFG, noise_std=None))
     out = learned.terms(torch.randn(256, D), torch.randn(256, D), torch.randn(256, D), True)
     assert float((out["noise"] - out["noise"].mean(0, keepdim=True)).std()) < 0.1
+    shipped_default = PhysNet(CFG).terms(torch.randn(8, D), torch.randn(8, D), torch.randn(8, D),
+                                         True)
+    # σ = 0 (our default, by ablation): the noise is the predicted mean, the same every draw.
+    assert torch.equal(shipped_default["noise"][..., :, 0], shipped_default["noise"][..., :, 1])
 
 
 def test_v01_configs_load_with_the_behaviour_they_were_trained_with(tmp_path):
@@ -120,7 +124,7 @@ def test_ballistic_toy_forward_and_backward_agree_with_truth():
 
 def test_eval_is_deterministic_training_samples_noise():
     torch.manual_seed(0)
-    m = PhysNet(CFG)
+    m = PhysNet(dataclasses.replace(CFG, noise_std=1.0))
     x = torch.randn(2, 16, 17, 3)
     m.eval()
     a, b = m(x)["s_pp"], m(x)["s_pp"]
