@@ -17,15 +17,15 @@ def shipped_path(name: str) -> Path | None:
 
 
 def resolve_model(name: str, given: Path | None) -> Path:
-    """An explicit --model, else FINEPHYS_<NAME>_MODEL, else the checkpoint shipped in the
-    package."""
-    if given is not None:
-        if not Path(given).exists():
-            raise ModelNotFoundError(f"--model {given}: no such folder")
-        return Path(given)
-    env = os.environ.get(f"FINEPHYS_{name.upper().replace('-', '_')}_MODEL")
-    if env:
-        return Path(env)
+    """The pose models through the same lookup as every other model: an explicit --model, else
+    FINEPHYS_<NAME>_MODEL, else ~/.config/finephys/models.toml, else the checkpoint shipped in
+    the package."""
+    configured, source = configured_path(name, given)
+    if configured is not None:
+        if not configured.exists():
+            where = "--model" if source == "option" else f"{name} ({source})"
+            raise ModelNotFoundError(f"{where} {configured}: no such folder")
+        return configured
     path = shipped_path(name)
     if path is None:
         raise ModelNotFoundError(f"no {name} model given and none is shipped in this install; "
@@ -55,12 +55,14 @@ def user_models_toml() -> Path:
 
 def configured_path(name: str, given: Path | None = None) -> tuple[Path | None, str]:
     """(path, where it came from): an explicit option, FINEPHYS_<NAME>_MODEL, or the
-    [models] table of ~/.config/finephys/models.toml."""
+    [models] table of ~/.config/finephys/models.toml (`physnet-mlp` is `physnet_mlp` there)."""
     if given is not None:
         return Path(given), "option"
-    env = os.environ.get(f"FINEPHYS_{name.upper()}_MODEL")
+    key = name.replace("-", "_")
+    var = f"FINEPHYS_{key.upper()}_MODEL"
+    env = os.environ.get(var)
     if env:
-        return Path(env).expanduser(), f"FINEPHYS_{name.upper()}_MODEL"
+        return Path(env).expanduser(), var
     toml_path = user_models_toml()
     if toml_path.is_file():
         import tomllib
@@ -71,8 +73,8 @@ def configured_path(name: str, given: Path | None = None) -> tuple[Path | None, 
             from ..errors import ConfigError
 
             raise ConfigError(f"{toml_path}: {exc}") from exc
-        if table.get(name):
-            return Path(table[name]).expanduser(), str(toml_path)
+        if table.get(key):
+            return Path(table[key]).expanduser(), str(toml_path)
     return None, "unset"
 
 
@@ -84,9 +86,11 @@ def shipped_generator() -> Path | None:
 def model_table() -> list[dict]:
     rows = []
     for name in SHIPPED:
-        path = shipped_path(name)
-        rows.append({"name": name, "path": str(path) if path else None,
-                     "status": "shipped" if path else "missing"})
+        configured, source = configured_path(name)
+        path = configured or shipped_path(name)
+        status = (f"{'found' if configured.exists() else 'configured but missing'} ({source})"
+                  if configured else "shipped" if path else "missing")
+        rows.append({"name": name, "path": str(path) if path else None, "status": status})
     from .detectors import bundled_yolo_pose
 
     yolo = bundled_yolo_pose()

@@ -1,3 +1,4 @@
+import pytest
 import json
 
 import h5py
@@ -166,3 +167,27 @@ def test_lift_redoes_when_its_input_changes_or_refuses_another(runner, synth_sma
         w.finish()
     res = runner.invoke(app, [*args[:1], str(other), *args[2:]])
     assert res.exit_code != 0 and "--overwrite" in res.stderr and "Traceback" not in res.output
+
+
+def test_pose_models_follow_models_toml_then_env_then_option(tiny_pose_models, tmp_path,
+                                                            monkeypatch):
+    """Bug: the lifter and PhysNet ignored ~/.config/finephys/models.toml."""
+    from finephys_cli.errors import ModelNotFoundError
+    from finephys_cli.models.registry import resolve_model, shipped_path
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("FINEPHYS_LIFTER_MODEL", raising=False)
+    monkeypatch.delenv("FINEPHYS_PHYSNET_MLP_MODEL", raising=False)
+    assert resolve_model("lifter", None) == shipped_path("lifter")
+    (tmp_path / "finephys").mkdir()
+    (tmp_path / "finephys" / "models.toml").write_text(
+        f'[models]\nlifter = "{tiny_pose_models / "lifter"}"\n'
+        f'physnet_mlp = "{tiny_pose_models / "mlp"}"\n')
+    assert resolve_model("lifter", None) == tiny_pose_models / "lifter"
+    assert resolve_model("physnet-mlp", None) == tiny_pose_models / "mlp"
+    monkeypatch.setenv("FINEPHYS_LIFTER_MODEL", str(tiny_pose_models / "physnet"))
+    assert resolve_model("lifter", None) == tiny_pose_models / "physnet"
+    assert resolve_model("lifter", tiny_pose_models / "mlp") == tiny_pose_models / "mlp"
+    monkeypatch.setenv("FINEPHYS_LIFTER_MODEL", str(tmp_path / "gone"))
+    with pytest.raises(ModelNotFoundError, match="FINEPHYS_LIFTER_MODEL"):
+        resolve_model("lifter", None)
