@@ -98,21 +98,23 @@ def eval_poses(
     results = {path: table_rows(res) for path, res in evaluated.items()}
     cols = ["MPJPE", "N-MPJPE", "P-MPJPE", "MPJVE", "N-MPJVE", "accel", "bone_std", "median",
             "coverage"]
+    shown = {"3d": [c for c in cols if c not in ("median", "coverage")],
+             "2d": [c for c in cols if c not in ("P-MPJPE", "bone_std")]}
     for path, rows in results.items():
-        table = Table(title=f"Table 2 analogue: {path}",
-                      caption="† 3D: scaled with the true root depth and focal (oracle); "
-                              "N-MPJPE, P-MPJPE, N-MPJVE need no depth. coverage: frames with "
-                              "a pose")
-        table.add_column("space")
-        table.add_column("source")
-        for c in cols:
-            table.add_column(c + ("†" if c in ORACLE_SCALED else ""), justify="right",
-                             no_wrap=True)
-        for r in rows:
-            table.add_row(*[r["space"] + (" (mm)" if r["space"] == "3d" else " (px)"), r["source"]]
-                          + [f"{r[c]:.3f}" if c == "coverage" and c in r else
-                             f"{r[c]:.2f}" if c in r else "-" for c in cols])
-        console.print(table)
+        for space, unit in (("3d", "mm"), ("2d", "px")):
+            table = Table(title=f"Table 2 analogue, {space.upper()} ({unit}): {path}",
+                          caption="† scaled with the true root depth (oracle); N-MPJPE, "
+                                  "P-MPJPE, N-MPJVE need no depth" if space == "3d" else
+                                  "coverage: fraction of frames with a pose")
+            table.add_column("source", no_wrap=True)
+            for c in shown[space]:
+                oracle = space == "3d" and c in ORACLE_SCALED
+                table.add_column(c + ("†" if oracle else ""), justify="right", no_wrap=True)
+            for r in (r for r in rows if r["space"] == space):
+                table.add_row(r["source"], *["-" if c not in r else f"{r[c]:.3f}"
+                                             if c == "coverage" else f"{r[c]:.1f}"
+                                             for c in shown[space]])
+            console.print(table)
     written = []
     if output is not None:
         atomic_write_text(output, json.dumps(
