@@ -27,6 +27,11 @@ class TrainPhysnetConfig:
     model_type: str = "physnet"        # physnet or mlp (the Table 2 ablation)
     init: str | None = None            # start from this PhysNet folder (fine-tuning)
     joint_lift: bool = False           # also train the lifter (pre-training only)
+    # Fine-tuning only: 3D data (as --data of pre-training) whose eq. 19 loss, times
+    # anchor_weight, is added to eq. 20 at every step, so the 2D fit cannot pull the 3D away
+    # (eq. 20 alone made our 3D much worse; see the PhysNet model card).
+    anchor_data: tuple[str, ...] = ()
+    anchor_weight: float = 1.0
     steps: int = 3000
     batch_size: int = 64
     lr: float = 5e-4
@@ -91,6 +96,15 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     win["dd"] = precompute_dd(lifter, win["query"], dev)
     if val is not None:
         val["dd"] = precompute_dd(lifter, val["query"], dev)
+    anchor = None
+    if cfg.anchor_data:
+        if cfg.stage != "finetune":
+            raise InputError("--set anchor_data=... is for --stage finetune")
+        anchor = windows_of(load_training_clips(list(cfg.anchor_data), seed=cfg.seed), frames,
+                            cfg.stride)
+        anchor["dd"] = precompute_dd(lifter, anchor["query"], dev)
+        anchor = {k: torch.as_tensor(v) for k, v in anchor.items()
+                  if k in ("query", "target", "valid", "dd")}
     log.info("train-physnet (%s, %s): %d windows", cfg.stage, cfg.model_type, len(win["query"]))
     if cfg.model_type == "physnet":
         model = PhysNet.from_pretrained(Path(cfg.init), device="cpu").train() if cfg.init \
@@ -115,13 +129,13 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     raw_lifter = acc.unwrap_model(lifter)
     noise_weight = cfg.noise_weight if cfg.noise_weight is not None else 1.0 / (frames * 17)
 
-    def compute_loss(batch: dict, sample_noise: bool = True):  # noqa: ANN202
+    def compute_loss(batch: dict, sample_noise: bool = True, stage: str = cfg.stage):  # noqa: ANN202
         q = batch["query"].float()
         s_dd = batch["dd"].float() if not cfg.joint_lift else raw_lifter.lift(q)[0]
         out = model(s_dd, sample_noise=sample_noise)
         fused = 0.5 * (s_dd + out["s_pp"])
         mask = batch["valid"][..., None].float()
-        if cfg.stage == "pretrain":
+        if stage == "pretrain":
             err = ((fused - batch["target"].float()) ** 2).sum(-1)              # eq. 19
             data = (err * mask).sum() / mask.sum().clamp_min(1) / 17
         else:
@@ -159,6 +173,11 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
                                acc.process_index, acc.num_processes)
         batch = {k: v[idx].to(dev) for k, v in tensors.items()}
         loss, data, noise = compute_loss(batch)
+        if anchor is not None:
+            aidx, _ = batch_indices(len(anchor["query"]), cfg.batch_size, step, cfg.seed + 1,
+                                    acc.process_index, acc.num_processes)
+            loss = loss + cfg.anchor_weight * compute_loss(
+                {k: v[aidx].to(dev) for k, v in anchor.items()}, stage="pretrain")[0]
         optimizer_step(acc, loss, params, opt, sched, state, step)
         due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
                                           started)

@@ -53,6 +53,18 @@ def test_train_physnet_pretrain_and_finetune(runner, synth_small, tiny_pose_mode
     assert res.exit_code == 0, res.output
     rows = _metrics(tmp_path / "runs" / "train-physnet" / "ft")
     assert float(rows[-1]["data"]) > 0
+    lam = 1.0 / (16 * 17)                                   # the paper's L_noise weight
+    rest = lambda r: float(r["loss"]) - float(r["data"]) - lam * float(r["noise"])  # noqa: E731
+    assert abs(rest(rows[-1])) < 1e-4                        # eq. 20 alone
+    res = runner.invoke(app, ["train-physnet", *common, "--name", "ft_anchor", "--stage",
+                              "finetune", "--init", str(pre), "--set",
+                              f'anchor_data=["{synth}"]', "--set", "anchor_weight=10"])
+    assert res.exit_code == 0, res.output
+    anchored = _metrics(tmp_path / "runs" / "train-physnet" / "ft_anchor")
+    assert rest(anchored[-1]) > 1e-3                         # + 10 × eq. 19 on the 3D data
+    res = runner.invoke(app, ["train-physnet", *common, "--name", "bad", "--set",
+                              f'anchor_data=["{synth}"]'])
+    assert res.exit_code == 1 and "finetune" in res.stderr
 
 
 def test_view_augmentation_turns_2d_and_3d_together():
