@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 import typer
 
 from finephys_cli import __version__
@@ -71,3 +72,24 @@ def test_models_lists_shipped_and_bundled(runner):
     rows = {r["name"]: r for r in json.loads(res.stdout)}
     assert rows["lifter"]["status"] == "shipped" and rows["physnet"]["status"] == "shipped"
     assert rows["yolo-pose"]["path"].endswith("yolo11n-pose.pt")
+
+
+@pytest.mark.parametrize("args,option", [
+    (["detect", "{v}", "-o", "{o}", "--batch-size", "0"], "--batch-size"),
+    (["detect", "{v}", "-o", "{o}", "--conf", "2"], "--conf"),
+    (["lift", "{p}", "-o", "{o}", "--batch-size", "0"], "--batch-size"),
+    (["render-heatmaps", "{p}", "-o", "{o}", "--size", "0"], "--size"),
+    (["synth", "--size", "0", "--videos", "{d}", "-o", "{o}"], "--size"),
+    (["viz", "{p}", "-o", "{d}/x.png", "--n-frames", "0"], "--n-frames"),
+])
+def test_bad_option_values_are_usage_errors(runner, pose2d_file, tmp_path, args, option):
+    """Bug: these gave Python tracebacks (range() arg 3 must not be zero, ZeroDivisionError,
+    an OpenCV error...) with exit 1, some leaving OUT.partial behind."""
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    subst = {"v": str(video), "o": str(tmp_path / "out.h5"), "p": str(pose2d_file),
+             "d": str(tmp_path / "d")}
+    res = runner.invoke(app, [a.format(**subst) for a in args])
+    assert res.exit_code == 2, res.output
+    assert option in res.output and "Traceback" not in res.output
+    assert not list(tmp_path.glob("*.partial"))

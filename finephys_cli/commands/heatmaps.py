@@ -15,7 +15,7 @@ from ._common import (ShardOpt, ConfigOpt, DeviceOpt, OutputOpt, OverwriteOpt, P
 def render_heatmaps(
     path: Annotated[Path, typer.Argument(help="A pose file (phys, pose2d, synth, pose3d).")],
     output: OutputOpt,
-    size: Annotated[int, typer.Option(help="Generation frame size (square crop).")] = 384,
+    size: Annotated[int, typer.Option(help="Generation frame size (square crop).", min=8)] = 384,
     scales: Annotated[str, typer.Option(help="Down-sampling factors to render.")] = "1,8,16,32,64",
     sigma: Annotated[float, typer.Option(help="σ at 64 px (scaled per map size).")] = 0.6,
     channels: Annotated[str, typer.Option(help="limbs, joints or both.")] = "limbs",

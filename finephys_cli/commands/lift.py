@@ -19,7 +19,7 @@ def lift(
     output: OutputOpt,
     model: Annotated[Path | None, typer.Option(help="Lifter folder (default: shipped).")] = None,
     prompt: Annotated[str, typer.Option(help="Prompt choice: nearest or random.")] = "nearest",
-    batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Windows per batch.", min=1)] = 256,
     shard: ShardOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,

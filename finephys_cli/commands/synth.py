@@ -27,7 +27,7 @@ def synth(
     fps: Annotated[float, typer.Option(help="Frame rate.")] = 25.0,
     seed: SeedOpt = 0,
     videos: Annotated[Path | None, typer.Option(help="Also render mannequin mp4s here.")] = None,
-    size: Annotated[int, typer.Option(help="Frame size in px (square).")] = 384,
+    size: Annotated[int, typer.Option(help="Frame size in px (square).", min=16)] = 384,
     mannequin: Annotated[str, typer.Option(help="shaded, parts (each limb its own hue, for "
                                            "colour-located pose fidelity), or humanoid "
                                            "(deepmimic only: the mocap's own body, rendered "

@@ -18,7 +18,7 @@ def viz(
     mode: Annotated[str, typer.Option(help="2d overlays, 3d views, or heatmap overlays.")] = "2d",
     sources: Annotated[str, typer.Option(
         help="Comma list. 2d: detect, exact, fused. 3d: gt, dd, pp, fused, mlp.")] = "detect",
-    n_frames: Annotated[int, typer.Option(help="Frames in a PNG strip.")] = 8,
+    n_frames: Annotated[int, typer.Option(help="Frames in a PNG strip.", min=1)] = 8,
 ) -> None:
     """Draw skeletons over the video, or 3D views; several sources side by side.
 
