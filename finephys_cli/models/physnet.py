@@ -4,9 +4,22 @@ State q_t ∈ R^51 (the 17x3 pose). A global encoder over the whole S_dd (eq. 6)
 encoder over 3-frame windows (eq. 7-8) are fused into q_t. Heads give J_t, C_t ∈ R^51
 (eq. 10-11), a symmetric M_t^-1 from 1326 = 51·52/2 values (eq. 12-13) and the noise N_t, whose
 51 columns are a predicted mean plus Gaussian samples in training and the mean at evaluation
-(eq. 14-15; the paper's G samples with σ² = 1: `noise_std=1`).
+(eq. 14-15; the paper's G samples with σ² = 1: `noise_std=1`). Then q̈_t = (M^-1 + N)(J − C)
+(eq. 16) and q̂_{t+1} = q̈_t·dt² + 2q_t − q_{t−1} (eq. 17), forward from the first 3 frames and
+backward from the last 3 (the same network on the time-reversed sequence, so the backward local
+window is {t+2, t+1, t} of the original frames); middle frames average both, and a pose decoder
+gives S_pp (eq. 18).
 
-Departures from the paper, each a config field (the model card has the ablations):
+J and C are predicted in units of 1/dt² (so J − C is a displacement per step): this keeps the
+heads' outputs O(1) whatever dt is, and makes dt itself cancel. With zero heads the rollout is
+exactly constant velocity.
+
+Departures from the paper, each a config field where it can be switched (the model card has the
+ablations):
+- The heads see [q_t, q̂_t, q̂_t − q̂_{t−1}]: the encoded state of the observed frame, and the
+  rolled-out state and its velocity, which eq. 17 then advances (`rollout="autoregressive"`);
+  eq. 10-14 write the heads as functions of q_t alone. `rollout="teacher"` advances the encoded
+  states instead (one step, teacher-forced); it has not been ablated on our sets.
 - `positive_definite` (default): M^-1 = L·Lᵀ + εI from the same 1326 values, so it is SPD as an
   inverse inertia must be; the paper's plain symmetric fill (eq. 13) has negative eigenvalues
   in practice (every rollout step of the v0.1 model had one).
@@ -15,12 +28,8 @@ Departures from the paper, each a config field (the model card has the ablations
   synth held-out / our DeepMimic humanoid validation renders): σ = 1 86.6 / 235.3, learned σ
   (the v0.1 models, `noise_std=None`) 81.7 / 232.1, σ = 0 74.6 / 228.2.
 - `legacy_local_window`: the v0.1 bug, a local encoder fed {t−2, t−2, t} instead of eq. 7's
-  {t−2, t−1, t}; true only in configs of models trained that way. Then q̈_t = (M^-1 + N)(J − C) (eq. 16) and q̂_{t+1} = q̈_t·dt² + 2q_t − q_{t−1}
-(eq. 17), forward from the first 3 frames and backward from the last 3 (the same network on the
-time-reversed sequence); middle frames average both, and a pose decoder gives S_pp (eq. 18).
-
-J and C are predicted in units of 1/dt² (so J − C is a displacement per step) — this keeps the
-heads' outputs O(1) whatever dt is. With zero heads the rollout is exactly constant velocity.
+  {t−2, t−1, t}; true only in configs of models trained that way.
+Note that the matrix applied in eq. 16 is M^-1 + N; only M^-1 is SPD.
 """
 
 from __future__ import annotations

@@ -66,6 +66,14 @@ def windows_2d(clips, frames: int, stride: int) -> dict[str, np.ndarray]:  # noq
     return {k: np.concatenate([p[k] for p in parts]) for k in ("query", "valid")}
 
 
+def anchor_clips(specs, val_clips, seed: int) -> list:  # noqa: ANN001
+    """The 3D clips of `anchor_data` less the validation clips of --data: a paired file
+    (DETECT.h5+TRUTH.h5) has the same video ids as its 2D, and their 3D must not reach the
+    clips that pick the best checkpoint."""
+    held_out = {c.video_id for c in val_clips}
+    return [c for c in load_training_clips(list(specs), seed=seed) if c.video_id not in held_out]
+
+
 def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu",
                       resume: str | None = None, progress: str = "auto") -> Path:
     import torch
@@ -100,7 +108,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     if cfg.anchor_data:
         if cfg.stage != "finetune":
             raise InputError("--set anchor_data=... is for --stage finetune")
-        anchor = windows_of(load_training_clips(list(cfg.anchor_data), seed=cfg.seed), frames,
+        anchor = windows_of(anchor_clips(cfg.anchor_data, val_clips, cfg.seed), frames,
                             cfg.stride)
         anchor["dd"] = precompute_dd(lifter, anchor["query"], dev)
         anchor = {k: torch.as_tensor(v) for k, v in anchor.items()
@@ -176,8 +184,9 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         if anchor is not None:
             aidx, _ = batch_indices(len(anchor["query"]), cfg.batch_size, step, cfg.seed + 1,
                                     acc.process_index, acc.num_processes)
+            # eq. 19's data term only: L_noise is already in the eq. 20 loss, once.
             loss = loss + cfg.anchor_weight * compute_loss(
-                {k: v[aidx].to(dev) for k, v in anchor.items()}, stage="pretrain")[0]
+                {k: v[aidx].to(dev) for k, v in anchor.items()}, stage="pretrain")[1]
         optimizer_step(acc, loss, params, opt, sched, state, step)
         due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
                                           started)

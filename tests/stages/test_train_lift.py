@@ -99,3 +99,17 @@ def test_view_augmentation_turns_2d_and_3d_together():
     cfg = dataclasses.replace(cfg, pitch_deg=0.0, frame_drop=1.0)
     q4, _ = augment_views(q, t, torch.Generator().manual_seed(3), cfg)
     assert (q4 == 0).all()                                  # dropped frames: (0, 0, 0)
+
+
+def test_anchor_leaves_out_the_validation_clips(synth_small):
+    """Bug: the eq. 19 anchor of a fine-tuning could hold the 3D of the very clips that pick
+    the best checkpoint (a paired file shares its video ids with the 2D file)."""
+    from finephys_cli.data.lift_data import load_training_clips
+    from finephys_cli.stages.train_lift import split_clips
+    from finephys_cli.stages.train_physnet import anchor_clips
+
+    clips = load_training_clips([str(synth_small[0])])
+    train, val = split_clips(clips, 0.5, 3)
+    assert val and train
+    kept = anchor_clips([str(synth_small[0])], val, 0)
+    assert {c.video_id for c in kept} == {c.video_id for c in train}
