@@ -16,6 +16,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 console = Console(stderr=True, highlight=False)
+# Reports (env, models, inspect, eval-poses, study collect): their stdout is their output, so
+# `finephys env > env.txt` and `finephys models | grep lifter` work. Logs stay on `console`.
+report = Console(highlight=False)
 log = logging.getLogger("finephys")
 
 PROGRESS_MODES = ("auto", "rich", "plain", "json", "none")

@@ -29,7 +29,7 @@ def test_version_and_no_args(runner):
 def test_exit_codes(runner, pose2d_file, tmp_path):
     ok = runner.invoke(app, ["inspect", str(pose2d_file)])
     assert ok.exit_code == 0, ok.output
-    assert "finephys.pose2d" in ok.stderr
+    assert "finephys.pose2d" in ok.stdout          # a report: its stdout is its output
     missing = runner.invoke(app, ["inspect", str(tmp_path / "nope.h5")])
     assert missing.exit_code == 1
     assert missing.stderr.strip().startswith("error:") and len(missing.stderr.strip().splitlines()) == 1
@@ -93,3 +93,14 @@ def test_bad_option_values_are_usage_errors(runner, pose2d_file, tmp_path, args,
     assert res.exit_code == 2, res.output
     assert option in res.output and "Traceback" not in res.output
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_reports_print_to_stdout(runner, pose2d_file):
+    """Bug: env, models and inspect printed their report to stderr, so `finephys env > env.txt`
+    gave an empty file and `finephys models | grep` saw nothing."""
+    res = runner.invoke(app, ["env"])
+    assert res.exit_code == 0 and "torch" in res.stdout
+    res = runner.invoke(app, ["models"])
+    assert res.exit_code == 0 and "lifter" in res.stdout and "physnet" in res.stdout
+    res = runner.invoke(app, ["inspect", str(pose2d_file)])
+    assert res.exit_code == 0 and "finephys.pose2d" in res.stdout and "vid0" in res.stdout

@@ -90,7 +90,7 @@ def eval_poses(
 
     from rich.table import Table
 
-    from ..console import console
+    from ..console import report
     from ..io.atomic import atomic_write_text
     from ..stages.eval_poses import ORACLE_SCALED, evaluate_file, table_rows
 
@@ -100,7 +100,7 @@ def eval_poses(
             "coverage"]
     shown = {"3d": [c for c in cols if c not in ("median", "coverage")],
              "2d": [c for c in cols if c not in ("P-MPJPE", "bone_std")]}
-    for path, rows in results.items():
+    for path, rows in ({} if as_json else results).items():   # --json: the JSON alone
         for space, unit in (("3d", "mm"), ("2d", "px")):
             table = Table(title=f"Table 2 analogue, {space.upper()} ({unit}): {path}",
                           caption="† scaled with the true root depth (oracle); N-MPJPE, "
@@ -114,7 +114,7 @@ def eval_poses(
                 table.add_row(r["source"], *["-" if c not in r else f"{r[c]:.3f}"
                                              if c == "coverage" else f"{r[c]:.1f}"
                                              for c in shown[space]])
-            console.print(table)
+            report.print(table)
     written = []
     if output is not None:
         atomic_write_text(output, json.dumps(

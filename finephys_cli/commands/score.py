@@ -29,7 +29,7 @@ def score(
     i3d_model: ModelPathOpt = None,
     videomae_model: ModelPathOpt = None,
     fvd_backend: Annotated[str, typer.Option(help="i3d or videomae.")] = "i3d",
-    strict: Annotated[bool, typer.Option(help="A metric whose model is missing is an error.")] = False,
+    strict: Annotated[bool, typer.Option(help="With --metric all: a metric that cannot run (no model or reference) is an error; a metric named alone always is.")] = False,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -103,7 +103,7 @@ def study_collect(
     """MOS ± 95% CI per method and question."""
     from rich.table import Table
 
-    from ..console import console
+    from ..console import report
     from ..errors import InputError
     from ..stages.study import QUESTIONS, collect_study
 
@@ -118,7 +118,7 @@ def study_collect(
         table.add_row(method, *[("-" if v["mos"] is None else
                                  f"{v['mos']:.2f} ± {v['ci95']:.2f} (n={v['n']})")
                                 for v in qs.values()])
-    console.print(table)
+    report.print(table)
     if output:
         from ..io.atomic import atomic_write_text
 

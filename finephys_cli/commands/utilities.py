@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..console import console
+from ..console import report
 from ..errors import InputError
 from ._common import JsonOpt, OutputOpt, OverwriteOpt, cli_command, emit_paths
 
@@ -63,7 +63,7 @@ def env(as_json: JsonOpt = False) -> None:
         table.add_row(f"GPU {i}", name)
     for m in info["models"]:
         table.add_row(f"model {m['name']}", f"{m['path'] or '-'} ({m['status']})")
-    console.print(table)
+    report.print(table)
 
 
 def models(as_json: JsonOpt = False) -> None:
@@ -81,10 +81,10 @@ def models(as_json: JsonOpt = False) -> None:
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r["name"], r["status"], r["path"] or "-", r.get("expects", ""))
-    console.print(table)
+    report.print(table)
     from ..models.registry import user_models_toml
 
-    console.print("Set a path with the command's option, FINEPHYS_<NAME>_MODEL (e.g. "
+    report.print("Set a path with the command's option, FINEPHYS_<NAME>_MODEL (e.g. "
                   f"FINEPHYS_SD15_MODEL), or a [models] table in {user_models_toml()}:\n"
                   '  [models]\n  sd15 = "/weights/stable-diffusion-v1-5"\n'
                   '  motion_adapter = "/weights/animatediff-motion-adapter-v1-5-2"', markup=False)
@@ -105,7 +105,7 @@ def inspect(path: Annotated[Path, typer.Argument(help="A finephys file.")],
         if as_json:
             print(json.dumps(summary, indent=2))
         else:
-            console.print_json(json.dumps(summary))
+            report.print_json(json.dumps(summary))
         return
     summary = summarize(path)
     if as_json:
@@ -117,7 +117,7 @@ def inspect(path: Annotated[Path, typer.Argument(help="A finephys file.")],
     for key in ("format", "format_version", "finephys_version", "created_utc", "command",
                 "config_hash", "complete", "skeleton", "n_videos", "n_frames"):
         head.add_row(key, str(summary[key]))
-    console.print(head)
+    report.print(head)
     vids = Table(title="videos")
     for col in ("id", "label", "complete", "datasets (shape, NaN%)"):
         vids.add_column(col)
@@ -127,11 +127,11 @@ def inspect(path: Annotated[Path, typer.Argument(help="A finephys file.")],
                                                       if "nan_fraction" in d else "")
                        for k, d in v["datasets"].items())
         vids.add_row(v["id"], str(v["label"]), str(v["complete"]), ds)
-    console.print(vids)
+    report.print(vids)
     if len(summary["videos"]) > len(shown):
-        console.print(f"... and {len(summary['videos']) - len(shown)} more videos")
+        report.print(f"... and {len(summary['videos']) - len(shown)} more videos")
     for p in summary["provenance"]:
-        console.print(f"provenance: {p.get('path')} ({p.get('format')} "
+        report.print(f"provenance: {p.get('path')} ({p.get('format')} "
                       f"{p.get('format_version', '')}, config {p.get('config_hash', '')})")
 
 

@@ -36,7 +36,9 @@ def _run(step: DemoStep, progress: str) -> DemoStep:
     res = subprocess.run([sys.executable, "-m", "finephys_cli", *step.args, *extra],
                          stdout=subprocess.PIPE, text=True)
     step.seconds = time.monotonic() - t
-    step.outputs = [line for line in res.stdout.splitlines() if line.strip()]
+    # Stages print the paths they wrote; a report step (eval-poses) prints its table too.
+    step.outputs = [line for line in res.stdout.splitlines()
+                    if line.strip() and Path(line.strip()).exists()]
     if res.returncode != 0:
         raise FinephysError(f"demo step {step.name!r} failed (exit {res.returncode}); rerun "
                             f"it alone to see why: finephys {shlex.join(step.args)}")

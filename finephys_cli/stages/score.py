@@ -3,7 +3,8 @@
 Each video's prompt, class and conditioning skeleton come from its `generate` sidecar
 (<stem>.json) or from a --prompts CSV (video, prompt, class). Reference videos (for CLIP-SIM*
 and FVD) get their class from a sidecar, a `classes.csv` (video, class) in their folder, or a
-synth name (fxNN_...). A metric whose model is not configured is skipped with the reason.
+synth name (fxNN_...). With `all`, a metric whose model or reference is missing is skipped
+with the reason; a metric asked for by name that cannot run is an error.
 """
 
 from __future__ import annotations
@@ -122,6 +123,9 @@ def run_score(cfg: ScoreConfig, generated: Path, output: Path, *, reference: Pat
               models: dict | None = None, device: str = "cpu", strict: bool = False,
               progress: str = "auto") -> list[Path]:
     wanted = METRICS if "all" in cfg.metrics else tuple(cfg.metrics)
+    # A metric asked for by name that cannot run is an error: a script that asked for FVD and
+    # got none must fail. `--metric all` skips what cannot run, with the reason (or --strict).
+    strict = strict or "all" not in cfg.metrics
     bad = [m for m in wanted if m not in METRICS]
     if bad:
         raise InputError(f"--metric {', '.join(bad)}: choose from {', '.join(METRICS)} or all")

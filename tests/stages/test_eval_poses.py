@@ -53,6 +53,9 @@ def test_eval_poses_on_a_tiny_human36m_layout(tmp_path, runner):
     r = runner.invoke(app, ["eval-poses", str(pred), "--truth", f"h36m:{tmp_path}", "-o",
                             str(out)])
     assert r.exit_code == 0, r.output
+    assert "Table 2 analogue, 3D" in r.stdout and str(out) in r.stdout.split()   # a report
+    r = runner.invoke(app, ["eval-poses", str(pred), "--truth", f"h36m:{tmp_path}", "--json"])
+    assert json.loads(r.stdout)[str(pred)]                  # --json: stdout is the JSON alone
     data = json.loads(out.read_text())
     sources = {(row["space"], row["source"]) for row in data["files"][str(pred)]}
     assert ("3d", "static mean pose") in sources and ("2d", "S_detect") in sources

@@ -143,14 +143,20 @@ def test_missing_models_are_skipped_or_strict(tmp_path, runner, monkeypatch):
         monkeypatch.delenv(k, raising=False)
     gen = _videos(tmp_path / "gen", 2, 25, seed=1)
     out = tmp_path / "s.json"
-    res = runner.invoke(app, ["score", str(gen), "--metric", "clip-sim", "--metric",
-                              "pickscore", "-o", str(out), "--progress", "none"])
+    res = runner.invoke(app, ["score", str(gen), "--metric", "all", "-o", str(out),
+                              "--progress", "none"])
     assert res.exit_code == 0, res.output
     skipped = json.loads(out.read_text())["skipped"]
     assert "clip-sim" in skipped and "--clip-model" in skipped["clip-sim"]
-    res = runner.invoke(app, ["score", str(gen), "--metric", "clip-sim", "--strict", "-o",
+    res = runner.invoke(app, ["score", str(gen), "--metric", "all", "--strict", "-o",
                               str(out), "--progress", "none"])
     assert res.exit_code == 1 and "clip" in res.output
+    # Bug: a metric asked for by name that could not run was skipped with exit 0.
+    res = runner.invoke(app, ["score", str(gen), "--metric", "fvd", "-o",
+                              str(tmp_path / "f.json"), "--progress", "none"])
+    assert res.exit_code == 1 and "fvd" in res.stderr and "Traceback" not in res.output
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "f.json").exists()
 
 
 def test_pose_fidelity_follows_the_skeleton(synth_small, tmp_path):
