@@ -17,7 +17,7 @@ ModelPathOpt = Annotated[Path | None, typer.Option(show_default=False)]
 
 @cli_command
 def score(
-    generated: Annotated[Path, typer.Argument(help="Folder of generated videos (+ generate sidecars).")],
+    generated: Annotated[Path, typer.Argument(help="Folder of generated videos (+ generate sidecars); default: generated/, where generate writes.")] = Path("generated"),
     output: Annotated[Path, typer.Option("-o", "--output", help="scores.json (a .csv is written beside it).")] = Path("scores.json"),
     reference: Annotated[Path | None, typer.Option(help="Folder of real videos (CLIP-SIM*, FVD).")] = None,
     metric: Annotated[list[str] | None, typer.Option(help="clip-sim, clip-sim-star, pickscore, fvd, pose-fidelity or all (repeatable).")] = None,

@@ -155,8 +155,13 @@ def test_missing_models_are_skipped_or_strict(tmp_path, runner, monkeypatch):
     res = runner.invoke(app, ["score", str(gen), "--metric", "fvd", "-o",
                               str(tmp_path / "f.json"), "--progress", "none"])
     assert res.exit_code == 1 and "fvd" in res.stderr and "Traceback" not in res.output
-    assert len(res.stderr.strip().splitlines()) == 1
+    assert len(res.stderr.strip().splitlines()) == 1 and "--reference" in res.stderr
     assert not (tmp_path / "f.json").exists()
+    # Verbatim, as a user types it after `finephys generate`: GENERATED defaults to generated/.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "generated").symlink_to(gen)
+    res = runner.invoke(app, ["score", "--metric", "fvd"])
+    assert res.exit_code == 1 and "--reference" in res.stderr
 
 
 def test_pose_fidelity_follows_the_skeleton(synth_small, tmp_path):
