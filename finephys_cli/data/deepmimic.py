@@ -25,6 +25,13 @@ _LINKS = {0: 0, 1: 9, 2: 10, 3: 11, 4: 12, 5: 13, 6: 14, 11: 6, 12: 7, 13: 8, 14
           16: 5}
 
 
+def refuse_reserved(pf, allow_reserved: bool) -> None:  # noqa: ANN001
+    """Refuse a finephys file that holds reserved clips (synth marks it `contains_reserved`)."""
+    if bool(pf.attrs.get("contains_reserved", False)) and not allow_reserved:
+        raise InputError(f"{pf.path} contains reserved held-out DeepMimic clips; they are "
+                         f"never used for training, validation or tuning")
+
+
 def motions_dir() -> Path:
     try:
         import pybullet_data

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .deepmimic import refuse_reserved
 from .h36m import read_h36m_sequences
 from .normalize import image_aligned_3d, normalize_2d, normalize_3d
 
@@ -33,12 +34,6 @@ class Clip:
     meta: dict = field(default_factory=dict)
 
 
-def _refuse_reserved(pf, allow_reserved: bool) -> None:  # noqa: ANN001
-    if bool(pf.attrs.get("contains_reserved", False)) and not allow_reserved:
-        raise InputError(f"{pf.path} contains reserved held-out DeepMimic clips; they are "
-                         f"never used for training, validation or tuning")
-
-
 def read_pose_file(path: Path, allow_reserved: bool = False, video_ids: list[str] | None = None,
                    truth: Path | None = None) -> list[Clip]:
     """The 2D of a finephys file with its own 3D truth (synth), or with the truth of another
@@ -47,13 +42,9 @@ def read_pose_file(path: Path, allow_reserved: bool = False, video_ids: list[str
     from ..io.poses_h5 import POSE2D_FORMATS, PoseFile
     from .truth import load_truth, truth_in
 
-    table = None
-    if truth is not None:
-        with PoseFile(truth, skeleton=None) as tf:
-            _refuse_reserved(tf, allow_reserved)
-        table = load_truth(str(truth))
+    table = load_truth(str(truth), allow_reserved) if truth is not None else None
     with PoseFile(path, formats=POSE2D_FORMATS) as pf:
-        _refuse_reserved(pf, allow_reserved)
+        refuse_reserved(pf, allow_reserved)
         clips = []
         for vid in video_ids or pf.video_ids:
             kp, sc = pf.read(vid, "keypoints2d"), pf.read(vid, "scores")

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.poses_h5 import PoseFile
+from .deepmimic import refuse_reserved
 from .h36m import read_h36m_sequences
 
 TRUTH_DATASETS = ("pose3d_camera", "camera_K", "keypoints2d_exact")
@@ -44,14 +45,15 @@ def truth_in(pf: PoseFile, vid: str) -> Truth | None:
                  pf.read(vid, "pose3d_camera").astype(np.float64), pf.read(vid, "camera_K"))
 
 
-def load_truth(spec: str) -> dict[str, Truth]:
+def load_truth(spec: str, allow_reserved: bool = True) -> dict[str, Truth]:
     """`--truth`: a finephys file with truth, or `h36m:DIR` (data_3d_h36m.npz +
-    data_2d_h36m_gt.npz)."""
+    data_2d_h36m_gt.npz). Evaluation may use the reserved clips; training passes False."""
     if spec.startswith("h36m:"):
         root = Path(spec[5:])
         return {seq.video_id: Truth(seq.uv, seq.camera3d, seq.K) for seq in
                 read_h36m_sequences(root / "data_3d_h36m.npz", root / "data_2d_h36m_gt.npz")}
     with PoseFile(Path(spec), skeleton=None) as pf:
+        refuse_reserved(pf, allow_reserved)
         table = {vid: t for vid in pf.video_ids if (t := truth_in(pf, vid)) is not None}
     if not table:
         raise InputError(f"--truth {spec}: no video has {', '.join(TRUTH_DATASETS)}")

@@ -246,8 +246,7 @@ class PoseFileWriter:
             return False
         if self.inputs is None:
             return True
-        return (video_id in self.inputs
-                and _decode_attr(group.attrs.get("input_fingerprint", "")) == self.inputs[video_id])
+        return video_id in self.inputs and input_fingerprint(group) == self.inputs[video_id]
 
     def _write_inputs_attrs(self, h5: h5py.File) -> None:
         if self.inputs is not None:
@@ -336,6 +335,11 @@ def _peek(path: Path) -> _Existing:
         raise InputError(f"{path}: not a readable HDF5 file ({exc})") from exc
 
 
+def input_fingerprint(group: h5py.Group) -> str:
+    """What a video group was made from ("" where its writer recorded nothing)."""
+    return str(_decode_attr(group.attrs.get("input_fingerprint", "")))
+
+
 def video_fingerprints(pf: "PoseFile", video_ids: Iterable[str]) -> dict[str, str]:
     """Per video of an input pose file: what a downstream output of it was made from. That is
     the producing file's format and config and the video's own input fingerprint; where the
@@ -343,7 +347,7 @@ def video_fingerprints(pf: "PoseFile", video_ids: Iterable[str]) -> dict[str, st
     whole: str | None = None
     out: dict[str, str] = {}
     for vid in video_ids:
-        upstream = _decode_attr(pf.h5["videos"][vid].attrs.get("input_fingerprint", ""))
+        upstream = input_fingerprint(pf.h5["videos"][vid])
         if not upstream:
             whole = whole or file_fingerprint(pf.path)
             upstream = whole
@@ -573,8 +577,7 @@ def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) ->
                 if vid in seen:
                     raise InputError(f"merge: video {vid} is in both {seen[vid]} and {pf.path}")
                 seen[vid] = pf.path
-                fingerprints[vid] = str(_decode_attr(
-                    pf.h5["videos"][vid].attrs.get("input_fingerprint", "")))
+                fingerprints[vid] = input_fingerprint(pf.h5["videos"][vid])
         # The merged file was made from its shards' inputs, so it is up to date exactly when a
         # single run over all of them would be.
         merged_inputs = fingerprints if all(fingerprints.values()) else None

@@ -121,7 +121,7 @@ def build_detector(cfg: DetectConfig, device: str, allow_download: bool):  # noq
         return UltralyticsPose(cfg.model, device=device, imgsz=cfg.imgsz, conf=cfg.conf,
                                allow_download=allow_download, half=device.startswith("cuda"))
     if cfg.backend == "mediapipe":
-        if cfg.rotations.strip() not in ("0", ""):
+        if parse_rotations(cfg.rotations) != (0,):
             raise InputError("--rotations works with --backend ultralytics (BlazePose tracks "
                              "one person across frames, which turned copies would break)")
         from ..models.detectors import MediapipePose

@@ -95,3 +95,17 @@ def test_amass_joints_reader(tmp_path):
     h = smpl_to_h36m(joints)
     np.testing.assert_allclose(h[:, 7], 0.5 * (joints[:, 3] + joints[:, 6]))
     np.testing.assert_allclose(h[:, 1], joints[:, 2])   # right hip is SMPL 2, not a knee
+
+
+def test_paired_truth_with_reserved_clips_is_refused_for_training(synth_small, tmp_path):
+    import shutil
+
+    import h5py
+
+    truth = tmp_path / "truth.h5"
+    shutil.copy(synth_small[0], truth)
+    assert read_pose_file(synth_small[0], truth=truth)          # pairing works
+    with h5py.File(truth, "a") as h5:
+        h5.attrs["contains_reserved"] = True
+    with pytest.raises(InputError, match="reserved"):
+        read_pose_file(synth_small[0], truth=truth)
