@@ -72,6 +72,16 @@ def probe(path: Path, reader: str = "pyav") -> VideoInfo:
         raise InputError(f"{path}: unreadable video ({exc})") from exc
 
 
+def _in_order(kept: dict[int, np.ndarray], indices: np.ndarray | None, n: int, path: Path
+              ) -> np.ndarray:
+    """The decoded frames in the order asked for (every frame when `indices` is None)."""
+    order = sorted(kept) if indices is None else [int(i) for i in indices]
+    missing = [i for i in order if i not in kept]
+    if missing:
+        raise InputError(f"{path}: frames {missing[:5]} are beyond the end ({n} frames)")
+    return np.stack([kept[i] for i in order])
+
+
 def _read_opencv(path: Path, indices: np.ndarray | None, decode: bool = True
                  ) -> tuple[np.ndarray, VideoInfo]:
     """Sequential decoding through cv2.VideoCapture (frame counts from the container can be
@@ -109,11 +119,7 @@ def _read_opencv(path: Path, indices: np.ndarray | None, decode: bool = True
     info = VideoInfo(fps, n, *size)
     if not decode:
         return np.zeros((0, size[1], size[0], 3), np.uint8), info
-    order = sorted(kept) if indices is None else [int(i) for i in indices]
-    missing = [i for i in order if i not in kept]
-    if missing:
-        raise InputError(f"{path}: frames {missing[:5]} are beyond the end ({n} frames)")
-    return np.stack([kept[i] for i in order]), info
+    return _in_order(kept, indices, n, path), info
 
 
 def _decord_reader(path: Path):  # noqa: ANN202
@@ -164,11 +170,7 @@ def read_frames(path: Path, indices: np.ndarray | None = None, reader: str = "py
         raise InputError(f"{path}: unreadable video ({exc})") from exc
     if not kept:
         raise InputError(f"{path}: no decodable frames")
-    order = sorted(kept) if indices is None else [int(i) for i in indices]
-    missing = [i for i in order if i not in kept]
-    if missing:
-        raise InputError(f"{path}: frames {missing[:5]} are beyond the end ({n} frames)")
-    frames = np.stack([kept[i] for i in order])
+    frames = _in_order(kept, indices, n, path)
     return frames, VideoInfo(fps, n, frames.shape[2], frames.shape[1])
 
 
