@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from finephys_cli.data.classes import class_by_id
-from finephys_cli.generation.heatmaps import _segments, crop_box, render_segments, sigma_for, to_crop
+from finephys_cli.generation.conditioning import crop_box, to_crop
+from finephys_cli.generation.heatmaps import _segments, render_segments, sigma_for
 from finephys_cli.skeleton import H36M_BONES
 from finephys_cli.stages.synth import SynthConfig, make_sample
 

@@ -8,8 +8,8 @@ This is the exact recipe behind finephys_cli/assets/{lifter,physnet,physnet_mlp}
         --dm-train dm_train.h5 --dm-val dm_val.h5 [--lift-steps 6000] [--phys-steps 3000]
 
 with dm_train.h5 / dm_val.h5 made by
-    finephys synth --source deepmimic --clips crawl,dance_a,getup_facedown,kick,punch,roll,run,spin,walk --per-class 10 --seed 1 -o dm_train.h5
-    finephys synth --source deepmimic --clips dance_b,getup_faceup,jump --per-class 6 --seed 2 -o dm_val.h5
+    finephys synth --motion deepmimic --clips crawl,dance_a,getup_facedown,kick,punch,roll,run,spin,walk --per-class 10 --seed 1 -o dm_train.h5
+    finephys synth --motion deepmimic --clips dance_b,getup_faceup,jump --per-class 6 --seed 2 -o dm_val.h5
 The reserved clips (backflip, cartwheel, spinkick) are in neither.
 Synthetic training data uses seeds 1..N; the held-out synth test set uses seed 1000.
 """

@@ -8,9 +8,30 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 from . import __version__
 from .console import setup_logging
+
+
+class FinephysCommand(TyperCommand):
+    """Flags are shown as flags, not as `<bool>` values."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            _show_as_flag(param)
+
+    def get_help_option(self, ctx):  # noqa: ANN001, ANN201
+        option = super().get_help_option(ctx)
+        if option is not None:
+            _show_as_flag(option)
+        return option
+
+
+def _show_as_flag(param) -> None:  # noqa: ANN001
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        param.metavar = ""
 
 app = typer.Typer(
     name="finephys",
@@ -49,6 +70,11 @@ def _register() -> None:
     for module in (demo, detect, lift, physnet, heatmaps, generate, train_generator, score,
                    synth, viz, utilities):
         module.register(app)
+    groups = [app, *(g.typer_instance for g in app.registered_groups)]
+    for group in groups:
+        for command in group.registered_commands:
+            if command.cls in (None, TyperCommand):
+                command.cls = FinephysCommand
 
 
 _register()

@@ -44,9 +44,9 @@ def verbosity() -> int:
 
 def resolve_progress_mode(mode: str) -> str:
     if mode not in PROGRESS_MODES:
-        from .errors import InputError
+        from .errors import UsageError
 
-        raise InputError(f"--progress must be one of {', '.join(PROGRESS_MODES)}, got {mode!r}")
+        raise UsageError(f"--progress must be one of {', '.join(PROGRESS_MODES)}, got {mode!r}")
     if mode == "auto":
         if _state["verbosity"] < 0:
             return "none"

@@ -1,4 +1,8 @@
-"""Errors that carry their process exit code (DESIGN §3)."""
+"""Errors that carry their process exit code (docs/architecture.md, "Exit codes").
+
+0 success · 1 bad input data · 2 usage (an invalid option name or value) · 3 partial (some
+inputs failed, the rest saved) · 4 resources (no GPU, out of memory) · 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,21 @@ class InputError(FinephysError):
     """An input file or option value is unusable."""
 
 
+class UsageError(InputError):
+    """An option value is invalid: exit 2, as click does for a bad option name. The message
+    names the option."""
+
+    exit_code = 2
+
+
 class SchemaError(InputError):
     """A finephys file has the wrong format, version or skeleton."""
 
 
 class ConfigError(FinephysError):
-    """A config file or --set override is invalid."""
+    """A config file or --set override is invalid (a usage error: exit 2)."""
+
+    exit_code = 2
 
 
 class ModelNotFoundError(FinephysError):

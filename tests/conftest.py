@@ -73,3 +73,27 @@ def tiny_pose_models(tmp_path_factory, synth_small):
     PhysNet(PhysNetConfig(hidden=32, global_layers=1, heads=2)).save_pretrained(root / "physnet")
     MLPRefiner(MLPRefinerConfig(hidden=32)).save_pretrained(root / "mlp")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_i3d(tmp_path_factory):
+    """An I3D-shaped TorchScript module with StyleGAN-V's call signature."""
+    import torch
+
+    class TinyI3D(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv3d(3, 8, (3, 7, 7), stride=(1, 4, 4))
+            self.fc = torch.nn.Linear(8, 24)
+
+        def forward(self, x: torch.Tensor, rescale: bool = False, resize: bool = False,
+                    return_features: bool = False) -> torch.Tensor:
+            if rescale:
+                x = x / 127.5 - 1
+            h = torch.relu(self.conv(x)).mean(dim=(2, 3, 4))
+            return self.fc(h)
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("i3d") / "i3d_torchscript.pt"
+    torch.jit.script(TinyI3D()).save(str(path))
+    return path

@@ -51,7 +51,7 @@ def main() -> None:
     cache.mkdir(parents=True, exist_ok=True)
     cfg = GenerateConfig(size=size)
     skel = {c.gym99_class: synth_poses(c.gym99_class, 1, args.seed, cache, cfg, size,
-                                       args.device)[0] for c in classes}
+                                       args.device)[0][0] for c in classes}
     dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
     pipe = load_generator(spec, device=args.device, dtype=dtype)
     ids = [c.gym99_class for c in classes]
@@ -68,16 +68,16 @@ def main() -> None:
                 torch.cuda.synchronize()
             t = time.perf_counter()
             video = pipe([prompt], [args.seed], settings,
-                         poses=[(pose["keypoints"], pose["scores"])])[0]
+                         poses=[(pose.keypoints, pose.scores)])[0]
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t)
             out[name] = video
-            res = part_fidelity(video, a["keypoints"])
+            res = part_fidelity(video, a.keypoints)
             row = {"class": c.gym99_class, "condition": name, **res}
             if name == "mismatched":
                 row.update({f"given_{k}": v for k, v in
-                            part_fidelity(video, b["keypoints"]).items()})
+                            part_fidelity(video, b.keypoints).items()})
             rows.append(row)
         if i < args.strips:
             Image.fromarray(np.concatenate([strip_image(out[k]) for k in

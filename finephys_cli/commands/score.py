@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -12,7 +12,12 @@ from ._common import (ConfigOpt, DeviceOpt, OverwriteOpt, ProgressOpt, SetOpt, c
                       emit_paths, resolve_device)
 
 PANEL = "Evaluation"
-ModelPathOpt = Annotated[Path | None, typer.Option(show_default=False)]
+
+
+def _model_opt(what: str) -> typer.models.OptionInfo:
+    return typer.Option(help=f"{what} (a local path; must exist). Default: models.toml or "
+                             "FINEPHYS_*; without one the metric is skipped under --metric all.",
+                        show_default=False)
 
 
 @cli_command
@@ -20,15 +25,15 @@ def score(
     generated: Annotated[Path, typer.Argument(help="Folder of generated videos (+ generate sidecars); default: generated/, where generate writes.")] = Path("generated"),
     output: Annotated[Path, typer.Option("-o", "--output", help="scores.json (a .csv is written beside it).")] = Path("scores.json"),
     reference: Annotated[Path | None, typer.Option(help="Folder of real videos (CLIP-SIM*, FVD).")] = None,
-    metric: Annotated[list[str] | None, typer.Option(help="clip-sim, clip-sim-star, pickscore, fvd, pose-fidelity or all (repeatable).")] = None,
+    metric: Annotated[list[str] | None, typer.Option(help="clip-sim, clip-sim-star, pickscore, fvd, pose-fidelity or all (repeatable). A metric named here that cannot run is an error; all skips those with the reason.", show_default="all")] = None,
     prompts: Annotated[Path | None, typer.Option(help="CSV with video, prompt[, class] columns.")] = None,
     domain_images: Annotated[Path | None, typer.Option(help="Reference images for CLIP-SIM domain (per class in <id>/ subfolders, or flat).")] = None,
-    clip_model: ModelPathOpt = None,
-    pickscore_model: ModelPathOpt = None,
-    pickscore_processor: ModelPathOpt = None,
-    i3d_model: ModelPathOpt = None,
-    videomae_model: ModelPathOpt = None,
-    fvd_backend: Annotated[str, typer.Option(help="i3d or videomae.")] = "i3d",
+    clip_model: Annotated[Path | None, _model_opt("CLIP folder (transformers CLIPModel)")] = None,
+    pickscore_model: Annotated[Path | None, _model_opt("PickScore folder (a CLIPModel)")] = None,
+    pickscore_processor: Annotated[Path | None, _model_opt("PickScore processor folder (CLIP-H's)")] = None,
+    i3d_model: Annotated[Path | None, _model_opt("I3D TorchScript file (the StyleGAN-V i3d_torchscript.pt)")] = None,
+    videomae_model: Annotated[Path | None, _model_opt("VideoMAE folder, for --fvd-backend videomae")] = None,
+    fvd_backend: Annotated[Literal["i3d", "videomae"], typer.Option(help="FVD features: i3d (the standard) or videomae.")] = "i3d",
     strict: Annotated[bool, typer.Option(help="With --metric all: a metric that cannot run (no model or reference) is an error; a metric named alone always is.")] = False,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
@@ -37,8 +42,14 @@ def score(
 ) -> None:
     """Score generated videos: CLIP-SIM, CLIP-SIM*, PickScore, FVD, pose fidelity."""
     from ..configs import load_config
+    from ..errors import ModelNotFoundError
     from ..stages.score import ScoreConfig, run_score
 
+    for name, path in (("--clip-model", clip_model), ("--pickscore-model", pickscore_model),
+                       ("--pickscore-processor", pickscore_processor),
+                       ("--i3d-model", i3d_model), ("--videomae-model", videomae_model)):
+        if path is not None and not path.exists():
+            raise ModelNotFoundError(f"{name} {path}: no such file or folder")
     cfg = load_config(ScoreConfig, config, set_, metrics=list(metric or ["all"]),
                       fvd_backend=fvd_backend)
     models = {"clip": clip_model, "pickscore": pickscore_model,

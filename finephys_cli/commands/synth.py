@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ._common import (ShardOpt, ConfigOpt, OutputOpt, OverwriteOpt, ProgressOpt, SeedOpt, SetOpt,
-                      cli_command, emit_paths)
+from ..errors import UsageError
+from ._common import (ConfigOpt, OverwriteOpt, PositionalOutputOpt, ProgressOpt, SeedOpt,
+                      SetOpt, ShardOpt, cli_command, emit_paths, split_output)
 
 
 @cli_command
 def synth(
-    output: OutputOpt,
-    source: Annotated[str, typer.Option(help="synth (FX class programs) or deepmimic (real "
-                                        "mocap shipped in pybullet).")] = "synth",
+    out: Annotated[Path | None, typer.Argument(help="OUT.h5 (or give -o OUT).",
+                                               show_default=False)] = None,
+    output: PositionalOutputOpt = None,
+    motion: Annotated[Literal["synth", "deepmimic"], typer.Option(
+        help="Where the motion comes from: synth (the FX class programs) or deepmimic (real "
+             "mocap shipped in pybullet).")] = "synth",
     clips: Annotated[str, typer.Option(help="deepmimic: clip names, or all (the reserved "
                                        "held-out clips excluded).")] = "all",
     allow_reserved: Annotated[bool, typer.Option(
@@ -28,7 +32,7 @@ def synth(
     seed: SeedOpt = 0,
     videos: Annotated[Path | None, typer.Option(help="Also render mannequin mp4s here.")] = None,
     size: Annotated[int, typer.Option(help="Frame size in px (square).", min=16)] = 384,
-    mannequin: Annotated[str, typer.Option(help="shaded, parts (each limb its own hue, for "
+    mannequin: Annotated[Literal["shaded", "parts", "humanoid"], typer.Option(help="shaded, parts (each limb its own hue, for "
                                            "colour-located pose fidelity), or humanoid "
                                            "(deepmimic only: the mocap's own body, rendered "
                                            "by pybullet).")] = "shaded",
@@ -41,16 +45,12 @@ def synth(
     from ..configs import load_config
     from ..stages.synth import SynthConfig, run_synth
 
-    cfg = load_config(SynthConfig, config, set_, source=source, clips=clips, classes=classes, per_class=per_class,
-                      frames=frames, fps=fps, seed=seed, size=size, mannequin=mannequin)
-    if cfg.mannequin not in ("shaded", "parts", "humanoid"):
-        from ..errors import InputError
-
-        raise InputError(f"--mannequin must be shaded, parts or humanoid, got {cfg.mannequin!r}")
-    if cfg.mannequin == "humanoid" and cfg.source != "deepmimic":
-        from ..errors import InputError
-
-        raise InputError("--mannequin humanoid needs --source deepmimic (the body is the mocap's)")
+    _, output = split_output([out] if out else [], output, min_inputs=0, max_inputs=0)
+    cfg = load_config(SynthConfig, config, set_, motion=motion, clips=clips, classes=classes,
+                      per_class=per_class, frames=frames, fps=fps, seed=seed, size=size,
+                      mannequin=mannequin)
+    if cfg.mannequin == "humanoid" and cfg.motion != "deepmimic":
+        raise UsageError("--mannequin humanoid needs --motion deepmimic (the body is the mocap's)")
     paths = [run_synth(cfg, output, videos=videos, overwrite=overwrite, progress=progress,
                        allow_reserved=allow_reserved)]
     if videos is not None:

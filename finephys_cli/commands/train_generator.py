@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, OutputOpt, OverwriteOpt,
-                      ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt, StepsOpt, cli_command,
-                      emit_paths, resolve_device)
+from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, OverwriteOpt, PoseSourceOpt,
+                      PositionalOutputOpt, ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt,
+                      StepsOpt, cli_command, emit_paths, model_option, resolve_device,
+                      split_output)
 
 PANEL = "Generation"
 ClipsOpt = Annotated[list[Path], typer.Option(help="finephys.clips files (repeatable).")]
-ModelPathOpt = Annotated[Path | None, typer.Option(show_default=False)]
+SD15Opt = Annotated[Path | None, model_option("Stable Diffusion 1.5 (diffusers layout)")]
+MotionAdapterOpt = Annotated[Path | None, model_option("AnimateDiff MotionAdapter")]
 
 
 @cli_command
 def prepare_clips(
-    path: Annotated[Path, typer.Argument(help="A synth/pose2d/phys file, or a COCO keypoint JSON (HumanArt).")],
-    output: OutputOpt,
+    paths: Annotated[list[Path], typer.Argument(help="A synth/pose2d/phys file, or a COCO keypoint JSON (HumanArt), then OUT.h5 (or give -o OUT).", show_default=False)],
+    output: PositionalOutputOpt = None,
     videos: Annotated[Path | None, typer.Option(help="Folder of <video_id>.mp4 or <video_id>/ frame images (default: each video's source_path).")] = None,
     images: Annotated[Path | None, typer.Option(help="Image root for a COCO JSON.")] = None,
     size: Annotated[int, typer.Option(help="Square crop size.")] = 384,
     frames: Annotated[int, typer.Option(help="Frames per sample, spanning the clip.")] = 16,
-    pose_source: Annotated[str, typer.Option(help="auto, exact, fused or detect.")] = "auto",
-    render: Annotated[str, typer.Option(help="Synth files: render the mannequin (shaded or parts) instead of reading videos.")] = "none",
+    pose_source: PoseSourceOpt = "auto",
+    render: Annotated[Literal["none", "shaded", "parts"], typer.Option(help="Synth files: render the mannequin (shaded or parts) instead of reading videos.")] = "none",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     overwrite: OverwriteOpt = False,
@@ -33,15 +35,16 @@ def prepare_clips(
 ) -> None:
     """Cut generator training samples: cropped frames + 2D skeleton + extended prompt."""
     from ..configs import load_config
-    from ..errors import InputError
+    from ..errors import InputError, UsageError
     from ..stages.clips import ClipsConfig, run_prepare_clips
 
+    (path,), output = split_output(paths, output, max_inputs=1)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     cfg = load_config(ClipsConfig, config, set_, size=size, frames=frames,
                       pose_source=pose_source, render=render)
     if cfg.render not in ("none", "shaded", "parts"):
-        raise InputError(f"--render must be none, shaded or parts, got {cfg.render!r}")
+        raise UsageError(f"--render must be none, shaded or parts, got {cfg.render!r}")
     emit_paths([run_prepare_clips(cfg, path, output, videos=videos, images=images,
                                   overwrite=overwrite, progress=progress)])
 
@@ -163,8 +166,8 @@ def train_heatmap_encoder(
     runs: RunsOpt = Path("runs"),
     steps: StepsOpt = None,
     batch_size: GlobalBatchOpt = None,
-    sd15: ModelPathOpt = None,
-    motion_adapter: ModelPathOpt = None,
+    sd15: SD15Opt = None,
+    motion_adapter: MotionAdapterOpt = None,
     heatmap_encoder: Annotated[Path | None, typer.Option(help="Start from this encoder (default: a new zero-initialised one).", show_default=False)] = None,
     resume: ResumeOpt = None,
     device: DeviceOpt = "auto",
@@ -185,9 +188,9 @@ def train_lora(
     runs: RunsOpt = Path("runs"),
     steps: StepsOpt = None,
     batch_size: GlobalBatchOpt = None,
-    mode: Annotated[str, typer.Option(help="lora (paper step 4) or unet (train every UNet weight: a generator from scratch).")] = "lora",
-    sd15: ModelPathOpt = None,
-    motion_adapter: ModelPathOpt = None,
+    mode: Annotated[Literal["lora", "unet"], typer.Option(help="lora (paper step 4) or unet (train every UNet weight: a generator from scratch).")] = "lora",
+    sd15: SD15Opt = None,
+    motion_adapter: MotionAdapterOpt = None,
     heatmap_encoder: Annotated[Path | None, typer.Option(help="The step-1 encoder (default: a new zero-initialised one).", show_default=False)] = None,
     physnet: Annotated[Path | None, typer.Option(help="Train this PhysNet (+ projection) jointly; needs clips from a phys file.", show_default=False)] = None,
     resume: ResumeOpt = None,
@@ -198,10 +201,7 @@ def train_lora(
 ) -> None:
     """Step 4: joint fine-tuning of the spatial/temporal LoRA, the encoder and optionally
     PhysNet, with L_spat + L_temp + L_ad-temp (eq. 21-24)."""
-    from ..errors import InputError
 
-    if mode not in ("lora", "unet"):
-        raise InputError(f"--mode must be lora or unet, got {mode!r}")
     _train("train-lora", clips, name, runs, steps, batch_size, resume, device, config, set_,
            progress, {"sd15": sd15, "motion_adapter": motion_adapter,
                       "heatmap_encoder": heatmap_encoder}, mode, physnet)

@@ -19,6 +19,7 @@ _PACKAGES = ("torch", "torchvision", "diffusers", "transformers", "peft", "accel
              "rich", "pybullet")
 
 
+@cli_command
 def env(as_json: JsonOpt = False) -> None:
     """Print versions, CUDA, the GPUs and the model search paths."""
     import platform
@@ -66,6 +67,7 @@ def env(as_json: JsonOpt = False) -> None:
     report.print(table)
 
 
+@cli_command
 def models(as_json: JsonOpt = False) -> None:
     """List every model the pipeline uses, where it is looked for, and whether it was found."""
     from ..models.registry import model_table

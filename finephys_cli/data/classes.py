@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 
 SUBSETS = ("FX-JUMP", "FX-TURN", "FX-SALTO")
 
@@ -48,7 +48,7 @@ def select_classes(spec: str) -> list[GymClass]:
         elif re.fullmatch(r"\d+", part):
             chosen.append(class_by_id(int(part)))
         else:
-            raise InputError(f"--classes: {part!r} is neither a class id (6-40) nor one of "
+            raise UsageError(f"--classes: {part!r} is neither a class id (6-40) nor one of "
                              f"{', '.join(SUBSETS)}")
     seen, unique = set(), []
     for c in chosen:

@@ -2,7 +2,7 @@
 by pybullet's CPU renderer: a person-shaped test subject that is not our mannequin, with exact
 2D/3D truth (the same body state gives the picture and the joints).
 
-Used by `synth --source deepmimic --render humanoid` for validation renders that the detector
+Used by `synth --motion deepmimic --render humanoid` for validation renders that the detector
 sees as a user's video would be seen.
 """
 

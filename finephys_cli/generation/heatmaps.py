@@ -8,7 +8,6 @@ Each (frame, limb) is evaluated only inside its own window (the segment's box pa
 
 from __future__ import annotations
 
-import numpy as np
 
 from ..skeleton import H36M_BONES
 
@@ -116,23 +115,3 @@ def render_heatmaps(kp, scores, size: tuple[int, int], *, sigma: float | None = 
     if not parts:
         raise ValueError(f"channels must be limbs, joints or both, got {channels!r}")
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-
-
-def crop_box(kp: np.ndarray, pad: float = 0.15, min_size: float = 32.0) -> np.ndarray:
-    """A square box (x0, y0, side) around every valid joint of the clip, padded."""
-    valid = kp[~np.isnan(kp).any(-1)]
-    if len(valid) == 0:
-        raise ValueError("no valid joints to crop around")
-    lo, hi = valid.min(0), valid.max(0)
-    side = max(float((hi - lo).max()) * (1 + 2 * pad), min_size)
-    centre = (lo + hi) / 2
-    return np.array([centre[0] - side / 2, centre[1] - side / 2, side])
-
-
-def to_crop(kp: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
-    """Pixel coordinates -> coordinates in a `size`² map of the crop box."""
-    return (kp - box[:2]) * (size / box[2])
-
-
-def from_crop(kp: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
-    return kp * (box[2] / size) + box[:2]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, UsageError
 from .components import BETA_END, BETA_START, Components
-from .heatmaps import render_heatmaps, sigma_for
+from .conditioning import pose_maps
 from .inject import pose_injection
 
 
@@ -46,20 +46,9 @@ def check_scheduler(scheduler) -> None:  # noqa: ANN001
 def level_sizes(size: int, vae_factor: int, n_levels: int) -> list[int]:
     """The latent resolution of each UNet down block: size/8, size/16, ..."""
     if size % (vae_factor * 2 ** (n_levels - 1)):
-        raise InputError(f"--size {size} must be a multiple of {vae_factor * 2 ** (n_levels - 1)} "
+        raise UsageError(f"--size {size} must be a multiple of {vae_factor * 2 ** (n_levels - 1)} "
                          f"for this UNet")
     return [size // (vae_factor * 2 ** i) for i in range(n_levels)]
-
-
-def pose_maps(kp: torch.Tensor, scores: torch.Tensor, size: int, levels: Sequence[int],
-              channels: str = "limbs") -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """kp (F,17,2) in the size² crop -> the full-size heatmaps (F,C,size,size) and one map per
-    UNet level (the multi-scale guidance), each rendered at its own resolution. Differentiable
-    in `kp`."""
-    full = render_heatmaps(kp, scores, (size, size), sigma=sigma_for(size), channels=channels)
-    lv = [render_heatmaps(kp * (s / size), scores, (s, s), sigma=sigma_for(s), channels=channels)
-          for s in levels]
-    return full, lv
 
 
 class FinePhysPipeline:
@@ -94,14 +83,18 @@ class FinePhysPipeline:
             len(self.unet.down_blocks)
         return level_sizes(size, self.vae_factor, n)
 
-    def pose_features(self, poses: Sequence[tuple[np.ndarray, np.ndarray]], size: int
-                      ) -> list[torch.Tensor]:
-        """Each pose (F,17,2) crop px + scores (F,17) -> encoder features (B·F, C_i, h_i, w_i)."""
+    def pose_features(self, poses: Sequence[tuple], size: int) -> list[torch.Tensor]:
+        """Each pose (F,17,2) crop px + scores (F,17) [+ its stored maps: full size, then one
+        per level] -> encoder features (B·F, C_i, h_i, w_i)."""
         full, levels = [], None
-        for kp, sc in poses:
-            f, lv = pose_maps(torch.as_tensor(kp, dtype=torch.float32, device=self.device),
-                              torch.as_tensor(sc, dtype=torch.float32, device=self.device),
-                              size, self.levels(size))
+        for kp, sc, *stored in poses:
+            if stored and stored[0] is not None:
+                f, *lv = (torch.as_tensor(m, dtype=torch.float32, device=self.device)
+                          for m in stored[0])
+            else:
+                f, lv = pose_maps(torch.as_tensor(kp, dtype=torch.float32, device=self.device),
+                                  torch.as_tensor(sc, dtype=torch.float32, device=self.device),
+                                  size, self.levels(size))
             full.append(f)
             levels = [[m] for m in lv] if levels is None else \
                 [acc + [m] for acc, m in zip(levels, lv)]
@@ -117,17 +110,17 @@ class FinePhysPipeline:
             return self.encoder(full.to(self.dtype), [m.to(self.dtype) for m in levels])
 
     def latents(self, prompts: Sequence[str], seeds: Sequence[int], settings: SampleSettings,
-                poses: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                poses: Sequence[tuple] | None = None,
                 on_step: Callable[[], None] | None = None) -> torch.Tensor:
         """(B, C, F, h, w) final latents; one prompt, seed and pose per video."""
         if settings.frames > self.max_frames:
-            raise InputError(f"--frames {settings.frames}: the motion module handles at most "
+            raise UsageError(f"--frames {settings.frames}: the motion module handles at most "
                              f"{self.max_frames}")
         if len(seeds) != len(prompts):
             raise ValueError("one seed per prompt")
         feats = None
         if poses is not None and self.encoder is not None and settings.pose_scale != 0:
-            for kp, _ in poses:
+            for kp, *_ in poses:
                 if len(kp) != settings.frames:
                     raise InputError(f"a skeleton has {len(kp)} frames, --frames is "
                                      f"{settings.frames}")
@@ -176,7 +169,7 @@ class FinePhysPipeline:
         return frames.reshape(b, f, *frames.shape[1:])
 
     def __call__(self, prompts: Sequence[str], seeds: Sequence[int], settings: SampleSettings,
-                 poses: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                 poses: Sequence[tuple] | None = None,
                  on_step: Callable[[], None] | None = None) -> np.ndarray:
         return self.decode(self.latents(prompts, seeds, settings, poses, on_step),
                            settings.decode_chunk)

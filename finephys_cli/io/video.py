@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 
 READERS = ("pyav", "decord", "opencv")
 
@@ -41,7 +41,7 @@ def frame_plan(n_frames: int, frames: int) -> np.ndarray:
 
 def _check_input(path: Path, reader: str) -> Path:
     if reader not in READERS:
-        raise InputError(f"--reader must be one of {', '.join(READERS)}, got {reader!r}")
+        raise UsageError(f"--reader must be one of {', '.join(READERS)}, got {reader!r}")
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise InputError(f"{path}: empty or missing video")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ModelNotFoundError
+from ..errors import InputError, ModelNotFoundError, UsageError
 
 # BlazePose landmark indices of the COCO-17 joints.
 BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
@@ -171,9 +171,9 @@ def parse_rotations(text: str) -> tuple[int, ...]:
     try:
         angles = tuple(int(a) % 360 for a in str(text).split(",") if a.strip())
     except ValueError as exc:
-        raise InputError(f"--rotations expects degrees like 0,90,180,270, got {text!r}") from exc
+        raise UsageError(f"--rotations expects degrees like 0,90,180,270, got {text!r}") from exc
     if not angles or any(a % 90 for a in angles) or len(set(angles)) != len(angles):
-        raise InputError(f"--rotations takes distinct multiples of 90 degrees, got {text!r}")
+        raise UsageError(f"--rotations takes distinct multiples of 90 degrees, got {text!r}")
     return angles
 
 

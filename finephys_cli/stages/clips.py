@@ -19,7 +19,8 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import InputError
+from ..errors import InputError, UsageError
+from ..generation.conditioning import clip_pose, crop_clip
 from ..io.manifest import IMAGE_EXTS, VIDEO_EXTS, find_video
 from ..io.fingerprint import file_fingerprint
 from ..io.poses_h5 import PoseFile, PoseFileWriter, video_fingerprints
@@ -32,37 +33,23 @@ class ClipsConfig:
     size: int = 384
     frames: int = 16
     pad: float = 0.15
-    pose_source: str = "auto"     # auto: exact (synth) > fused (phys) > detect
+    pose_source: str = "auto"     # generation/conditioning.py POSE_SOURCES
     render: str = "none"          # synth files: none (read the mp4s), shaded or parts (render
                                   # the mannequin of the sampled frames directly: lossless)
     min_keypoints: int = 8        # COCO: people with fewer labelled joints are skipped
 
 
-def crop_frames(frames: np.ndarray, box: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(T,H,W,3) uint8 -> (T,size,size,3) of the square box (zero outside the image); returns
-    the integer box actually used."""
+def crop_frames(frames: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """(T,H,W,3) uint8 -> (T,size,size,3) of the square whole-pixel box (conditioning.crop_box),
+    zero outside the image."""
     import torch
     from torchvision.transforms.v2.functional import resized_crop
 
-    x0, y0, side = (int(round(v)) for v in box)
-    side = max(side, 2)
+    x0, y0, side = (int(v) for v in box)
     t = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2)
     out = resized_crop(t, top=y0, left=x0, height=side, width=side, size=[size, size],
                        antialias=True)
-    return out.permute(0, 2, 3, 1).numpy(), np.array([x0, y0, side], dtype=np.float64)
-
-
-def _pose_of(pf: PoseFile, vid: str, source: str) -> tuple[np.ndarray, np.ndarray, str]:
-    from .heatmaps import source_keypoints
-
-    if source == "auto":
-        source = "exact" if pf.has(vid, "keypoints2d_exact") else \
-            "fused" if pf.has(vid, "pose2d_fused") else "detect"
-    if source == "exact":
-        kp = pf.read(vid, "keypoints2d_exact").astype(np.float64)
-        return kp, np.ones(kp.shape[:2]), source
-    kp, sc = source_keypoints(pf, vid, source)
-    return kp, sc, source
+    return out.permute(0, 2, 3, 1).numpy()
 
 
 def read_source_frames(path: Path, idx: np.ndarray) -> np.ndarray:
@@ -130,12 +117,9 @@ def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Pat
                       images: Path | None = None, overwrite: bool = False,
                       progress: str = "auto") -> Path:
     if cfg.size < 16 or cfg.frames < 1:
-        raise InputError("--size must be at least 16 and --frames at least 1")
+        raise UsageError("--size must be at least 16 and --frames at least 1")
     if Path(path).suffix.lower() == ".json":
         return _prepare_coco(cfg, Path(path), output, images, overwrite, progress)
-    from ..generation.heatmaps import crop_box, to_crop
-    from ..io.video import frame_plan
-
     chash = config_hash({**asdict(cfg), "videos": str(videos) if videos else None})
     with PoseFile(path, formats=CLIP_POSE_FORMATS) as pf, \
             PoseFileWriter(output, format="finephys.clips", config=asdict(cfg),
@@ -147,27 +131,29 @@ def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Pat
         for vid in track(pf.video_ids, description="prepare-clips", unit="clip", mode=progress):
             if w.is_complete(vid):
                 continue
-            kp, sc, source = _pose_of(pf, vid, cfg.pose_source)
-            if np.isnan(kp).all():
+            try:
+                pose = clip_pose(pf, vid, source=cfg.pose_source, frames=cfg.frames,
+                                 size=cfg.size, pad=cfg.pad)
+            except InputError as exc:
+                if "no valid joints" not in str(exc):
+                    raise
                 log.warning("%s: no valid joints; skipped", vid)
                 continue
-            idx = frame_plan(len(kp), cfg.frames)
+            idx = pose.frame_indices
             frames = _render(pf, vid, idx, cfg.render) if cfg.render != "none" else \
                 read_source_frames(_video_path(pf, vid, videos), idx)
-            box = crop_box(kp[idx], pad=cfg.pad)
-            crops, used = crop_frames(frames, box, cfg.size)
+            crops = crop_frames(frames, pose.crop_box, cfg.size)
             attrs = pf.video_attrs(vid)
             prompt, cls_id = _prompt_for(attrs)
-            arrays = {"frames": crops, "keypoints2d": to_crop(kp[idx], used, cfg.size)
-                      .astype(np.float32), "scores": sc[idx].astype(np.float32),
-                      "crop_box": used}
+            arrays = {"frames": crops, "keypoints2d": pose.keypoints.astype(np.float32),
+                      "scores": pose.scores.astype(np.float32), "crop_box": pose.crop_box}
             if pf.has(vid, "pose3d_dd"):
                 arrays.update(pose3d_dd=pf.read(vid, "pose3d_dd")[idx],
                               root2d=pf.read(vid, "root2d")[idx],
                               scale=np.float32(pf.read(vid, "scale")))
             w.write_video(vid, {"prompt": prompt, "gym99_class": cls_id,
-                                "label": str(attrs.get("label", "")), "pose_source": source,
-                                "frame_indices": idx, "n_frames": cfg.frames,
+                                "label": str(attrs.get("label", "")), **pose.record(),
+                                "n_frames": cfg.frames,
                                 "fps": float(attrs.get("fps", 25.0))}, arrays)
         return w.finish()
 
@@ -177,7 +163,6 @@ def _prepare_coco(cfg: ClipsConfig, ann: Path, output: Path, images: Path | None
     """COCO keypoint JSON (HumanArt's format) + image folder -> one-frame samples."""
     from PIL import Image
 
-    from ..generation.heatmaps import crop_box, to_crop
     from ..skeleton import coco_to_h36m
 
     if images is None:
@@ -208,14 +193,14 @@ def _prepare_coco(cfg: ClipsConfig, ann: Path, output: Path, images: Path | None
             if not img_path.is_file():
                 raise InputError(f"{ann}: image {img_path} not found")
             frame = np.asarray(Image.open(img_path).convert("RGB"))[None]
-            crops, used = crop_frames(frame, crop_box(h36m[0][None], pad=cfg.pad), cfg.size)
+            pose = crop_clip(h36m, sc, frames=None, size=cfg.size, pad=cfg.pad, source="coco")
+            crops = crop_frames(frame, pose.crop_box, cfg.size)
             prompt = im.get("description") or im.get("caption") or "a person"
             w.write_video(vid, {"prompt": str(prompt), "gym99_class": -1,
-                                "label": str(im.get("category", "")), "pose_source": "coco",
+                                "label": str(im.get("category", "")), **pose.record(),
                                 "n_frames": 1, "fps": 1.0},
-                          {"frames": crops,
-                           "keypoints2d": to_crop(h36m, used, cfg.size).astype(np.float32),
-                           "scores": sc.astype(np.float32), "crop_box": used})
+                          {"frames": crops, "keypoints2d": pose.keypoints.astype(np.float32),
+                           "scores": pose.scores.astype(np.float32), "crop_box": pose.crop_box})
         return w.finish()
 
 

@@ -1,7 +1,7 @@
 """`demo`: the whole pipeline offline, as the ordinary commands a user would type.
 
-synth -> detect -> lift -> physnet -> eval-poses -> render-heatmaps -> generate -> score -> viz,
-each run as `python -m finephys_cli ...` (printed first, so the user learns the pipeline), with
+synth (videos + truth) -> detect -> lift -> physnet on the detected 2D -> eval-poses against the
+truth -> render-heatmaps -> generate from those heatmaps -> score -> viz, each run as `python -m finephys_cli ...` (printed first, so the user learns the pipeline), with
 the models shipped in the package. Outputs are cached: a rerun skips finished steps.
 """
 
@@ -62,21 +62,22 @@ def run_demo(output: Path, *, classes: str = "6,21,33", device: str = "auto",
     plan = [
         DemoStep("synth", ["synth", "--classes", classes, "--per-class", "1", "--seed", "7",
                            "--videos", str(out / "videos"), "-o", str(out / "synth.h5")]),
-        DemoStep("detect", ["detect", str(out / "videos"), "-o", str(out / "detect.h5"), *dev]),
-        DemoStep("lift", ["lift", str(out / "synth.h5"), "-o", str(out / "pose3d.h5"), *dev]),
-        DemoStep("physnet", ["physnet", str(out / "pose3d.h5"), "-o", str(out / "phys.h5"),
-                             *dev]),
-        DemoStep("eval-poses", ["eval-poses", str(out / "phys.h5"), "-o",
-                                str(out / "table2.json")], progress=False),
-        DemoStep("render-heatmaps", ["render-heatmaps", str(out / "phys.h5"), "-o",
+        DemoStep("detect", ["detect", str(out / "videos"), str(out / "detect.h5"), *dev]),
+        # The chain a user runs on real video: the synth truth is used only to evaluate.
+        DemoStep("lift", ["lift", str(out / "detect.h5"), str(out / "pose3d.h5"), *dev]),
+        DemoStep("physnet", ["physnet", str(out / "pose3d.h5"), str(out / "phys.h5"), *dev]),
+        DemoStep("eval-poses", ["eval-poses", str(out / "phys.h5"), "--truth",
+                                str(out / "synth.h5"), "-o", str(out / "table2.json")],
+                 progress=False),
+        DemoStep("render-heatmaps", ["render-heatmaps", str(out / "phys.h5"),
                                      str(out / "heatmaps.h5"), "--size", "128", *dev]),
         DemoStep("generate", ["generate", "--prompts", str(prompts), "--poses",
-                              str(out / "phys.h5"), "--steps", str(steps), "-o",
+                              str(out / "heatmaps.h5"), "--steps", str(steps), "-o",
                               str(out / "generated"), *dev]),
         DemoStep("score", ["score", str(out / "generated"), "--metric", "all", "--set",
                            "pose_locator=parts", "-o", str(out / "scores.json"), *dev]),
-        DemoStep("viz skeletons", ["viz", str(out / "phys.h5"), "--sources",
-                                   "detect,exact,fused", "-o",
+        DemoStep("viz skeletons", ["viz", str(out / "phys.h5"), "--pose-sources",
+                                   "detect,fused", "-o",
                                    str(out / "figures" / "skeletons.png")], progress=False),
         DemoStep("viz heatmaps", ["viz", str(out / "heatmaps.h5"), "--mode", "heatmap", "-o",
                                   str(out / "figures" / "heatmaps.png")], progress=False),

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import FinephysError, InputError, PartialFailure
+from ..errors import FinephysError, InputError, PartialFailure, UsageError
 from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_path
 from ..io.fingerprint import file_fingerprint
 from ..io.poses_h5 import PoseFileWriter
@@ -122,12 +122,12 @@ def build_detector(cfg: DetectConfig, device: str, allow_download: bool):  # noq
                                allow_download=allow_download, half=device.startswith("cuda"))
     if cfg.backend == "mediapipe":
         if parse_rotations(cfg.rotations) != (0,):
-            raise InputError("--rotations works with --backend ultralytics (BlazePose tracks "
+            raise UsageError("--rotations works with --backend ultralytics (BlazePose tracks "
                              "one person across frames, which turned copies would break)")
         from ..models.detectors import MediapipePose
 
         return MediapipePose()
-    raise InputError(f"--backend must be ultralytics or mediapipe, got {cfg.backend!r}")
+    raise UsageError(f"--backend must be ultralytics or mediapipe, got {cfg.backend!r}")
 
 
 def detect_clip(detector, frames: np.ndarray, cfg: DetectConfig) -> dict[str, np.ndarray]:  # noqa: ANN001

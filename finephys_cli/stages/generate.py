@@ -2,8 +2,8 @@
 
 The skeleton of each video comes from `--poses`, or else from the `synth` motion of the prompt's
 class run through `lift` -> `physnet` with the very stage functions of those commands, cached
-under OUT/poses/. It is sampled to the clip length, cropped square around the performer
-(the `render-heatmaps` crop) and rendered into multi-scale heatmaps for the encoder.
+under OUT/poses/. generation/conditioning.py selects, samples and crops it, as for training;
+a heatmaps file (`render-heatmaps`) gives its stored crop and, at matching sizes, its maps.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ from __future__ import annotations
 import csv
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import InputError, ResourceError
+from ..errors import InputError, ResourceError, UsageError
+from ..generation.conditioning import ClipPose
 from ..io.atomic import atomic_write_text
 
 PROVENANCE_VERSION = 1
@@ -37,7 +38,7 @@ class GenerateConfig:
     free_init: int = 0
     batch_size: int = 1
     crop_pad: float = 0.15
-    pose_source: str = "auto"      # auto: fused if present, else detected 2D
+    pose_source: str = "auto"      # generation/conditioning.py POSE_SOURCES
 
 
 @dataclass
@@ -48,7 +49,9 @@ class Job:
     gym_class: int | None = None
     extended: str = ""
     label: str | None = None
-    pose: dict = field(default_factory=dict)   # keypoints (F,17,2) crop px, scores, source
+    pose: ClipPose | None = None
+    pose_label: str = ""                       # FILE:VIDEO (source), for the sidecar
+    pose_maps: list | None = None              # stored heatmaps (full, then per level)
 
 
 def slug(text: str, n: int = 40) -> str:
@@ -91,23 +94,12 @@ def make_jobs(prompts: list[dict], num_videos: int, seed: int, gym_class: int | 
     return jobs
 
 
-def crop_pose(kp: np.ndarray, sc: np.ndarray, frames: int, size: int, pad: float) -> dict:
-    from ..generation.heatmaps import crop_box, to_crop
-    from ..io.video import frame_plan
-
-    idx = frame_plan(len(kp), frames)
-    kp, sc = kp[idx], sc[idx]
-    box = crop_box(kp, pad=pad)
-    return {"keypoints": to_crop(kp, box, size), "scores": sc, "crop_box": box,
-            "frame_indices": idx}
-
-
-def poses_from_file(path: Path, cfg: GenerateConfig, size: int, n: int,
-                    source: str | None = None) -> list[dict]:
-    """One skeleton per video of a pose file (cycled over the jobs); `source` overrides
-    cfg.pose_source."""
+def poses_from_file(path: Path, cfg: GenerateConfig, size: int, levels: list[int] | None,
+                    n: int, source: str | None = None) -> list[tuple[ClipPose, str, list | None]]:
+    """One skeleton per video of a pose file (cycled over the jobs), with its label and, for a
+    heatmaps file holding maps at these sizes, those maps. `source` overrides cfg.pose_source."""
+    from ..generation.conditioning import clip_pose, stored_maps
     from ..io.poses_h5 import PoseFile
-    from .heatmaps import source_keypoints
 
     out = []
     with PoseFile(path, formats=("finephys.pose2d", "finephys.synth", "finephys.phys",
@@ -115,20 +107,15 @@ def poses_from_file(path: Path, cfg: GenerateConfig, size: int, n: int,
         if not pf.video_ids:
             raise InputError(f"--poses {path}: no videos")
         for vid in pf.video_ids[:n]:
-            src = source or cfg.pose_source
-            if src == "auto":
-                src = "fused" if pf.has(vid, "pose2d_fused") else "detect"
-            kp, sc = source_keypoints(pf, vid, src)
-            if np.isnan(kp).all():
-                raise InputError(f"--poses {path}: video {vid} has no valid joints")
-            pose = crop_pose(kp, sc, cfg.frames, size, cfg.crop_pad)
-            pose.update(source=f"{path}:{vid} ({src})")
-            out.append(pose)
+            pose = clip_pose(pf, vid, source=source or cfg.pose_source, frames=cfg.frames,
+                             size=size, pad=cfg.crop_pad)
+            maps = stored_maps(pf, vid, pose, [size, *levels]) if levels else None
+            out.append((pose, f"{path}:{vid} ({pose.source})", maps))
     return out
 
 
 def synth_poses(gym_class: int, count: int, seed: int, cache: Path, cfg: GenerateConfig,
-                size: int, device: str) -> list[dict]:
+                size: int, device: str) -> list[tuple[ClipPose, str, list | None]]:
     """synth -> lift -> physnet for one class, cached in `cache`; the fused 2D skeletons."""
     from .lift import LiftConfig, run_lift
     from .physnet import PhysnetConfig, run_physnet
@@ -141,7 +128,7 @@ def synth_poses(gym_class: int, count: int, seed: int, cache: Path, cfg: Generat
                       progress="none")
     phys = run_physnet(PhysnetConfig(), lifted, stem.with_suffix(".phys.h5"), device=device,
                        progress="none")
-    return poses_from_file(phys, cfg, size, count, source="fused")
+    return poses_from_file(phys, cfg, size, None, count, source="fused")
 
 
 def torch_dtype(name: str, device: str):  # noqa: ANN201
@@ -151,7 +138,7 @@ def torch_dtype(name: str, device: str):  # noqa: ANN201
         name = "fp16" if device.startswith("cuda") else "fp32"
     table = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
     if name not in table:
-        raise InputError(f"--dtype must be auto, fp16, bf16 or fp32, got {name!r}")
+        raise UsageError(f"--dtype must be auto, fp16, bf16 or fp32, got {name!r}")
     if name == "fp16" and device == "cpu":
         log.warning("fp16 is not supported for CPU sampling; using fp32")
         return torch.float32
@@ -178,7 +165,7 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     from ..io.video import write_video
 
     if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1:
-        raise InputError("--frames, --steps and --batch-size must be positive")
+        raise UsageError("--frames, --steps and --batch-size must be positive")
     spec = resolve_generator(**(models or {}))
     size = cfg.size or spec.native_size or 384
     if spec.native_size and size != spec.native_size:
@@ -202,9 +189,10 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     if not todo:
         log.info("generate: all %d videos already done", len(jobs))
         return written
-    _attach_poses(todo, cfg, size, poses, output / "poses", device)
     dtype = torch_dtype(cfg.dtype, device)
     pipe = load_generator(spec, device=device, dtype=dtype, allow_download=allow_download)
+    _attach_poses(todo, cfg, size, poses, output / "poses", device,
+                  levels=pipe.levels(size) if pipe.encoder is not None else None)
     batches = [todo[i:i + cfg.batch_size] for i in range(0, len(todo), cfg.batch_size)]
     ticks = iter(track(range(len(batches) * cfg.steps * max(cfg.free_init, 1)),
                        description="generate", unit="step", mode=progress))
@@ -212,7 +200,8 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     for batch in batches:
         try:
             videos = pipe([j.extended for j in batch], [j.seed for j in batch], settings,
-                          poses=[(j.pose["keypoints"], j.pose["scores"]) for j in batch],
+                          poses=[(j.pose.keypoints, j.pose.scores, j.pose_maps)
+                                 for j in batch],
                           on_step=lambda: next(ticks, None))
         except torch.OutOfMemoryError as exc:
             raise ResourceError(f"out of memory generating {len(batch)} video(s) of "
@@ -232,11 +221,10 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
                 "label": job.label, "seed": job.seed, "frames": cfg.frames, "size": size,
                 "fps": 8.0, "settings": {**asdict(cfg), "size": size, "dtype": str(dtype)},
                 "models": model_info, "offline_generator": spec.offline,
-                "pose": {"source": job.pose["source"],
-                         "keypoints_crop_px": np.round(job.pose["keypoints"], 3).tolist(),
-                         "scores": np.round(job.pose["scores"], 4).tolist(),
-                         "crop_box": np.asarray(job.pose["crop_box"]).tolist(),
-                         "frame_indices": np.asarray(job.pose["frame_indices"]).tolist()},
+                "pose": {"source": job.pose_label, **job.pose.record(),
+                         "keypoints_crop_px": np.round(job.pose.keypoints, 3).tolist(),
+                         "scores": np.round(job.pose.scores, 4).tolist(),
+                         "stored_maps": job.pose_maps is not None},
                 "device": device,
             }
             atomic_write_text(output / f"{name}.json", json.dumps(sidecar, indent=1))
@@ -257,11 +245,11 @@ def _finished(sidecar: Path, chash: str) -> bool:
 
 
 def _attach_poses(jobs: list[Job], cfg: GenerateConfig, size: int, poses: Path | None,
-                  cache: Path, device: str) -> None:
+                  cache: Path, device: str, levels: list[int] | None) -> None:
     if poses is not None:
-        skeletons = poses_from_file(poses, cfg, size, 10 ** 9)
+        skeletons = poses_from_file(poses, cfg, size, levels, 10 ** 9)
         for j in jobs:
-            j.pose = skeletons[j.index % len(skeletons)]
+            j.pose, j.pose_label, j.pose_maps = skeletons[j.index % len(skeletons)]
         return
     cache.mkdir(parents=True, exist_ok=True)
     for j in jobs:
@@ -269,4 +257,5 @@ def _attach_poses(jobs: list[Job], cfg: GenerateConfig, size: int, poses: Path |
             raise InputError(f"prompt {j.prompt!r} matches no Gym99 FX class: pass --class ID "
                              f"or --poses FILE")
         # One synthetic performance per (class, seed): the seed picks the motion too.
-        j.pose = synth_poses(j.gym_class, 1, j.seed, cache, cfg, size, device)[0]
+        j.pose, j.pose_label, j.pose_maps = synth_poses(j.gym_class, 1, j.seed, cache, cfg,
+                                                        size, device)[0]

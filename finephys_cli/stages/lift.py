@@ -24,7 +24,8 @@ PASSTHROUGH = ("keypoints2d", "scores", "bbox", "keypoints2d_exact", "pose3d_cam
 @dataclass
 class LiftConfig:
     model: str | None = None
-    prompt: str = "nearest"      # nearest (2D retrieval) or random (seeded)
+    prompt_choice: str = "nearest"   # the in-context prompt pair: nearest (2D retrieval) or
+                                     # random (seeded)
     batch_size: int = 256
     stride: int = 8
 
@@ -79,12 +80,12 @@ def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
                 continue
             dd, root, scale, prompts = lift_clip(model, kp.astype(np.float64),
                                                  np.nan_to_num(sc).astype(np.float64), device,
-                                                 cfg.batch_size, cfg.stride, cfg.prompt)
+                                                 cfg.batch_size, cfg.stride, cfg.prompt_choice)
             arrays = {name: pf.read(vid, name) for name in PASSTHROUGH if pf.has(vid, name)}
             arrays.update(pose3d_dd=dd.astype(np.float32), root2d=root.astype(np.float32),
                           scale=np.float32(scale))
             attrs = carry_video_attrs(pf, vid, output)
-            attrs.update(prompt_indices=prompts.tolist(), prompt_mode=cfg.prompt,
+            attrs.update(prompt_indices=prompts.tolist(), prompt_mode=cfg.prompt_choice,
                          missing_joint_fraction=float(np.isnan(kp).any(-1).mean()))
             w.write_video(vid, attrs, arrays)
         out = w.finish()

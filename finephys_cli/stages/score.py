@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..console import log, track
-from ..errors import InputError, ModelNotFoundError
+from ..errors import InputError, ModelNotFoundError, UsageError
 from ..generation.bundle import fingerprint
 from ..io import manifest
 from ..io.atomic import atomic_write_text
@@ -128,7 +128,7 @@ def run_score(cfg: ScoreConfig, generated: Path, output: Path, *, reference: Pat
     strict = strict or "all" not in cfg.metrics
     bad = [m for m in wanted if m not in METRICS]
     if bad:
-        raise InputError(f"--metric {', '.join(bad)}: choose from {', '.join(METRICS)} or all")
+        raise UsageError(f"--metric {', '.join(bad)}: choose from {', '.join(METRICS)} or all")
     models = models or {}
     items = collect_items(generated, prompts)
     refs = collect_items(reference) if reference is not None else []

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import InputError
+from ..errors import UsageError
 from ..data.classes import GymClass, select_classes
 from ..data.detector_noise import NoiseConfig, film
 from ..data.synth_motion import PROGRAMS, centre_of_mass, generate_motion
@@ -19,7 +19,7 @@ from ..io.poses_h5 import PoseFileWriter
 
 @dataclass
 class SynthConfig:
-    source: str = "synth"         # "synth" (the FX class programs) or "deepmimic" (real mocap)
+    motion: str = "synth"         # "synth" (the FX class programs) or "deepmimic" (real mocap)
     clips: str = "all"            # deepmimic clip names, comma-separated (reserved ones refused)
     classes: str = "all"
     per_class: int = 4
@@ -154,12 +154,12 @@ def render_sample(cfg: SynthConfig, sample: SynthSample, joints: np.ndarray, cam
 def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
               overwrite: bool = False, progress: str = "auto",
               allow_reserved: bool = False) -> Path:
-    if cfg.source == "synth":
+    if cfg.motion == "synth":
         classes = select_classes(cfg.classes)
         jobs = [(sample_id(c, i, cfg.seed), (lambda c=c, i=i: make_sample(cfg, c, i)))
                 for c in classes for i in range(cfg.per_class)]
         root = {"classes": [c.gym99_class for c in classes]}
-    elif cfg.source == "deepmimic":
+    elif cfg.motion == "deepmimic":
         from ..data.deepmimic import RESERVED, available_clips
 
         names = available_clips(allow_reserved) if cfg.clips == "all" else \
@@ -171,7 +171,7 @@ def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
         root = {"mocap_clips": names,
                 "contains_reserved": any(n in RESERVED for n in names)}
     else:
-        raise InputError(f"--source must be synth or deepmimic, got {cfg.source!r}")
+        raise UsageError(f"--motion must be synth or deepmimic, got {cfg.motion!r}")
     chash = config_hash({**asdict(cfg), "videos": videos is not None,
                          "allow_reserved": allow_reserved})
     with PoseFileWriter(output, format="finephys.synth", config=asdict(cfg), config_hash=chash,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..console import log, track
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
                        optimizer_step)
 
@@ -131,7 +131,7 @@ def _skeleton(parts: GeneratorParts, data, idx, device, size: int):  # noqa: ANN
 
 def _features(encoder, kp, scores, size: int, levels: list[int]):  # noqa: ANN001, ANN202
     """(b,F,17,2) -> encoder features (b·F, C_i, h_i, w_i), differentiable in kp."""
-    from ..generation.pipeline import pose_maps
+    from ..generation.conditioning import pose_maps
 
     b, f = kp.shape[:2]
     full, lv = pose_maps(kp.reshape(b * f, 17, 2), scores.reshape(b * f, 17), size, levels)
@@ -296,7 +296,7 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     from .clips import load_clips
 
     if cfg.mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
+        raise UsageError(f"mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
     if not cfg.clips:
         raise InputError(f"{command} needs --clips (files from finephys prepare-clips)")
     acc = make_accelerator(device, cfg.seed, mixed_precision=cfg.mixed_precision,
@@ -429,7 +429,7 @@ def _prerender(data, size: int, levels: list[int], device, budget_gib: float = 8
     they fit in `budget_gib`: the skeletons are fixed data unless PhysNet trains."""
     import torch
 
-    from ..generation.pipeline import pose_maps
+    from ..generation.conditioning import pose_maps
 
     n, f = data.keypoints.shape[:2]
     per_frame = 16 * (size * size + sum(s * s for s in levels)) * 2

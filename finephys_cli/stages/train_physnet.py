@@ -11,7 +11,7 @@ import numpy as np
 
 from ..console import log, track
 from ..data.lift_data import load_training_clips
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..models.physnet import MLPRefinerConfig, PhysNetConfig
 from .train_lift import split_clips, windows_of
 from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
@@ -85,7 +85,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     if not cfg.data:
         raise InputError("train-physnet needs --data")
     if cfg.stage not in ("pretrain", "finetune"):
-        raise InputError(f"--stage must be pretrain or finetune, got {cfg.stage!r}")
+        raise UsageError(f"--stage must be pretrain or finetune, got {cfg.stage!r}")
     acc = make_accelerator(device, cfg.seed)
     run = RunDir(runs, "train-physnet", cfg.name)
     run.start(cfg, acc.is_main_process)
@@ -107,7 +107,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     anchor = None
     if cfg.anchor_data:
         if cfg.stage != "finetune":
-            raise InputError("--set anchor_data=... is for --stage finetune")
+            raise UsageError("--set anchor_data=... is for --stage finetune")
         anchor = windows_of(anchor_clips(cfg.anchor_data, val_clips, cfg.seed), frames,
                             cfg.stride)
         anchor["dd"] = precompute_dd(lifter, anchor["query"], dev)
@@ -121,7 +121,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         model = MLPRefiner.from_pretrained(Path(cfg.init), device="cpu").train() if cfg.init \
             else MLPRefiner(cfg.mlp)
     else:
-        raise InputError(f"--model-type must be physnet or mlp, got {cfg.model_type!r}")
+        raise UsageError(f"--model-type must be physnet or mlp, got {cfg.model_type!r}")
     proj = Projection()
     params = list(model.parameters()) + list(proj.parameters())
     if cfg.joint_lift:

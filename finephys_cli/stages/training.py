@@ -20,7 +20,7 @@ from typing import Any
 
 from ..configs import dump_toml
 from ..console import log
-from ..errors import InputError
+from ..errors import UsageError
 
 
 @dataclass
@@ -64,7 +64,7 @@ class RunDir:
             return last.resolve() if last.exists() else None
         path = Path(resume)
         if not (path / "trainer.json").exists():
-            raise InputError(f"--resume {resume}: not a checkpoint folder (no trainer.json)")
+            raise UsageError(f"--resume {resume}: not a checkpoint folder (no trainer.json)")
         return path
 
     def _link(self, name: str, target: Path) -> None:

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
+from ..generation.conditioning import POSE_SOURCES, select_keypoints
 from ..io.poses_h5 import PoseFile
 from ..skeleton import H36M_BONES, H36M_LEFT, H36M_RIGHT
 
-SOURCES_2D = {"detect": "keypoints2d", "exact": "keypoints2d_exact", "fused": "pose2d_fused"}
-SOURCES_3D = {"gt": "pose3d_camera", "dd": "pose3d_dd", "pp": "pose3d_pp",
+# The pose-source vocabulary of generation/conditioning.py; in 3D, exact is the camera-frame
+# truth and detect does not exist.
+SOURCES_3D = {"exact": "pose3d_camera", "lift": "pose3d_dd", "physnet": "pose3d_pp",
               "fused": "pose3d_fused", "mlp": "pose3d_mlp"}
 LEFT_RGB, RIGHT_RGB, MID_RGB = (40, 110, 255), (235, 50, 50), (40, 200, 90)
 
@@ -87,15 +89,17 @@ def render_2d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> 
 
     n_total = int(pf.video_attrs(vid).get("n_frames", len(pf.read(vid, "keypoints2d"))))
     frames, (w, h) = _frames_for(pf, vid, n_total)
+    skeletons = {}
+    for src in cfg.sources:
+        if src not in POSE_SOURCES or src == "auto":
+            raise UsageError(f"--pose-sources: 2d source {src!r}; choose from "
+                             f"{', '.join(s for s in POSE_SOURCES if s != 'auto')}")
+        skeletons[src] = select_keypoints(pf, vid, src)[0]
     out = []
     for f in frame_ids:
         panels = []
-        for src in cfg.sources:
-            if src not in SOURCES_2D:
-                raise InputError(f"2d source {src!r}: choose from {', '.join(SOURCES_2D)}")
-            if not pf.has(vid, SOURCES_2D[src]):
-                raise InputError(f"{pf.path}: video {vid} has no {SOURCES_2D[src]} ({src})")
-            kp = pf.read(vid, SOURCES_2D[src])[f]
+        for src, kp_all in skeletons.items():
+            kp = kp_all[f]
             img = frames[f].copy() if frames is not None and f < len(frames) \
                 else np.full((h, w, 3), 235, np.uint8)
             draw_skeleton(img, kp, thickness=max(1, w // 190))
@@ -116,7 +120,8 @@ def render_3d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> 
     poses = {}
     for src in cfg.sources:
         if src not in SOURCES_3D:
-            raise InputError(f"3d source {src!r}: choose from {', '.join(SOURCES_3D)}")
+            raise UsageError(f"--pose-sources: 3d source {src!r}; choose from "
+                             f"{', '.join(SOURCES_3D)}")
         if not pf.has(vid, SOURCES_3D[src]):
             raise InputError(f"{pf.path}: video {vid} has no {SOURCES_3D[src]} ({src})")
         p = pf.read(vid, SOURCES_3D[src]).astype(np.float64)
@@ -205,7 +210,7 @@ def run_viz(cfg: VizConfig, path: Path, output: Path, video_id: str | None = Non
             np.unique(np.linspace(0, n - 1, min(cfg.n_frames, n)).round().astype(int))
         renderers = {"2d": render_2d, "3d": render_3d, "heatmap": render_heatmap_overlay}
         if cfg.mode not in renderers:
-            raise InputError(f"--mode must be 2d, 3d or heatmap, got {cfg.mode!r}")
+            raise UsageError(f"--mode must be 2d, 3d or heatmap, got {cfg.mode!r}")
         render = renderers[cfg.mode]
         frames = render(pf, vid, cfg, frame_ids)
         fps = float(pf.video_attrs(vid).get("fps", 25.0))

@@ -32,7 +32,7 @@ def test_humanoid_render_matches_its_truth(tmp_path):
     from finephys_cli.data.synth_motion import rot_y
     from finephys_cli.stages.synth import SynthConfig, make_mocap_sample, render_sample
 
-    cfg = SynthConfig(source="deepmimic", mannequin="humanoid", size=192, frames=12)
+    cfg = SynthConfig(motion="deepmimic", mannequin="humanoid", size=192, frames=12)
     sample, (joints, cam, rng) = make_mocap_sample(cfg, "humanoid3d_roll", 0)
     frames = render_sample(cfg, sample, joints, cam, rng)
     assert frames.shape == (12, 192, 192, 3)
@@ -58,7 +58,7 @@ def test_humanoid_synth_keeps_pybullet_chatter_off_stdout(tmp_path):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "finephys_cli", "synth", "--source", "deepmimic",
+    out = subprocess.run([sys.executable, "-m", "finephys_cli", "synth", "--motion", "deepmimic",
                           "--clips", "jump", "--per-class", "1", "--frames", "4", "--size",
                           "96", "--mannequin", "humanoid", "--videos", str(tmp_path / "v"),
                           "-o", str(tmp_path / "s.h5"), "--progress", "none"],

@@ -50,7 +50,7 @@ def test_windows_pad_and_mark_valid(synth_small):
 def test_reserved_files_refused(tmp_path):
     from finephys_cli.stages.synth import SynthConfig, run_synth
 
-    path = run_synth(SynthConfig(source="deepmimic", clips="backflip", per_class=1),
+    path = run_synth(SynthConfig(motion="deepmimic", clips="backflip", per_class=1),
                      tmp_path / "r.h5", progress="none", allow_reserved=True)
     with pytest.raises(InputError, match="reserved"):
         read_pose_file(path)

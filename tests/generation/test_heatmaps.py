@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from finephys_cli.generation.heatmaps import (crop_box, from_crop, render_heatmaps,
-                                              render_segments, sigma_for, to_crop)
+from finephys_cli.generation.conditioning import crop_box, from_crop, to_crop
+from finephys_cli.generation.heatmaps import render_heatmaps, render_segments, sigma_for
 from finephys_cli.skeleton import H36M_BONES
 
 

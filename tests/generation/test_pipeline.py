@@ -192,7 +192,7 @@ def test_generate_cli_errors(runner, tmp_path, monkeypatch):
                               "-o", str(tmp_path / "o")])
     assert res.exit_code == 1 and "does not exist" in res.output and "finephys models" in res.output
     res = runner.invoke(app, ["generate", "-o", str(tmp_path / "o")])
-    assert res.exit_code == 1 and "--prompt" in res.output
+    assert res.exit_code == 2 and "--prompt" in res.output      # usage
 
 
 def test_models_toml_sets_generator_paths(tmp_path, monkeypatch):

@@ -237,7 +237,7 @@ def test_rotations_map_keypoints_back_and_keep_the_confident_view():
 def test_rotations_option_is_validated(runner, synth_small, tmp_path):
     res = runner.invoke(app, ["detect", str(synth_small[1]), "-o", str(tmp_path / "d.h5"),
                               "--rotations", "0,45", *FAST])
-    assert res.exit_code == 1 and "multiples of 90" in res.stderr
+    assert res.exit_code == 2 and "multiples of 90" in res.stderr
     assert not list(tmp_path.glob("*.partial"))
 
 

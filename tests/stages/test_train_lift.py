@@ -64,7 +64,7 @@ def test_train_physnet_pretrain_and_finetune(runner, synth_small, tiny_pose_mode
     assert rest(anchored[-1]) > 1e-3                         # + 10 × eq. 19 on the 3D data
     res = runner.invoke(app, ["train-physnet", *common, "--name", "bad", "--set",
                               f'anchor_data=["{synth}"]'])
-    assert res.exit_code == 1 and "finetune" in res.stderr
+    assert res.exit_code == 2 and "finetune" in res.stderr   # a usage error
 
 
 def test_view_augmentation_turns_2d_and_3d_together():

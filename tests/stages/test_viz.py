@@ -22,19 +22,23 @@ def test_viz_cli_png_strip_gif_and_mp4(runner, tmp_path):
     src = run_synth(SynthConfig(classes="25", per_class=1), tmp_path / "s.h5",
                     videos=tmp_path / "v", progress="none")
     png = tmp_path / "o.png"
-    res = runner.invoke(app, ["viz", str(src), "--sources", "detect,exact", "--n-frames", "4",
+    res = runner.invoke(app, ["viz", str(src), "--pose-sources", "detect,exact", "--n-frames", "4",
                               "-o", str(png)])
     assert res.exit_code == 0, res.output
     arr = np.array(Image.open(png))
     assert arr.shape[1] == 512 and arr.shape[0] == 4 * 256 and arr.std() > 10
-    res = runner.invoke(app, ["viz", str(src), "--mode", "3d", "--sources", "gt",
+    res = runner.invoke(app, ["viz", str(src), "--mode", "3d", "--pose-sources", "exact",
                               "-o", str(tmp_path / "o.gif")])
     assert res.exit_code == 0, res.output
     assert Image.open(tmp_path / "o.gif").n_frames > 10
     res = runner.invoke(app, ["viz", str(src), "-o", str(tmp_path / "o.mp4")])
     assert res.exit_code == 0 and probe(tmp_path / "o.mp4").n_frames > 10
-    bad = runner.invoke(app, ["viz", str(src), "--sources", "dd", "-o", str(tmp_path / "x.png")])
-    assert bad.exit_code == 1 and "2d source" in bad.stderr
+    bad = runner.invoke(app, ["viz", str(src), "--pose-sources", "dd", "-o",
+                              str(tmp_path / "x.png")])
+    assert bad.exit_code == 2 and "2d source" in bad.stderr     # a bad value: usage
+    missing = runner.invoke(app, ["viz", str(src), "--pose-sources", "lift", "-o",
+                                  str(tmp_path / "x.png")])
+    assert missing.exit_code == 1 and "run lift first" in missing.stderr   # the data lacks it
 
 
 def test_overlay_uses_the_sampled_video_frames(tmp_path):

@@ -1,0 +1,151 @@
+"""How users type commands: the IN... OUT.h5 form, exit codes by class, -q/-v after the
+subcommand, help texts, and the README's command lines run verbatim."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import typer
+
+from finephys_cli.app import app
+from finephys_cli.commands._common import cli_command, split_output
+from finephys_cli.errors import UsageError
+
+
+def test_split_output_rule():
+    a, b, out = Path("a.mp4"), Path("b/"), Path("out.h5")
+    assert split_output([a, b, out], None, inputs_share_suffix=False) == ([a, b], out)
+    assert split_output([a], Path("o.h5"), inputs_share_suffix=False) == ([a], Path("o.h5"))
+    assert split_output([out], None, min_inputs=0, max_inputs=0) == ([], out)
+    with pytest.raises(UsageError, match="missing output"):
+        split_output([a, b], None)
+    with pytest.raises(UsageError, match="missing output"):
+        split_output([Path("in.h5")], None)         # the only argument is the input
+    with pytest.raises(UsageError, match="both given"):
+        split_output([a, out], Path("o.h5"), inputs_share_suffix=False)
+    with pytest.raises(UsageError, match="both given"):
+        split_output([Path("in.h5"), out], Path("o.h5"), max_inputs=1)
+    with pytest.raises(UsageError, match="both an input and the output"):
+        split_output([Path("x.h5")], Path("./x.h5"))
+
+
+def test_lift_and_physnet_take_a_positional_output(runner, synth_small, tiny_pose_models,
+                                                   tmp_path):
+    pose3d, phys = tmp_path / "pose3d.h5", tmp_path / "phys.h5"
+    res = runner.invoke(app, ["lift", str(synth_small[0]), str(pose3d), "--model",
+                              str(tiny_pose_models / "lifter"), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == str(pose3d)
+    res = runner.invoke(app, ["physnet", str(pose3d), str(phys), "--model",
+                              str(tiny_pose_models / "physnet"), "--device", "cpu", "-q"])
+    assert res.exit_code == 0 and res.stdout.strip() == str(phys)
+    both = runner.invoke(app, ["lift", str(synth_small[0]), str(pose3d), "-o", str(phys)])
+    assert both.exit_code == 2 and "both given" in both.stderr
+    same = runner.invoke(app, ["physnet", str(pose3d), str(pose3d)])
+    assert same.exit_code == 2 and "both an input and the output" in same.stderr
+    none = runner.invoke(app, ["render-heatmaps", str(phys)])
+    assert none.exit_code == 2 and "give -o OUT or end the arguments with OUT.h5" in none.stderr
+
+
+@pytest.mark.parametrize("args, option", [
+    (["generate", "--prompt", "x", "--num-videos", "0"], "--num-videos"),
+    (["generate", "--prompt", "x", "--steps", "0"], "--steps"),
+    (["generate", "--prompt", "x", "--set", "guidanse_scale=3"], "guidanse_scale"),
+    (["generate", "--prompt", "x", "--device", "gpu"], "--device"),
+    (["generate", "--prompt", "x", "--dtype", "fp8"], "--dtype"),
+    (["lift", "a.h5", "b.h5", "--progress", "fancy"], "--progress"),
+    (["lift", "a.h5", "b.h5", "--shard", "1-3"], "--shard"),
+    (["lift", "a.h5", "b.h5", "--prompt-choice", "best"], "--prompt-choice"),
+    (["render-heatmaps", "a.h5", "b.h5", "--pose-source", "gt"], "--pose-source"),
+    (["synth", "s.h5", "--motion", "amass"], "--motion"),
+    (["detect", "v.mp4", "d.h5", "--frames", "some"], "--frames"),
+    (["score", "--metric", "fid"], "--metric"),
+])
+def test_invalid_option_values_exit_2_naming_the_option(runner, tmp_path, monkeypatch, args,
+                                                        option):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.h5").write_bytes(b"")       # never read: the option is checked first
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert option in res.output
+
+
+def test_exit_code_classes(runner, tmp_path):
+    """1 bad input data, 4 resources, 130 interrupted (2 and 3: above and test_app)."""
+    import torch
+
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not hdf5")
+    res = runner.invoke(app, ["lift", str(bad), str(tmp_path / "o.h5"), "--device", "cpu"])
+    assert res.exit_code == 1 and "not an HDF5 file" in res.stderr
+    if not torch.cuda.is_available():
+        res = runner.invoke(app, ["lift", str(bad), str(tmp_path / "o.h5"), "--device", "cuda"])
+        assert res.exit_code == 4 and "no CUDA device" in res.stderr
+
+    mini = typer.Typer()
+
+    @mini.command()
+    @cli_command
+    def work() -> None:
+        raise KeyboardInterrupt
+
+    res = runner.invoke(mini, [])
+    assert res.exit_code == 130 and "rerun the same command to resume" in res.stderr
+
+
+def test_quiet_and_verbose_after_the_subcommand(runner, pose2d_file):
+    assert runner.invoke(app, ["inspect", str(pose2d_file), "-q"]).exit_code == 0
+    assert runner.invoke(app, ["inspect", str(pose2d_file), "-vv"]).exit_code == 0
+    assert runner.invoke(app, ["-q", "inspect", str(pose2d_file)]).exit_code == 0
+    assert runner.invoke(app, ["inspect", str(pose2d_file), "-v", "2"]).exit_code == 2
+
+
+def _commands():
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from ((f"{name} {n}", c) for n, c in cmd.commands.items())
+        else:
+            yield name, cmd
+
+
+def test_every_option_is_described_and_flags_show_as_flags(runner):
+    undocumented = [f"{name} {p.opts[0]}" for name, cmd in _commands() for p in cmd.params
+                    if not getattr(p, "help", None) and p.param_type_name == "option"]
+    assert not undocumented
+    for name, _ in _commands():
+        text = runner.invoke(app, [*name.split(), "--help"], env={"COLUMNS": "200"}).output
+        assert "<bool>" not in text, name
+        assert "--verbose" in text and "--quiet" in text, name
+
+
+def test_readme_command_lines_verbatim(runner, synth_small, tiny_i3d, tmp_path, monkeypatch):
+    """The three command lines of the project's description, typed as written, in the README's
+    order (detect -> generate -> score), on tiny data with the shipped models."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    for part in ("SD15", "MOTION_ADAPTER", "HEATMAP_ENCODER", "LORA"):
+        monkeypatch.delenv(f"FINEPHYS_{part}_MODEL", raising=False)
+    shutil.copytree(synth_small[1], "videos")
+
+    res = runner.invoke(app, "detect videos/ out.h5".split())
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == "out.h5" and Path("out.h5").is_file()
+
+    res = runner.invoke(app, ["generate", "--prompt", "switch leap with 0.5 turn", "--steps",
+                              "2"])
+    assert res.exit_code == 0, res.output
+    assert len(list(Path("generated").glob("*.mp4"))) == 1
+    res = runner.invoke(app, ["generate", "--prompt", "switch leap with 0.5 turn", "--steps",
+                              "2", "--num-videos", "2"])   # FVD needs two; the first is kept
+    assert res.exit_code == 0, res.output
+    assert len(list(Path("generated").glob("*.mp4"))) == 2
+
+    res = runner.invoke(app, "score --metric fvd".split())
+    assert res.exit_code == 1 and "--reference" in res.stderr       # asked for FVD, got none
+    res = runner.invoke(app, ["score", "--metric", "fvd", "--reference", "videos/",
+                              "--i3d-model", str(tiny_i3d), "--set", "fvd_frames=9"])
+    assert res.exit_code == 0, res.output
+    scores = json.loads(Path("scores.json").read_text())
+    assert "fvd" in scores["metrics"] and not scores["skipped"]
