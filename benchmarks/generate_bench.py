@@ -1,11 +1,12 @@
-"""Generation cost of the pose guidance, side by side in one process (issue: generate benchmark).
+"""Generation cost of the pose guidance and of each speed lever, side by side in one process.
 
 Full-size SD1.5 + AnimateDiff motion-adapter v2 architectures with random weights (built from
 their published configs, nothing downloaded), 16 frames at 384², 25 DDIM steps, CFG 7.5, fp16:
 a plain diffusers AnimateDiffPipeline against FinePhysPipeline (heatmap render + encoder + hooks)
 on the same UNet. Reports seconds per video, peak GiB and the UNet FLOPs per video.
 
-    python benchmarks/generate_bench.py --out benchmarks/results/generate_h100.json
+    python benchmarks/generate_bench.py --out benchmarks/results/generate_h200.json \
+        --configs stock-eager,finephys-eager,finephys-compile,stock-compile --warm-start
 """
 
 from __future__ import annotations
@@ -67,6 +68,111 @@ def unet_flops(unet, frames: int, latent: int, dtype, device) -> float:  # noqa:
     return float(fc.get_total_flops())
 
 
+CONFIGS = {
+    # name: (pipeline, compile mode or None, fuse_qkv, dtype, batch)
+    "stock-eager": ("stock", None, False, "fp16", 1),
+    "finephys-eager": ("finephys", None, False, "fp16", 1),
+    "finephys-eager-bf16": ("finephys", None, False, "bf16", 1),
+    "finephys-eager-batch2": ("finephys", None, False, "fp16", 2),
+    "stock-compile": ("stock", "default", False, "fp16", 1),
+    "finephys-compile": ("finephys", "default", False, "fp16", 1),
+    "finephys-compile-fuseqkv": ("finephys", "default", True, "fp16", 1),
+    "finephys-compile-cudagraphs": ("finephys", "reduce-overhead", False, "fp16", 1),
+    # fuse_qkv changes the UNet in place: run these after the unfused configs.
+    "finephys-compile-all": ("finephys", "reduce-overhead", True, "fp16", 1),
+    "finephys-compile-all-batch2": ("finephys", "reduce-overhead", True, "fp16", 2),
+}
+
+
+def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> dict:  # noqa: ANN001
+    """Seconds per video (median of args.repeats after a warm-up that includes any compile),
+    peak GiB, first-call seconds, and PSNR to the eager FinePhys frames of the same seed."""
+    from diffusers import AnimateDiffPipeline
+
+    from finephys_cli.generation.pipeline import FinePhysPipeline
+
+    kind, mode, fuse, dt, batch = CONFIGS[name]
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[dt]
+    torch._dynamo.reset()
+    comps.unet.to(memory_format=torch.contiguous_format)
+    ours = FinePhysPipeline(comps, enc, device="cuda", dtype=dtype)
+    prompt = "Switch leap with 0.5 turn"
+    if kind == "stock":
+        stock = AnimateDiffPipeline(vae=comps.vae, text_encoder=comps.text_encoder,
+                                    tokenizer=comps.tokenizer, unet=comps.unet,
+                                    motion_adapter=None, scheduler=comps.sample_scheduler)
+        stock.set_progress_bar_config(disable=True)
+        stock.to("cuda", dtype)
+        if mode:
+            comps.unet.to(memory_format=torch.channels_last)
+            stock.unet = torch.compile(comps.unet, mode=mode, dynamic=False)
+            comps.vae.decoder = torch.compile(comps.vae.decoder, mode=mode, dynamic=False)
+
+        def run():  # noqa: ANN202
+            with torch.inference_mode():
+                lat = stock([prompt] * batch, num_frames=args.frames, height=args.size,
+                            width=args.size, num_inference_steps=args.steps, guidance_scale=7.5,
+                            generator=[torch.Generator("cpu").manual_seed(i)
+                                       for i in range(batch)], output_type="latent").frames
+            return ours.decode(lat, settings.decode_chunk)
+    else:
+        if mode:
+            ours.compile(mode=mode, fuse_qkv=fuse)
+
+        def run():  # noqa: ANN202
+            return ours([prompt] * batch, list(range(batch)), settings, poses=[pose] * batch)
+
+    def timed():  # noqa: ANN202
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        frames = run()
+        torch.cuda.synchronize()
+        return time.perf_counter() - t, frames
+
+    torch.cuda.reset_peak_memory_stats()
+    first, frames = timed()
+    times = [timed()[0] for _ in range(args.repeats)]
+    out = {"pipeline": kind, "compile": mode, "fuse_qkv": fuse, "dtype": dt, "batch": batch,
+           "first_call_s": first, "seconds_per_video": float(np.median(times)) / batch,
+           "raw_s": times, "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30}
+    if reference is not None:
+        mse = float(np.mean((frames[0].astype(np.float64) - reference.astype(np.float64)) ** 2))
+        out["psnr_vs_eager_db"] = 10 * np.log10(255 ** 2 / max(mse, 1e-12))
+    # Put the eager modules back for the next config.
+    if mode:
+        comps.vae.decoder = getattr(comps.vae.decoder, "_orig_mod", comps.vae.decoder)
+        if ours.slot is not None:
+            ours.slot.remove()
+    print(name, json.dumps({k: v for k, v in out.items() if k != "raw_s"}), file=sys.stderr,
+          flush=True)
+    return out, frames[0]
+
+
+def warm_start(args) -> dict:  # noqa: ANN001
+    """A fresh process with the caches the first one saved: seconds from compile() to the
+    first denoising step, and to the finished video."""
+    from finephys_cli.generation.compile import artifact_key, enable_persistent_cache, \
+        load_artifacts
+    from finephys_cli.generation.pipeline import FinePhysPipeline, SampleSettings
+
+    enable_persistent_cache()
+    comps, enc = build(Path("/tmp/genbench"), torch.float16)
+    pipe = FinePhysPipeline(comps, enc, device="cuda", dtype=torch.float16)
+    t0 = time.perf_counter()
+    loaded = load_artifacts(artifact_key("bench", args.frames, args.size))
+    pipe.compile()
+    steps: list[float] = []
+    settings = SampleSettings(steps=args.steps, guidance_scale=7.5, frames=args.frames,
+                              size=args.size)
+    rng = np.random.default_rng(0)
+    pose = (rng.uniform(60, args.size - 60, (args.frames, 17, 2)), np.ones((args.frames, 17)))
+    pipe(["Switch leap with 0.5 turn"], [0], settings, poses=[pose],
+         on_step=lambda: steps.append(time.perf_counter() - t0))
+    torch.cuda.synchronize()
+    return {"megacache_loaded": loaded, "seconds_to_first_step": steps[0],
+            "seconds_to_video": time.perf_counter() - t0}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
@@ -74,66 +180,67 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=384)
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--configs", default="stock-eager,finephys-eager,finephys-compile,"
+                                         "stock-compile", help=", ".join(CONFIGS))
+    ap.add_argument("--warm-start", action="store_true",
+                    help="after the configs, time a second process that loads the caches")
+    ap.add_argument("--warm-start-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    from diffusers import AnimateDiffPipeline
+    if args.warm_start_child:
+        print(json.dumps(warm_start(args)))
+        return
+    from finephys_cli.generation.compile import artifact_key, enable_persistent_cache, \
+        save_artifacts
+    from finephys_cli.generation.pipeline import SampleSettings
 
-    from finephys_cli.generation.pipeline import FinePhysPipeline, SampleSettings
-
-    device, dtype = "cuda", torch.float16
-    comps, enc = build(Path("/tmp/genbench"), dtype)
-    ours = FinePhysPipeline(comps, enc, device=device, dtype=dtype)
-    stock = AnimateDiffPipeline(vae=comps.vae, text_encoder=comps.text_encoder,
-                                tokenizer=comps.tokenizer, unet=comps.unet, motion_adapter=None,
-                                scheduler=comps.sample_scheduler)
-    stock.set_progress_bar_config(disable=True)
+    enable_persistent_cache()
+    comps, enc = build(Path("/tmp/genbench"), torch.float16)
     settings = SampleSettings(steps=args.steps, guidance_scale=7.5, frames=args.frames,
                               size=args.size)
     rng = np.random.default_rng(0)
     pose = (rng.uniform(60, args.size - 60, (args.frames, 17, 2)), np.ones((args.frames, 17)))
-    prompt = "Switch leap with 0.5 turn"
+    results, reference = {}, None
+    names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    for name in names:
+        try:
+            results[name], frames = run_config(name, comps, enc, args, settings, pose,
+                                               reference)
+        except Exception as exc:  # noqa: BLE001  one failed lever must not lose the others
+            import traceback
 
-    def run_stock() -> None:
-        with torch.inference_mode():
-            lat = stock(prompt, num_frames=args.frames, height=args.size, width=args.size,
-                        num_inference_steps=args.steps, guidance_scale=7.5,
-                        generator=torch.Generator("cpu").manual_seed(0),
-                        output_type="latent").frames
-        ours.decode(lat, settings.decode_chunk)      # the same decode for both
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+            traceback.print_exc()
+            continue
+        if name == "finephys-eager":
+            reference = frames
+        if name == "finephys-compile":
+            save_artifacts(artifact_key("bench", args.frames, args.size))
+    out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+           "settings": {"frames": args.frames, "size": args.size, "steps": args.steps,
+                        "guidance_scale": 7.5, "repeats": args.repeats},
+           "unet_params_M": sum(p.numel() for p in comps.unet.parameters()) / 1e6,
+           "configs": results}
+    if "stock-eager" in results:
+        out["ratio_to_stock_eager"] = {k: v["seconds_per_video"] /
+                                       results["stock-eager"]["seconds_per_video"]
+                                       for k, v in results.items() if "seconds_per_video" in v}
+    if all("seconds_per_video" in results.get(k, {}) for k in ("stock-compile",
+                                                                "finephys-compile")):
+        out["finephys_compile_over_stock_compile"] = (
+            results["finephys-compile"]["seconds_per_video"]
+            / results["stock-compile"]["seconds_per_video"])
+    if "finephys-eager" in names:
+        flops = unet_flops(comps.unet, args.frames, args.size // 8, torch.float16, "cuda")
+        out["unet_tflops_per_video"] = flops * args.steps / 1e12
+    if args.warm_start:
+        import subprocess
 
-    def run_ours() -> None:
-        ours([prompt], [0], settings, poses=[pose])
-
-    def timed(fn) -> tuple[float, float]:  # noqa: ANN001
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        return time.perf_counter() - t, torch.cuda.max_memory_allocated() / 2 ** 30
-
-    run_stock()
-    run_ours()   # warm-up (cuDNN autotune, allocator)
-    res: dict[str, list] = {"stock": [], "finephys": []}
-    for _ in range(args.repeats):
-        res["stock"].append(timed(run_stock))
-        res["finephys"].append(timed(run_ours))
-    flops_call = unet_flops(comps.unet, args.frames, args.size // 8, dtype, device)
-    s = {k: float(np.median([t for t, _ in v])) for k, v in res.items()}
-    m = {k: float(max(g for _, g in v)) for k, v in res.items()}
-    enc_params = sum(p.numel() for p in enc.parameters())
-    out = {
-        "device": torch.cuda.get_device_name(), "torch": torch.__version__,
-        "settings": {"frames": args.frames, "size": args.size, "steps": args.steps,
-                     "guidance_scale": 7.5, "dtype": "fp16", "repeats": args.repeats},
-        "unet_params_M": sum(p.numel() for p in comps.unet.parameters()) / 1e6,
-        "encoder_params_M": enc_params / 1e6,
-        "seconds_per_video": s, "peak_gib": m,
-        "time_overhead": s["finephys"] / s["stock"] - 1,
-        "memory_overhead": m["finephys"] / m["stock"] - 1,
-        "unet_tflops_per_video": flops_call * args.steps / 1e12,
-        "unet_tflops_per_second_stock": flops_call * args.steps / 1e12 / s["stock"],
-        "raw": res,
-    }
+        child = subprocess.run([sys.executable, __file__, "--out", str(args.out),
+                                "--frames", str(args.frames), "--size", str(args.size),
+                                "--steps", str(args.steps), "--warm-start-child"],
+                               capture_output=True, text=True)
+        out["warm_start"] = json.loads(child.stdout.strip().splitlines()[-1]) \
+            if child.returncode == 0 else {"error": child.stderr[-2000:]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))

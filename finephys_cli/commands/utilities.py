@@ -48,6 +48,9 @@ def env(as_json: JsonOpt = False) -> None:
         info["models"] = model_table()
     except ImportError:
         info["models"] = []
+    from ..generation.compile import cache_report
+
+    info["compile_cache"] = cache_report()
     if as_json:
         print(json.dumps(info, indent=2))
         return
@@ -64,6 +67,9 @@ def env(as_json: JsonOpt = False) -> None:
         table.add_row(f"GPU {i}", name)
     for m in info["models"]:
         table.add_row(f"model {m['name']}", f"{m['path'] or '-'} ({m['status']})")
+    cc = info["compile_cache"]
+    table.add_row("compile cache", f"{cc['dir']}: {cc['megacaches']} saved compile(s), "
+                                   f"{cc['files']} files, {cc['mib']} MiB (generate --compile)")
     report.print(table)
 
 

@@ -37,3 +37,42 @@ def pose_injection(unet, feats: Sequence[torch.Tensor],  # noqa: ANN001
     finally:
         for h in handles:
             h.remove()
+
+
+class PoseSlot:
+    """The same injection with hooks installed once: each hook reads its features from this
+    object, so a compiled UNet meets the same hook functions on every call and is not
+    recompiled per video. `with slot.holding(feats, scales):` sets them for one sample."""
+
+    def __init__(self, unet) -> None:  # noqa: ANN001
+        self.feats: list[torch.Tensor | None] = [None] * len(unet.down_blocks)
+        self.scales: list[float] = [1.0] * len(unet.down_blocks)
+        self.handles = [block.motion_modules[-1].register_forward_hook(self._hook(i))
+                        for i, block in enumerate(unet.down_blocks)]
+
+    def _hook(self, i: int):  # noqa: ANN202
+        def hook(mod, inputs, output):  # noqa: ANN001, ANN202
+            feat = self.feats[i]
+            if feat is None:
+                return output
+            reps = output.shape[0] // feat.shape[0]
+            f = feat.repeat(reps, 1, 1, 1) if reps > 1 else feat
+            return output + self.scales[i] * f.to(output.dtype)
+        return hook
+
+    @contextmanager
+    def holding(self, feats: Sequence[torch.Tensor],
+                scales: Sequence[float] | None = None) -> Iterator[None]:
+        if len(feats) > len(self.feats):
+            raise ValueError(f"{len(feats)} features for {len(self.feats)} down blocks")
+        for i, feat in enumerate(feats):
+            self.feats[i] = feat
+            self.scales[i] = 1.0 if scales is None else float(scales[i])
+        try:
+            yield
+        finally:
+            self.feats = [None] * len(self.feats)
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()

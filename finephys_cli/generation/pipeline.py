@@ -17,7 +17,7 @@ import torch
 from ..errors import ConfigError, InputError, UsageError
 from .components import BETA_END, BETA_START, Components
 from .conditioning import pose_maps
-from .inject import pose_injection
+from .inject import PoseSlot, pose_injection
 
 
 @dataclass
@@ -69,6 +69,22 @@ class FinePhysPipeline:
         self.pipe.to(device, dtype)
         self.encoder = encoder.to(device, dtype).eval() if encoder is not None else None
         self.vae_factor = 2 ** (len(components.vae.config.block_out_channels) - 1)
+        self.slot: PoseSlot | None = None     # set by compile()
+
+    def compile(self, mode: str = "default", fuse_qkv: bool = False,
+                backend: str = "inductor") -> None:
+        """torch.compile the UNet and the VAE decoder (channels_last, static shapes). The pose
+        hooks are installed once (PoseSlot), so no video recompiles the UNet."""
+        unet = self.pipe.unet
+        if fuse_qkv:
+            unet.fuse_qkv_projections()
+        self.slot = PoseSlot(unet)
+        unet.to(memory_format=torch.channels_last)
+        options = {"mode": mode} if backend == "inductor" else {}
+        self.pipe.unet = torch.compile(unet, backend=backend, dynamic=False, **options)
+        vae = self.components.vae
+        vae.to(memory_format=torch.channels_last)
+        vae.decoder = torch.compile(vae.decoder, backend=backend, dynamic=False, **options)
 
     @property
     def unet(self):  # noqa: ANN201
@@ -136,8 +152,12 @@ class FinePhysPipeline:
                 on_step()
             return kwargs
 
-        injection = pose_injection(self.unet, feats, [settings.pose_scale] * len(feats)) \
-            if feats is not None else nullcontext()
+        if feats is None:
+            injection = nullcontext()
+        elif self.slot is not None:
+            injection = self.slot.holding(feats, [settings.pose_scale] * len(feats))
+        else:
+            injection = pose_injection(self.unet, feats, [settings.pose_scale] * len(feats))
         with injection, torch.inference_mode():
             out = self.pipe(prompt=list(prompts),
                             negative_prompt=[settings.negative_prompt] * len(prompts),

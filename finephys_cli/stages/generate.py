@@ -39,6 +39,9 @@ class GenerateConfig:
     batch_size: int = 1
     crop_pad: float = 0.15
     pose_source: str = "auto"      # generation/conditioning.py POSE_SOURCES
+    compile: bool = False          # torch.compile the UNet and VAE decoder (same output within
+    compile_mode: str = "default"  # float tolerance, so not part of the skip key)
+    fuse_qkv: bool = False
 
 
 @dataclass
@@ -180,7 +183,9 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
                               negative_prompt=cfg.negative_prompt, free_init=cfg.free_init)
     model_info = {k: {"path": v, "sha256": fingerprint(Path(v)) if v else None,
                       "source": spec.sources.get(k)} for k, v in spec.paths().items()}
-    chash = config_hash({**asdict(cfg), "size": size, "models": model_info,
+    speed_only = ("compile", "compile_mode", "fuse_qkv", "batch_size")
+    chash = config_hash({**{k: v for k, v in asdict(cfg).items() if k not in speed_only},
+                         "size": size, "models": model_info,
                          "poses": str(poses) if poses else None})
     names = {j.index: f"{j.index:04d}_{slug(j.label or j.prompt)}_s{j.seed}" for j in jobs}
     todo = [j for j in jobs if overwrite or not _finished(output / f"{names[j.index]}.json",
@@ -193,6 +198,7 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     pipe = load_generator(spec, device=device, dtype=dtype, allow_download=allow_download)
     _attach_poses(todo, cfg, size, poses, output / "poses", device,
                   levels=pipe.levels(size) if pipe.encoder is not None else None)
+    cache_key = _compile(pipe, cfg, spec, size) if cfg.compile else None
     batches = [todo[i:i + cfg.batch_size] for i in range(0, len(todo), cfg.batch_size)]
     ticks = iter(track(range(len(batches) * cfg.steps * max(cfg.free_init, 1)),
                        description="generate", unit="step", mode=progress))
@@ -229,9 +235,30 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
             }
             atomic_write_text(output / f"{name}.json", json.dumps(sidecar, indent=1))
             written.append(mp4)
+        if cache_key is not None:
+            from ..generation.compile import save_artifacts
+
+            log.info("compile cache saved: %s", save_artifacts(cache_key))
+            cache_key = None          # once, after the first compiled batch
     for _ in ticks:
         pass
     return sorted(written)
+
+
+def _compile(pipe, cfg: GenerateConfig, spec, size: int) -> str:  # noqa: ANN001
+    """Compile once per machine and model: load the saved caches, or say it will take a while."""
+    from ..generation.compile import artifact_key, enable_persistent_cache, load_artifacts
+
+    root = enable_persistent_cache()
+    key = artifact_key(spec.sd15, cfg.compile_mode, cfg.fuse_qkv, cfg.frames, size,
+                       cfg.batch_size, cfg.dtype)
+    if load_artifacts(key):
+        log.info("compiling with the cache in %s (seconds, not minutes)", root)
+    else:
+        log.info("compiling the UNet and VAE decoder: about 2 min, once per machine and model "
+                 "(cached in %s)", root)
+    pipe.compile(mode=cfg.compile_mode, fuse_qkv=cfg.fuse_qkv)
+    return key
 
 
 def _finished(sidecar: Path, chash: str) -> bool:
