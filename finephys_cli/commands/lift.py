@@ -24,7 +24,9 @@ def lift(
     prompt_choice: Annotated[Literal["nearest", "random"], typer.Option(
         help="The in-context prompt pair: nearest (2D retrieval from the prompt bank) or "
              "random (seeded).")] = "nearest",
-    batch_size: Annotated[int, typer.Option(help="Windows per batch.", min=1)] = 256,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Windows per lifter call (default: 16 on CPU, 256 on CUDA).", min=1,
+        show_default=False)] = None,
     shard: ShardOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,

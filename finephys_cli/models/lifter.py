@@ -35,6 +35,18 @@ class LifterConfig:
     prompt_shortcut: bool = False
 
 
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Softmax attention. On CPU as two batched matmuls: for these many tiny sequences (17
+    joints, 16-32 frames, head dim 16) that is 1.1-2.2x faster than CPU SDPA kernels
+    (benchmarks/results/pose_throughput_cpu.json); elsewhere SDPA (flash / memory-efficient)."""
+    if q.device.type != "cpu" or torch.is_grad_enabled():
+        return nn.functional.scaled_dot_product_attention(q, k, v)
+    shape = q.shape
+    q, k, v = (t.reshape(-1, *shape[-2:]) for t in (q, k, v))
+    weights = torch.bmm(q, k.transpose(1, 2)).mul_(shape[-1] ** -0.5).softmax(-1)
+    return torch.bmm(weights, v).reshape(shape)
+
+
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int, mode: str):
         super().__init__()
@@ -48,7 +60,7 @@ class Attention(nn.Module):
         seq = x.reshape(b * t, j, c) if self.mode == "s" else x.transpose(1, 2).reshape(b * j, t, c)
         q, k, v = self.qkv(seq).reshape(seq.shape[0], seq.shape[1], 3, self.heads,
                                         c // self.heads).permute(2, 0, 3, 1, 4)
-        out = nn.functional.scaled_dot_product_attention(q, k, v)
+        out = _attention(q, k, v)
         out = self.proj(out.transpose(1, 2).reshape(seq.shape))
         return out.reshape(b, t, j, c) if self.mode == "s" else \
             out.reshape(b, j, t, c).transpose(1, 2)
@@ -162,6 +174,9 @@ class InContextLifter(SavableMixin, nn.Module):
     def lift(self, query_2d: torch.Tensor, prompt_mode: str = "nearest") -> tuple[torch.Tensor,
                                                                                  torch.Tensor]:
         """Lift with prompts from the stored bank; returns (S_dd, prompt indices)."""
+        if not self.config.use_prompt:        # no retrieval to pay for: index 0 is unused
+            idx = torch.zeros(query_2d.shape[0], dtype=torch.long, device=query_2d.device)
+            return self(query_2d), idx
         idx = self.choose_prompts(query_2d, prompt_mode)
         f = query_2d.shape[1]
         return self(query_2d, self.bank_2d[idx, :f], self.bank_3d[idx, :f]), idx

@@ -26,8 +26,8 @@ class LiftConfig:
     model: str | None = None
     prompt_choice: str = "nearest"   # the in-context prompt pair: nearest (2D retrieval) or
                                      # random (seeded)
-    batch_size: int = 256
-    stride: int = 8
+    batch_size: int | None = None    # windows per lifter call; None: 16 on CPU (cache-sized,
+    stride: int = 8                  # 2x faster there than 256), 256 on CUDA
 
 
 def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: int,  # noqa: ANN001
@@ -37,6 +37,7 @@ def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: i
     import torch
 
     f = model.config.frames
+    batch = batch or (256 if str(device).startswith("cuda") else 16)
     clip = Clip("q", kp2d, scores, None)
     win = clip_windows(clip, f, stride)
     preds, prompts = [], []

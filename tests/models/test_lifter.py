@@ -57,3 +57,31 @@ def test_v01_prompt_shortcut_ties_depth_to_the_prompt():
     np.testing.assert_allclose(out[..., :2].detach(), (q[..., :2] - p2[..., :2] + p3[..., :2]),
                                atol=1e-6)
     np.testing.assert_allclose(out[..., 2].detach(), p3[..., 2], atol=1e-6)
+
+
+def test_cpu_matmul_attention_equals_sdpa():
+    """The CPU inference path (two bmm) gives SDPA's result; training keeps SDPA."""
+    import torch
+
+    from finephys_cli.models.lifter import _attention
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(6, 4, 17, 16) for _ in range(3))
+    want = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    with torch.inference_mode():
+        got = _attention(q, k, v)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_prompt_free_lift_skips_retrieval():
+    import torch
+
+    from finephys_cli.models.lifter import InContextLifter, LifterConfig
+
+    torch.manual_seed(0)
+    model = InContextLifter(LifterConfig(dim=16, depth=2, heads=2, use_prompt=False)).eval()
+    q = torch.randn(3, 16, 17, 3)
+    with torch.inference_mode():
+        out, idx = model.lift(q)
+        torch.testing.assert_close(out, model(q))
+    assert idx.tolist() == [0, 0, 0]
