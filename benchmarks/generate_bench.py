@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def build(folder: Path, dtype):  # noqa: ANN001, ANN201
+def build(folder: Path, dtype):
     from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
@@ -57,7 +57,7 @@ def build(folder: Path, dtype):  # noqa: ANN001, ANN201
     return comps, enc
 
 
-def unet_flops(unet, frames: int, latent: int, dtype, device) -> float:  # noqa: ANN001
+def unet_flops(unet, frames: int, latent: int, dtype, device) -> float:
     """FLOPs of one CFG UNet call (batch 2·frames) by torch's FlopCounterMode."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -84,7 +84,7 @@ CONFIGS = {
 }
 
 
-def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> dict:  # noqa: ANN001
+def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> dict:
     """Seconds per video (median of args.repeats after a warm-up that includes any compile),
     peak GiB, first-call seconds, and PSNR to the eager FinePhys frames of the same seed."""
     from diffusers import AnimateDiffPipeline
@@ -108,7 +108,7 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
             stock.unet = torch.compile(comps.unet, mode=mode, dynamic=False)
             comps.vae.decoder = torch.compile(comps.vae.decoder, mode=mode, dynamic=False)
 
-        def run():  # noqa: ANN202
+        def run():
             with torch.inference_mode():
                 lat = stock([prompt] * batch, num_frames=args.frames, height=args.size,
                             width=args.size, num_inference_steps=args.steps, guidance_scale=7.5,
@@ -119,10 +119,10 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
         if mode:
             ours.compile(mode=mode, fuse_qkv=fuse)
 
-        def run():  # noqa: ANN202
+        def run():
             return ours([prompt] * batch, list(range(batch)), settings, poses=[pose] * batch)
 
-    def timed():  # noqa: ANN202
+    def timed():
         torch.cuda.synchronize()
         t = time.perf_counter()
         frames = run()
@@ -148,7 +148,7 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
     return out, frames[0]
 
 
-def warm_start(args) -> dict:  # noqa: ANN001
+def warm_start(args) -> dict:
     """A fresh process with the caches the first one saved: seconds from compile() to the
     first denoising step, and to the finished video."""
     from finephys_cli.generation.compile import artifact_key, enable_persistent_cache, \
@@ -205,7 +205,7 @@ def main() -> None:
         try:
             results[name], frames = run_config(name, comps, enc, args, settings, pose,
                                                reference)
-        except Exception as exc:  # noqa: BLE001  one failed lever must not lose the others
+        except Exception as exc:  # one failed lever must not lose the others
             import traceback
 
             results[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}

@@ -26,7 +26,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 
 
 def make_synth(args: tuple[int, int, str]) -> str:
@@ -105,7 +104,7 @@ def throughput(lifter_dir: str, phys_dir: str, device: str, clips: int = 1024) -
     # PhysNet over the whole batch (its rollout is a Python loop over frames).
     chunk = 16 if device == "cpu" else clips
 
-    def lift_all():  # noqa: ANN202
+    def lift_all():
         return torch.cat([lifter.lift(q[s:s + chunk])[0] for s in range(0, clips, chunk)])
 
     for dtype in (torch.float32, torch.bfloat16):

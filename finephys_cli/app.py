@@ -17,19 +17,19 @@ from .console import setup_logging
 class FinephysCommand(TyperCommand):
     """Flags are shown as flags, not as `<bool>` values."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for param in self.params:
             _show_as_flag(param)
 
-    def get_help_option(self, ctx):  # noqa: ANN001, ANN201
+    def get_help_option(self, ctx):
         option = super().get_help_option(ctx)
         if option is not None:
             _show_as_flag(option)
         return option
 
 
-def _show_as_flag(param) -> None:  # noqa: ANN001
+def _show_as_flag(param) -> None:
     if getattr(param, "is_flag", False) or getattr(param, "count", False):
         param.metavar = ""
 

@@ -1,4 +1,4 @@
-"""The one canonical skeleton module: H36M-17 and COCO-17 (DESIGN §6)."""
+"""The one canonical skeleton module: H36M-17 and COCO-17."""
 
 from __future__ import annotations
 

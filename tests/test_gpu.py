@@ -165,7 +165,7 @@ def test_compiled_pipeline_matches_eager_on_cuda(cuda, tmp_path):
     rng = np.random.default_rng(0)
     poses = [(rng.uniform(8, 56, (4, 17, 2)), np.ones((4, 17))) for _ in range(2)]
 
-    def pipe():  # noqa: ANN202
+    def pipe():
         return FinePhysPipeline(load_components(sd, motion), enc, device="cuda",
                                 dtype=torch.float16)
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from train_pose_models import throughput  # noqa: E402
+from train_pose_models import throughput
 
 if __name__ == "__main__":
     import torch

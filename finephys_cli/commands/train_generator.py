@@ -89,7 +89,7 @@ def init_generator(
     from ..errors import InputError, OutputExistsError
     from ..generation.components import build_small
     from ..generation.encoder import HeatmapEncoder, HeatmapEncoderConfig
-    from ..stages.clips import load_clips
+    from ..io.clips import load_clips
 
     if output.exists():
         if not overwrite:
@@ -130,7 +130,7 @@ def init_generator(
     emit_paths([output])
 
 
-def _train(command: str, clips, name, runs, steps, batch_size, resume, device, config, set_,  # noqa: ANN001
+def _train(command: str, clips, name, runs, steps, batch_size, resume, device, config, set_,
            progress, models: dict, mode: str, physnet: Path | None = None) -> None:
     from ..configs import load_config
     from ..generation.bundle import resolve_generator

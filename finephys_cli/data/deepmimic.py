@@ -25,7 +25,7 @@ _LINKS = {0: 0, 1: 9, 2: 10, 3: 11, 4: 12, 5: 13, 6: 14, 11: 6, 12: 7, 13: 8, 14
           16: 5}
 
 
-def refuse_reserved(pf, allow_reserved: bool) -> None:  # noqa: ANN001
+def refuse_reserved(pf, allow_reserved: bool) -> None:
     """Refuse a finephys file that holds reserved clips (synth marks it `contains_reserved`)."""
     if bool(pf.attrs.get("contains_reserved", False)) and not allow_reserved:
         raise InputError(f"{pf.path} contains reserved held-out DeepMimic clips; they are "
@@ -80,7 +80,7 @@ def load_clip(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.n
     return times, out
 
 
-def pose_body(pb, body: int, cid: int, frame: np.ndarray,  # noqa: ANN001
+def pose_body(pb, body: int, cid: int, frame: np.ndarray,
               heading: np.ndarray | None = None, centre: np.ndarray | None = None) -> None:
     """Set the humanoid to one raw DeepMimic frame, its root moved by x -> heading·(x − centre)
     (a rotation about the vertical and an offset of the world)."""
@@ -99,7 +99,7 @@ def pose_body(pb, body: int, cid: int, frame: np.ndarray,  # noqa: ANN001
         pb.resetJointStateMultiDof(body, joint, target, physicsClientId=cid)
 
 
-def body_joints(pb, body: int, cid: int) -> np.ndarray:  # noqa: ANN001
+def body_joints(pb, body: int, cid: int) -> np.ndarray:
     """H36M-17 world joints (17,3) m of the humanoid's current state in client `cid`."""
     out = np.zeros((17, 3))
     links = {j: np.array(pb.getLinkState(body, j, physicsClientId=cid)[4])

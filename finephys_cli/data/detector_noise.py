@@ -1,4 +1,4 @@
-"""A detector-like 2D observation model for synthetic poses (DESIGN §5.1).
+"""A detector-like 2D observation model for synthetic poses.
 
 Errors follow what 2D detectors do on gymnastics: jitter that scales with the person's size and
 grows with joint speed and with inverted poses, left/right swaps, joints dropped (NaN, low
@@ -98,7 +98,7 @@ def observe(exact: np.ndarray, depth: np.ndarray, fps: float, rng: np.random.Gen
 
 
 def film(joints: np.ndarray, rng: np.random.Generator, fps: float, size: int = 384,
-         cfg: NoiseConfig | None = None):  # noqa: ANN201
+         cfg: NoiseConfig | None = None):
     """World joints (T,17,3) seen by a random broadcast camera: (camera, camera-frame joints,
     exact 2D, detector-like observation)."""
     from .camera import broadcast_camera

@@ -173,3 +173,22 @@ def load_training_clips(specs: list[str], allow_reserved: bool = False, seed: in
     if not clips:
         raise InputError("no training clips found in --data")
     return clips
+
+
+def split_clips(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
+    """A split by video id hash: deterministic and independent of the file order."""
+    import zlib
+
+    val = [c for c in clips if (zlib.crc32(f"{seed}:{c.video_id}".encode()) % 1000) / 1000
+           < fraction]
+    ids = {c.video_id for c in val}
+    return [c for c in clips if c.video_id not in ids], val
+
+
+def windows_of(clips: list[Clip], frames: int, stride: int) -> dict[str, np.ndarray]:
+    parts = [clip_windows(c, frames, stride) for c in clips if c.aligned3d is not None]
+    if not parts:
+        raise InputError("no clips with 3D ground truth for train-lift")
+    out = {k: np.concatenate([p[k] for p in parts]) for k in ("query", "target", "valid")}
+    out["clip"] = np.concatenate([np.full(len(p["query"]), i) for i, p in enumerate(parts)])
+    return out

@@ -1,4 +1,4 @@
-"""The one normalisation for 2D and image-aligned 3D poses (DESIGN §5.3).
+"""The one normalisation for 2D and image-aligned 3D poses.
 
 Root-relative per frame (the pelvis), then one clip-level scale, in image-aligned axes (x right,
 y down). Image-aligned 3D is (u, v, depth offset) in pixels, so a 3D pose projects to 2D by taking

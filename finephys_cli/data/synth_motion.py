@@ -1,4 +1,4 @@
-"""Physics-consistent synthetic floor gymnastics in H36M-17 (DESIGN §5.1).
+"""Physics-consistent synthetic floor gymnastics in H36M-17.
 
 Each Gym99 FX class has a kinematic *program*: a preparation on the floor, an action (a flight or
 a turn on one leg) and a landing, with body shapes keyed in time and rotation counts taken from

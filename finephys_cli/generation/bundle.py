@@ -57,7 +57,7 @@ def resolve_generator(**given: Path | None) -> GeneratorSpec:
     return spec
 
 
-def load_generator(spec: GeneratorSpec, *, device: str, dtype, allow_download: bool = False):  # noqa: ANN001, ANN201
+def load_generator(spec: GeneratorSpec, *, device: str, dtype, allow_download: bool = False):
     """A FinePhysPipeline for the spec, the LoRA loaded and active."""
     from .components import load_components
     from .encoder import HeatmapEncoder

@@ -48,7 +48,7 @@ def load_artifacts(key: str) -> bool:
         return False
     try:
         torch.compiler.load_cache_artifacts(path.read_bytes())
-    except Exception as exc:  # noqa: BLE001  a stale or foreign cache only costs a compile
+    except Exception as exc:  # a stale or foreign cache only costs a compile
         log.warning("compile cache %s unreadable (%s); compiling afresh", path, exc)
         return False
     return True

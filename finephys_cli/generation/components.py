@@ -1,4 +1,4 @@
-"""Generator components (DESIGN §5.6): SD1.5 parts + an AnimateDiff MotionAdapter, combined
+"""Generator components: SD1.5 parts + an AnimateDiff MotionAdapter, combined
 with `UNetMotionModel.from_unet2d`, and the AnimateDiff linear-beta schedulers.
 
 Everything loads from local paths (diffusers folders); a hub id only with `allow_download`.
@@ -27,7 +27,7 @@ class Components:
     sample_scheduler: Any     # DDIM, linear betas (sampling)
 
 
-def linear_schedulers():  # noqa: ANN201
+def linear_schedulers():
     """AnimateDiff's training schedule (linear betas 0.00085-0.012), not SD1.5's scaled_linear."""
     from diffusers import DDIMScheduler, DDPMScheduler
 
@@ -48,7 +48,7 @@ def _unet_class(sd15: Path) -> str | None:
     return json.loads(cfg.read_text()).get("_class_name") if cfg.is_file() else None
 
 
-def load_components(sd15: Path, motion_adapter: Path | None = None, *, dtype=None,  # noqa: ANN001
+def load_components(sd15: Path, motion_adapter: Path | None = None, *, dtype=None,
                     allow_download: bool = False) -> Components:
     """SD1.5 (diffusers folder: unet/ vae/ text_encoder/ tokenizer/) + a MotionAdapter folder
     or original `.ckpt`. A folder whose unet/ is already a UNetMotionModel (our trained small
@@ -103,7 +103,7 @@ def _single_file_components(path: Path, motion_adapter: Path | None, kw: dict,
                       noise_scheduler=noise, sample_scheduler=sample)
 
 
-def load_motion_adapter(path: Path, dtype=None, allow_download: bool = False):  # noqa: ANN001, ANN201
+def load_motion_adapter(path: Path, dtype=None, allow_download: bool = False):
     """A diffusers MotionAdapter folder, or an original AnimateDiff `.ckpt`/`.safetensors`
     converted with `from_single_file`, whose config comes from a local diffusers folder next to
     it (`<file>.config/` or the folder in FINEPHYS_MOTION_ADAPTER_CONFIG), never the Hub."""
@@ -210,7 +210,7 @@ class SmallGeneratorConfig:
     max_frames: int = 32
 
 
-def build_small(folder: Path, vae_dir, texts: list[str],  # noqa: ANN001
+def build_small(folder: Path, vae_dir, texts: list[str],
                 cfg: SmallGeneratorConfig | None = None, seed: int = 0) -> Path:
     """An untrained small generator in SD1.5 folder layout (sd15/unet is a UNetMotionModel),
     around a trained AutoencoderKL; the heatmap encoder is made by init-generator."""
@@ -258,7 +258,7 @@ def build_small(folder: Path, vae_dir, texts: list[str],  # noqa: ANN001
     return sd
 
 
-def small_vae(latent_channels: int = 8, channels: tuple[int, ...] = (32, 64, 128, 128)):  # noqa: ANN201
+def small_vae(latent_channels: int = 8, channels: tuple[int, ...] = (32, 64, 128, 128)):
     """The offline generator's AutoencoderKL: SD's 8x geometry (4 blocks), with 8 latent
     channels instead of 4 so thin limbs survive a 16x16 latent of a 128 px frame."""
     from diffusers import AutoencoderKL
@@ -270,7 +270,7 @@ def small_vae(latent_channels: int = 8, channels: tuple[int, ...] = (32, 64, 128
                          scaling_factor=1.0)
 
 
-def calibrate_latent_scale(vae, frames, device: str = "cpu", n: int = 256) -> float:  # noqa: ANN001
+def calibrate_latent_scale(vae, frames, device: str = "cpu", n: int = 256) -> float:
     """Set `scaling_factor` to 1/std of the latents of up to `n` frames (uint8 (N,H,W,3)), as
     SD1.5's 0.18215 was chosen, so the diffusion sees unit-variance latents."""
     import numpy as np

@@ -148,7 +148,7 @@ def stored_maps(pf: PoseFile, vid: str, pose: ClipPose, sizes: list[int]
     return [pf.read(vid, n)[pose.frame_indices].astype(np.float32) for n in names]
 
 
-def pose_maps(kp, scores, size: int, levels, channels: str = "limbs"):  # noqa: ANN001, ANN201
+def pose_maps(kp, scores, size: int, levels, channels: str = "limbs"):
     """kp (F,17,2) tensor in the size² crop -> the full-size heatmaps (F,C,size,size) and one
     map per UNet level (the multi-scale guidance), each rendered at its own resolution with
     σ scaled to it. Differentiable in `kp`."""

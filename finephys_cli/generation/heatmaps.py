@@ -19,7 +19,7 @@ def sigma_for(size: int, sigma_at_64: float = SIGMA_AT_64) -> float:
     return sigma_at_64 * size / 64.0
 
 
-def _segments(kp, scores, pairs):  # noqa: ANN001, ANN202
+def _segments(kp, scores, pairs):
     import torch
 
     idx_a = torch.tensor([p[0] for p in pairs], device=kp.device)
@@ -32,8 +32,8 @@ def _segments(kp, scores, pairs):  # noqa: ANN001, ANN202
     return a, b, weight
 
 
-def render_segments(a, b, weight, size: tuple[int, int], sigma: float,  # noqa: ANN001, ANN201
-                    window: bool = True, out=None):  # noqa: ANN001
+def render_segments(a, b, weight, size: tuple[int, int], sigma: float,
+                    window: bool = True, out=None):
     """Gaussian distance-to-segment maps: a, b (T,L,2) px, weight (T,L) -> (T,L,H,W).
     `out`, a reusable buffer of that shape, saves the page faults of a fresh allocation."""
     import torch
@@ -97,7 +97,7 @@ def render_segments(a, b, weight, size: tuple[int, int], sigma: float,  # noqa: 
     return out
 
 
-def render_heatmaps(kp, scores, size: tuple[int, int], *, sigma: float | None = None,  # noqa: ANN001, ANN201
+def render_heatmaps(kp, scores, size: tuple[int, int], *, sigma: float | None = None,
                     channels: str = "limbs", window: bool = True):
     """kp (T,17,2) px in the map's frame, scores (T,17) -> (T,C,H,W) float; C = 16 limbs,
     17 joints, or 33 for both. Differentiable with respect to `kp` (gradcheck-tested)."""

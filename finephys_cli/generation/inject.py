@@ -12,7 +12,7 @@ import torch
 
 
 @contextmanager
-def pose_injection(unet, feats: Sequence[torch.Tensor],  # noqa: ANN001
+def pose_injection(unet, feats: Sequence[torch.Tensor],
                    scales: Sequence[float] | None = None) -> Iterator[None]:
     """feats[i]: (B·F, C_i, h_i, w_i). Under classifier-free guidance the UNet batch is
     [uncond; cond] of B·F each, so the features are tiled to match."""
@@ -23,7 +23,7 @@ def pose_injection(unet, feats: Sequence[torch.Tensor],  # noqa: ANN001
         scale = 1.0 if scales is None else float(scales[i])
         module = unet.down_blocks[i].motion_modules[-1]
 
-        def hook(mod, inputs, output, feat=feat, scale=scale):  # noqa: ANN001, ANN202
+        def hook(mod, inputs, output, feat=feat, scale=scale):
             reps = output.shape[0] // feat.shape[0]
             if reps * feat.shape[0] != output.shape[0]:
                 raise ValueError(f"pose features batch {feat.shape[0]} does not divide the "
@@ -44,14 +44,14 @@ class PoseSlot:
     object, so a compiled UNet meets the same hook functions on every call and is not
     recompiled per video. `with slot.holding(feats, scales):` sets them for one sample."""
 
-    def __init__(self, unet) -> None:  # noqa: ANN001
+    def __init__(self, unet) -> None:
         self.feats: list[torch.Tensor | None] = [None] * len(unet.down_blocks)
         self.scales: list[float] = [1.0] * len(unet.down_blocks)
         self.handles = [block.motion_modules[-1].register_forward_hook(self._hook(i))
                         for i, block in enumerate(unet.down_blocks)]
 
-    def _hook(self, i: int):  # noqa: ANN202
-        def hook(mod, inputs, output):  # noqa: ANN001, ANN202
+    def _hook(self, i: int):
+        def hook(mod, inputs, output):
             feat = self.feats[i]
             if feat is None:
                 return output

@@ -8,7 +8,7 @@ TEMPORAL = r".*motion_modules\.\d+\.transformer_blocks\.\d+\.attn[12]\.(to_q|to_
 ADAPTERS = ("spatial", "temporal")
 
 
-def add_loras(unet, rank: int = 64, dropout: float = 0.1, alpha: int | None = None) -> None:  # noqa: ANN001
+def add_loras(unet, rank: int = 64, dropout: float = 0.1, alpha: int | None = None) -> None:
     from peft import LoraConfig
 
     for name, pattern in (("spatial", SPATIAL), ("temporal", TEMPORAL)):
@@ -18,7 +18,7 @@ def add_loras(unet, rank: int = 64, dropout: float = 0.1, alpha: int | None = No
     unet.set_adapters(list(ADAPTERS), [1.0, 1.0])
 
 
-def lora_mode(unet, mode: str) -> None:  # noqa: ANN001
+def lora_mode(unet, mode: str) -> None:
     """spatial: train the spatial LoRA, temporal off (scale 0); temporal: train the temporal
     LoRA with the spatial one on but frozen; both; off (scales 0, nothing trains)."""
     scales = {"spatial": (1.0, 0.0), "temporal": (1.0, 1.0), "both": (1.0, 1.0),
@@ -32,7 +32,7 @@ def lora_mode(unet, mode: str) -> None:  # noqa: ANN001
             param.requires_grad_(any(f".{a}." in name for a in train[mode]))
 
 
-def save_loras(unet, folder, adapters=ADAPTERS) -> list:  # noqa: ANN001
+def save_loras(unet, folder, adapters=ADAPTERS) -> list:
     """Each named adapter to `folder/<name>/pytorch_lora_weights.safetensors` in diffusers'
     pipeline LoRA format (`unet.`-prefixed keys) with its LoraConfig as metadata, so a stock
     `AnimateDiffPipeline.load_lora_weights(folder/<name>, adapter_name=<name>)` restores it,
@@ -52,7 +52,7 @@ def save_loras(unet, folder, adapters=ADAPTERS) -> list:  # noqa: ANN001
     return written
 
 
-def load_loras(pipe, folder, scales: dict[str, float] | None = None) -> list[str]:  # noqa: ANN001
+def load_loras(pipe, folder, scales: dict[str, float] | None = None) -> list[str]:
     """Load every `folder/<adapter>/` that exists into a (stock) AnimateDiffPipeline and
     activate them; returns the adapter names."""
     from pathlib import Path

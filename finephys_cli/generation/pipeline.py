@@ -32,7 +32,7 @@ class SampleSettings:
     decode_chunk: int = 8
 
 
-def check_scheduler(scheduler) -> None:  # noqa: ANN001
+def check_scheduler(scheduler) -> None:
     """AnimateDiff samples with the schedule it was trained on; anything else blurs (#5881)."""
     c = scheduler.config
     wrong = [f"{k}={getattr(c, k, None)!r}" for k, want in
@@ -54,7 +54,7 @@ def level_sizes(size: int, vae_factor: int, n_levels: int) -> list[int]:
 class FinePhysPipeline:
     """Components + an optional heatmap encoder, ready to sample pose-guided clips."""
 
-    def __init__(self, components: Components, encoder=None, *, device: str = "cpu",  # noqa: ANN001
+    def __init__(self, components: Components, encoder=None, *, device: str = "cpu",
                  dtype: torch.dtype = torch.float32):
         from diffusers import AnimateDiffPipeline
 
@@ -87,7 +87,7 @@ class FinePhysPipeline:
         vae.decoder = torch.compile(vae.decoder, backend=backend, dynamic=False, **options)
 
     @property
-    def unet(self):  # noqa: ANN201
+    def unet(self):
         return self.pipe.unet
 
     @property
@@ -147,7 +147,7 @@ class FinePhysPipeline:
             self.pipe.disable_free_init()
         gens = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
 
-        def callback(pipe, i, t, kwargs):  # noqa: ANN001, ANN202
+        def callback(pipe, i, t, kwargs):
             if on_step is not None:
                 on_step()
             return kwargs

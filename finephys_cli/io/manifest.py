@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, UsageError
-from .poses_h5 import ShardInfo
+from ..errors import InputError
+from .shards import (ShardInfo, apply_shard, parse_shard,  # noqa: F401  (their old home)
+                     shard_output_path, shard_slice)
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 POSE_EXTS = (".h5", ".hdf5")
@@ -28,34 +29,6 @@ def find_video(folder: Path, stem: str) -> Path | None:
 class InputItem:
     path: Path
     video_id: str
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """`I/N` with 0 <= I < N (Slurm's 0-based SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT)."""
-    if text is None or text == "":
-        return None
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not m:
-        raise UsageError(f"--shard expects I/N, e.g. 0/8, got {text!r}")
-    i, n = int(m.group(1)), int(m.group(2))
-    if n < 1 or not 0 <= i < n:
-        raise UsageError(f"--shard {text}: need 0 <= I < N")
-    return i, n
-
-
-def shard_slice(n_items: int, shard: tuple[int, int]) -> ShardInfo:
-    i, n = shard
-    return ShardInfo(index=i, count=n, start=i * n_items // n, stop=(i + 1) * n_items // n,
-                     total=n_items)
-
-
-def shard_output_path(output: Path, shard: tuple[int, int] | None) -> Path:
-    if shard is None:
-        return output
-    i, n = shard
-    suffix = output.suffix or ".h5"
-    return output.with_name(f"{output.name[:-len(output.suffix)] if output.suffix else output.name}"
-                            f".shard-{i}-of-{n}{suffix}")
 
 
 def _read_manifest(path: Path) -> list[Path]:
@@ -126,10 +99,3 @@ def _assign_ids(paths: list[Path]) -> list[InputItem]:
             for p in ps:
                 depth[p] += 1
     return [InputItem(p, re.sub(r"[^A-Za-z0-9_.-]", "_", ident(p))) for p in paths]
-
-
-def apply_shard(items: list, shard: tuple[int, int] | None) -> tuple[list, ShardInfo | None]:
-    if shard is None:
-        return items, None
-    info = shard_slice(len(items), shard)
-    return items[info.start:info.stop], info

@@ -1,4 +1,4 @@
-"""The finephys HDF5 pose file, schema 1.0 (DESIGN §4.1): writer, reader, validation, merge.
+"""The finephys HDF5 pose file, schema 1.0: writer, reader, validation, merge.
 
 One writer class serves every stage: it writes to `OUT.partial` under a lock, marks each video
 group `complete` as it finishes (so a killed run resumes), and commits with `os.replace`. An
@@ -24,6 +24,7 @@ import numpy as np
 from .. import __version__
 from ..console import log
 from ..errors import InputError, OutputExistsError, SchemaError
+from .shards import ShardInfo, apply_shard
 from ..skeleton import SKELETONS
 from .atomic import OutputLock, commit, partial_path
 from .fingerprint import combine, file_fingerprint, inputs_hash
@@ -91,15 +92,6 @@ def _json_attr(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-@dataclass
-class ShardInfo:
-    index: int
-    count: int
-    start: int
-    stop: int
-    total: int
 
 
 class PoseFileWriter:
@@ -608,8 +600,6 @@ def shard_video_ids(path: Path, formats: Iterable[str], shard: tuple[int, int] |
                     ) -> tuple[list[str], Any]:
     """The video ids of a pose file that `--shard I/N` gives this task, and the shard info the
     writer records (so `merge` can check coverage)."""
-    from .manifest import apply_shard
-
     with PoseFile(path, formats=formats) as pf:
         ids = pf.video_ids
     return apply_shard(ids, shard)

@@ -122,7 +122,7 @@ def _read_opencv(path: Path, indices: np.ndarray | None, decode: bool = True
     return _in_order(kept, indices, n, path), info
 
 
-def _decord_reader(path: Path):  # noqa: ANN202
+def _decord_reader(path: Path):
     try:
         import decord
     except ImportError as exc:
@@ -227,3 +227,9 @@ def read_time_range(path: Path, start: float, end: float) -> tuple[np.ndarray, f
     if not frames:
         raise InputError(f"{path}: no frames between {start:.2f} s and {end:.2f} s")
     return np.stack(frames), fps
+
+
+def strip_image(frames: np.ndarray, n: int = 8) -> np.ndarray:
+    """`n` frames spanning a clip, side by side: the PNG strip beside each video."""
+    idx = np.linspace(0, len(frames) - 1, min(n, len(frames))).round().astype(int)
+    return np.concatenate(list(frames[idx]), axis=1)

@@ -15,7 +15,7 @@ import numpy as np
 STAR_KS = (1, 2, 4, 8, 16)
 
 
-def _pooled(out):  # noqa: ANN001, ANN202
+def _pooled(out):
     """transformers v5 returns a ModelOutput from get_*_features (v4: a tensor)."""
     import torch
 
@@ -31,7 +31,7 @@ class ClipEmbedder:
     batch_size: int = 32
 
     @classmethod
-    def load(cls, path, processor_path=None, device: str = "cpu") -> "ClipEmbedder":  # noqa: ANN001
+    def load(cls, path, processor_path=None, device: str = "cpu") -> "ClipEmbedder":
         from transformers import CLIPModel, CLIPProcessor
 
         from ..errors import ModelNotFoundError

@@ -17,7 +17,7 @@ import numpy as np
 I3D_MIN_FRAMES = 9
 
 
-def _resize(video: np.ndarray, size: int):  # noqa: ANN202
+def _resize(video: np.ndarray, size: int):
     """(T,H,W,3) uint8 -> (T,3,size,size) float in [0,255]."""
     import torch
     import torch.nn.functional as F

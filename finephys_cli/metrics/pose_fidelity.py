@@ -1,7 +1,7 @@
 """Pose fidelity (ours; not in the paper): does a generated video follow its skeleton?
 
 The pose is detected in every generated frame with the `detect` stage's detector and performer
-selection, and compared with the conditioning skeleton from the generate sidecar (both in the
+selection (by the caller: metrics sit below the stages), and compared with the conditioning skeleton from the generate sidecar (both in the
 generated frame's pixels): PCK@α of the skeleton's box (the larger side of its per-frame
 bounding box), the mean pixel error over detected joints, and the fraction of joints detected.
 """
@@ -13,13 +13,12 @@ import numpy as np
 from .pose import box_size, pck
 
 
-def pose_fidelity(detector, frames: np.ndarray, skeleton: np.ndarray, alpha: float = 0.1,  # noqa: ANN001
-                  cfg=None) -> dict[str, float]:  # noqa: ANN001
-    """frames (T,H,W,3) uint8; skeleton (T,17,2) H36M px in those frames."""
-    from ..stages.detect import DetectConfig, detect_clip
-
-    det = detect_clip(detector, frames, cfg or DetectConfig())["keypoints2d"].astype(np.float64)
-    return compare_skeletons(det, np.asarray(skeleton, dtype=np.float64), alpha)
+def pose_fidelity(detected: np.ndarray, skeleton: np.ndarray, alpha: float = 0.1
+                  ) -> dict[str, float]:
+    """The H36M joints detected in the generated frames (T,17,2), by the caller's `detect`
+    detector and performer selection, against the conditioning skeleton (T,17,2) px."""
+    return compare_skeletons(np.asarray(detected, dtype=np.float64),
+                             np.asarray(skeleton, dtype=np.float64), alpha)
 
 
 def compare_skeletons(located: np.ndarray, target: np.ndarray, alpha: float = 0.1,

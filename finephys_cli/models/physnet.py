@@ -257,3 +257,25 @@ class MLPRefiner(SavableMixin, nn.Module):
         win = padded.unfold(1, 2 * w + 1, 1).permute(0, 1, 3, 2).reshape(b, t, -1)
         out = (s + self.net(win)).reshape(b, t, 17, 3)
         return {"s_pp": out, "noise_fro": s.new_zeros(b, t)}
+
+
+def load_refiner(folder, device: str):
+    """A PhysNet or MLPRefiner folder -> (model, its projection P or None)."""
+    import json
+    from pathlib import Path
+
+    from ..errors import InputError
+
+    kind = json.loads((Path(folder) / "config.json").read_text()).get("model_type")
+    cls = {"PhysNet": PhysNet, "MLPRefiner": MLPRefiner}.get(kind)
+    if cls is None:
+        raise InputError(f"{folder}: not a PhysNet or MLPRefiner model ({kind})")
+    model = cls.from_pretrained(folder, device=device)
+    proj = None
+    if (Path(folder) / "projection.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        proj = Projection().to(device)
+        proj.load_state_dict(load_file(str(Path(folder) / "projection.safetensors"),
+                                       device=device))
+    return model, proj

@@ -1,4 +1,4 @@
-"""`detect`: videos -> finephys.pose2d (DESIGN §5.2)."""
+"""`detect`: videos -> finephys.pose2d."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import FinephysError, InputError, PartialFailure, UsageError
+from ..errors import FinephysError, InputError, PartialFailure
+from ..models.detectors import build_detector
 from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_path
 from ..io.fingerprint import file_fingerprint
 from ..io.poses_h5 import PoseFileWriter
@@ -114,23 +115,7 @@ def fill_gaps(kp: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     return out, filled
 
 
-def build_detector(cfg: DetectConfig, device: str, allow_download: bool):  # noqa: ANN201
-    if cfg.backend == "ultralytics":
-        from ..models.detectors import UltralyticsPose
-
-        return UltralyticsPose(cfg.model, device=device, imgsz=cfg.imgsz, conf=cfg.conf,
-                               allow_download=allow_download, half=device.startswith("cuda"))
-    if cfg.backend == "mediapipe":
-        if parse_rotations(cfg.rotations) != (0,):
-            raise UsageError("--rotations works with --backend ultralytics (BlazePose tracks "
-                             "one person across frames, which turned copies would break)")
-        from ..models.detectors import MediapipePose
-
-        return MediapipePose()
-    raise UsageError(f"--backend must be ultralytics or mediapipe, got {cfg.backend!r}")
-
-
-def detect_clip(detector, frames: np.ndarray, cfg: DetectConfig) -> dict[str, np.ndarray]:  # noqa: ANN001
+def detect_clip(detector, frames: np.ndarray, cfg: DetectConfig) -> dict[str, np.ndarray]:
     """Detections for one clip's frames -> the pose2d arrays (H36M + COCO as detected)."""
     dets: list[FrameDetections] = []
     for s in range(0, len(frames), cfg.batch_size):
@@ -178,7 +163,7 @@ def _load(path: Path, cfg: DetectConfig) -> tuple[np.ndarray, VideoInfo, np.ndar
 def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: str = "cpu",
                shard: tuple[int, int] | None = None, overwrite: bool = False,
                fail_fast: bool = False, allow_download: bool = False, progress: str = "auto",
-               detector=None) -> Path:  # noqa: ANN001
+               detector=None) -> Path:
     """Detect every input video; a failing video is listed (exit 3), the others are saved."""
     items, shard_info = apply_shard(collect_inputs(inputs, VIDEO_EXTS), shard)
     out = shard_output_path(Path(output), shard)

@@ -12,7 +12,7 @@ from ..errors import InputError, PartialFailure
 from ..io.atomic import atomic_write_text
 
 def run_prepare_finegym(annotation: Path, element_lists: list[Path], videos: Path,
-                        output: Path, *, classes: str = "FX", shard=None,  # noqa: ANN001
+                        output: Path, *, classes: str = "FX", shard=None,
                         progress: str = "auto") -> list[Path]:
     from ..data.classes import class_by_id
     from ..data.finegym import element_times, load_annotation, load_elements, select_subset

@@ -20,6 +20,7 @@ from ..configs import config_hash
 from ..console import log, track
 from ..errors import InputError, ResourceError, UsageError
 from ..generation.conditioning import ClipPose
+from ..io.video import strip_image
 from ..io.atomic import atomic_write_text
 
 PROVENANCE_VERSION = 1
@@ -134,7 +135,7 @@ def synth_poses(gym_class: int, count: int, seed: int, cache: Path, cfg: Generat
     return poses_from_file(phys, cfg, size, None, count, source="fused")
 
 
-def torch_dtype(name: str, device: str):  # noqa: ANN201
+def torch_dtype(name: str, device: str):
     import torch
 
     if name == "auto":
@@ -148,14 +149,9 @@ def torch_dtype(name: str, device: str):  # noqa: ANN201
     return table[name]
 
 
-def strip_image(frames: np.ndarray, n: int = 8) -> np.ndarray:
-    idx = np.linspace(0, len(frames) - 1, min(n, len(frames))).round().astype(int)
-    return np.concatenate(list(frames[idx]), axis=1)
-
-
 def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_videos: int = 1,
                  seed: int = 0, gym_class: int | None = None, poses: Path | None = None,
-                 models: dict | None = None, device: str = "cpu", shard=None,  # noqa: ANN001
+                 models: dict | None = None, device: str = "cpu", shard=None,
                  overwrite: bool = False, progress: str = "auto",
                  allow_download: bool = False) -> list[Path]:
     """Write OUT/<name>.mp4, .png and .json per job; a finished job (same settings) is skipped."""
@@ -245,7 +241,7 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     return sorted(written)
 
 
-def _compile(pipe, cfg: GenerateConfig, spec, size: int) -> str:  # noqa: ANN001
+def _compile(pipe, cfg: GenerateConfig, spec, size: int) -> str:
     """Compile once per machine and model: load the saved caches, or say it will take a while."""
     from ..generation.compile import artifact_key, enable_persistent_cache, load_artifacts
 

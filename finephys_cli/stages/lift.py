@@ -30,7 +30,7 @@ class LiftConfig:
     stride: int = 8                  # 2x faster there than 256), 256 on CUDA
 
 
-def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: int,  # noqa: ANN001
+def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: int,
               stride: int, prompt: str = "nearest") -> tuple[np.ndarray, np.ndarray, float,
                                                              np.ndarray]:
     """(S_dd (T,17,3) normalised, root2d, scale, prompt indices per window)."""

@@ -10,6 +10,7 @@ import numpy as np
 from ..configs import config_hash
 from ..console import track
 from ..data.normalize import denormalize_2d
+from ..models.physnet import load_refiner
 from ..errors import InputError
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids,
@@ -24,29 +25,7 @@ class PhysnetConfig:
     batch_size: int = 256
 
 
-def load_refiner(folder: Path, device: str):  # noqa: ANN201
-    import json
-
-    from ..models.physnet import MLPRefiner, PhysNet
-
-    kind = json.loads((Path(folder) / "config.json").read_text()).get("model_type")
-    cls = {"PhysNet": PhysNet, "MLPRefiner": MLPRefiner}.get(kind)
-    if cls is None:
-        raise InputError(f"{folder}: not a PhysNet or MLPRefiner model ({kind})")
-    model = cls.from_pretrained(folder, device=device)
-    proj = None
-    if (Path(folder) / "projection.safetensors").is_file():
-        from safetensors.torch import load_file
-
-        from ..models.physnet import Projection
-
-        proj = Projection().to(device)
-        proj.load_state_dict(load_file(str(Path(folder) / "projection.safetensors"),
-                                       device=device))
-    return model, proj
-
-
-def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int  # noqa: ANN001
+def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
                    ) -> dict[str, np.ndarray]:
     """Run a refiner over a whole clip in overlapping windows; the overlaps are averaged."""
     import torch

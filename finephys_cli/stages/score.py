@@ -176,7 +176,7 @@ class _Skip(Exception):
     """A metric cannot run on these inputs (not an error unless --strict)."""
 
 
-def _json_default(o):  # noqa: ANN001, ANN202
+def _json_default(o):
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -190,7 +190,7 @@ def _col_order(c: str) -> tuple[int, str]:
     return ({"video": 0, "class": 1, "prompt": 2}.get(c, 3), c)
 
 
-def _cell(v) -> str:  # noqa: ANN001
+def _cell(v) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
@@ -218,7 +218,7 @@ def _aggregate_by_class(results: dict, per_video: dict) -> None:
     results["per_class"] = by_class
 
 
-def _clip(ctx: dict):  # noqa: ANN202
+def _clip(ctx: dict):
     if ctx["clip"] is None:
         from ..metrics.clip_sim import ClipEmbedder
 
@@ -415,7 +415,8 @@ def _fvd(ctx: dict) -> None:
 
 def _pose_fidelity(ctx: dict) -> None:
     from ..metrics.pose_fidelity import pose_fidelity
-    from ..stages.detect import DetectConfig, build_detector
+    from ..models.detectors import build_detector
+    from ..stages.detect import DetectConfig, detect_clip
 
     from ..metrics.pose_fidelity import part_fidelity
 
@@ -434,8 +435,8 @@ def _pose_fidelity(ctx: dict) -> None:
             log.warning("%s: %d frames but a %d-frame skeleton; skipped", it.name, len(frames),
                         len(it.skeleton))
             continue
-        res = pose_fidelity(detector, frames, it.skeleton, cfg.pck_alpha, dcfg) \
-            if detector is not None else part_fidelity(frames, it.skeleton, cfg.pck_alpha)
+        res = pose_fidelity(detect_clip(detector, frames, dcfg)["keypoints2d"], it.skeleton,
+                            cfg.pck_alpha) if detector is not None else part_fidelity(frames, it.skeleton, cfg.pck_alpha)
         ctx["per_video"][it.name].update({f"pose_{k}": v for k, v in res.items()})
     rows = list(ctx["per_video"].values())
     ctx["results"]["metrics"]["pose-fidelity"] = {

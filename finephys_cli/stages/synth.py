@@ -127,7 +127,7 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     return SynthSample(vid, attrs, arrays), (joints, cam, rng)
 
 
-def render_sample(cfg: SynthConfig, sample: SynthSample, joints: np.ndarray, cam,  # noqa: ANN001
+def render_sample(cfg: SynthConfig, sample: SynthSample, joints: np.ndarray, cam,
                   rng: np.random.Generator) -> np.ndarray:
     """The clip's frames (T,H,W,3): our mannequin, or the DeepMimic humanoid in its own pose."""
     if cfg.mannequin != "humanoid":

@@ -69,7 +69,7 @@ class GeneratorParts:
     sd15_dir: Path | None = None     # copied around the trained UNet in `unet` mode
 
 
-def _text_embeddings(comps, prompts: list[str], device) -> tuple[dict[str, object], object]:  # noqa: ANN001
+def _text_embeddings(comps, prompts: list[str], device) -> tuple[dict[str, object], object]:
     """Frozen text encoder: one embedding per distinct prompt, plus the empty (null) prompt."""
     import torch
 
@@ -83,7 +83,7 @@ def _text_embeddings(comps, prompts: list[str], device) -> tuple[dict[str, objec
     return table, table[""]
 
 
-def _cache_latents(vae, frames: np.ndarray, device, cache: Path, seed: int):  # noqa: ANN001, ANN202
+def _cache_latents(vae, frames: np.ndarray, device, cache: Path, seed: int):
     """(N,F,S,S,3) uint8 -> (N,4,F,h,w) scaled VAE latents, computed once and kept on disk."""
     import torch
 
@@ -108,7 +108,7 @@ def _cache_latents(vae, frames: np.ndarray, device, cache: Path, seed: int):  # 
     return lat
 
 
-def _skeleton(parts: GeneratorParts, data, idx, device, size: int):  # noqa: ANN001, ANN202
+def _skeleton(parts: GeneratorParts, data, idx, device, size: int):
     """The skeleton each sample is conditioned on, (b,F,17,2) crop px; through PhysNet (and
     the projection) when it trains in the loop, else the clip's own 2D. Returns (kp, L_2D)."""
     import torch
@@ -129,7 +129,7 @@ def _skeleton(parts: GeneratorParts, data, idx, device, size: int):  # noqa: ANN
     return crop, l2d
 
 
-def _features(encoder, kp, scores, size: int, levels: list[int]):  # noqa: ANN001, ANN202
+def _features(encoder, kp, scores, size: int, levels: list[int]):
     """(b,F,17,2) -> encoder features (b·F, C_i, h_i, w_i), differentiable in kp."""
     from ..generation.conditioning import pose_maps
 
@@ -138,7 +138,7 @@ def _features(encoder, kp, scores, size: int, levels: list[int]):  # noqa: ANN00
     return encoder(full, lv)
 
 
-def _unet_pred(acc, unet, noisy, t, ehs, feats):  # noqa: ANN001, ANN202
+def _unet_pred(acc, unet, noisy, t, ehs, feats):
     from ..generation.inject import pose_injection
 
     f = noisy.shape[2]
@@ -172,7 +172,7 @@ class StepContext:
     levels: list
     maps: tuple | None = None   # pre-rendered heatmaps (full, levels) per clip, when fixed
 
-    def features(self, b: "Batch", kp, frames: slice):  # noqa: ANN001, ANN201
+    def features(self, b: "Batch", kp, frames: slice):
         """Encoder features of the batch's skeletons for `frames`; from the pre-rendered
         heatmaps when the skeleton is fixed data (no PhysNet in the loop)."""
         if self.maps is None:   # not pre-rendered: PhysNet moves the skeleton, or too large
@@ -189,7 +189,7 @@ class StepContext:
     def size(self) -> int:
         return int(self.data.frames.shape[2])
 
-    def batch(self, idx: np.ndarray, g) -> Batch:  # noqa: ANN001
+    def batch(self, idx: np.ndarray, g) -> Batch:
         import torch
 
         dev = self.acc.device
@@ -202,7 +202,7 @@ class StepContext:
         scores = torch.as_tensor(self.data.scores[idx], dtype=torch.float32, device=dev)
         return Batch(idx, ehs, noise, t, sched.add_noise(z0, noise, t), scores)
 
-    def spatial_loss(self, b: Batch, frame: int):  # noqa: ANN201
+    def spatial_loss(self, b: Batch, frame: int):
         """L_spat: frame `frame` alone, as a 1-frame clip (eq. 22)."""
         from ..generation.losses import spatial_loss
 
@@ -212,7 +212,7 @@ class StepContext:
         pred = _unet_pred(self.acc, self.unet, b.noisy[:, :, sl], b.t, b.ehs, feats)
         return spatial_loss(pred, b.noise[:, :, sl])
 
-    def temporal_losses(self, b: Batch, anchor: int):  # noqa: ANN201
+    def temporal_losses(self, b: Batch, anchor: int):
         """(L_temp, L_ad-temp, L_2D or None) on the whole clip (eq. 23-24)."""
         from ..generation.losses import ad_temporal_loss, temporal_loss
 
@@ -276,7 +276,7 @@ def train_step(ctx: StepContext, optimizers: list, step: int) -> dict[str, float
     return row
 
 
-def _step(acc, opt, clip: float) -> None:  # noqa: ANN001
+def _step(acc, opt, clip: float) -> None:
     if clip > 0:
         params = [p for grp in opt.param_groups for p in grp["params"] if p.grad is not None]
         if params:
@@ -284,7 +284,7 @@ def _step(acc, opt, clip: float) -> None:  # noqa: ANN001
     opt.step()
 
 
-def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,  # noqa: ANN001
+def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
                         command: str, device: str = "cpu", resume: str | None = None,
                         progress: str = "auto", physnet_dir: Path | None = None) -> Path:
     """`parts_factory()` builds the GeneratorParts (loaded or new); the loop is shared."""
@@ -293,7 +293,7 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
 
     from ..generation.lora import add_loras, lora_mode, save_loras
     from ..generation.pipeline import level_sizes
-    from .clips import load_clips
+    from ..io.clips import load_clips
 
     if cfg.mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
@@ -314,7 +314,7 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     if physnet_dir is not None:
         if data.pose3d_dd is None:
             raise InputError("--physnet needs clips prepared from a phys file (with pose3d_dd)")
-        from .physnet import load_refiner
+        from ..models.physnet import load_refiner
 
         parts.physnet, parts.projection = load_refiner(physnet_dir, "cpu")
         parts.physnet.train()
@@ -333,7 +333,7 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     latents = _cache_latents(vae, data.frames, dev, run.path / "cache" / "latents.pt", cfg.seed)
     texts, null_text = _text_embeddings(comps, data.prompts, dev)
 
-    def group(params):  # noqa: ANN001, ANN202
+    def group(params):
         return [p for p in params if p.requires_grad]
 
     enc_params = group(encoder.parameters())
@@ -424,7 +424,7 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     return run.path
 
 
-def _prerender(data, size: int, levels: list[int], device, budget_gib: float = 8.0):  # noqa: ANN001, ANN202
+def _prerender(data, size: int, levels: list[int], device, budget_gib: float = 8.0):
     """Every clip's heatmaps at every level, rendered once (fp16, on the training device) when
     they fit in `budget_gib`: the skeletons are fixed data unless PhysNet trains."""
     import torch
@@ -449,7 +449,7 @@ def _prerender(data, size: int, levels: list[int], device, budget_gib: float = 8
     return torch.stack(full), [torch.stack(m) for m in lv]
 
 
-def _tensorboard(path: Path, enabled: bool):  # noqa: ANN202
+def _tensorboard(path: Path, enabled: bool):
     if not enabled:
         return None
     try:
@@ -461,7 +461,7 @@ def _tensorboard(path: Path, enabled: bool):  # noqa: ANN202
     return SummaryWriter(str(path / "tensorboard"))
 
 
-def _validation_indices(data, prompt: str) -> np.ndarray:  # noqa: ANN001
+def _validation_indices(data, prompt: str) -> np.ndarray:
     """Fixed validation samples: the clips of the validation prompt's class (else the first
     clips); their loss at fixed noise and timesteps picks model-best."""
     from ..data.prompts import match_prompt
@@ -471,7 +471,7 @@ def _validation_indices(data, prompt: str) -> np.ndarray:  # noqa: ANN001
     return (hits if len(hits) else np.arange(len(data)))[:4]
 
 
-def _validate(acc, parts, unet, encoder, data, latents, texts, val_idx, cfg, levels,  # noqa: ANN001, ANN202
+def _validate(acc, parts, unet, encoder, data, latents, texts, val_idx, cfg, levels,
               size: int, run_path: Path, step: int) -> float:
     """ε-MSE on the fixed validation samples at fixed noise and t, then one sampled video with
     the fixed seed and prompt, written to val/step-XXXXXXXX.mp4 and .png."""
@@ -481,7 +481,7 @@ def _validate(acc, parts, unet, encoder, data, latents, texts, val_idx, cfg, lev
     from ..generation.inject import pose_injection
     from ..generation.pipeline import FinePhysPipeline, SampleSettings
     from ..io.video import write_video
-    from .generate import strip_image
+    from ..io.video import strip_image
 
     raw_unet, raw_enc = acc.unwrap_model(unet), acc.unwrap_model(encoder)
     dev = acc.device
@@ -553,7 +553,7 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
     import torch.nn.functional as F
 
     from ..generation.components import small_vae
-    from .clips import load_clips
+    from ..io.clips import load_clips
 
     if not cfg.clips:
         raise InputError("train-autoencoder needs --clips (files from finephys prepare-clips)")
@@ -572,7 +572,7 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
     state = run.restore(acc, resume)
     dev = acc.device
 
-    def to_x(u8):  # noqa: ANN001, ANN202
+    def to_x(u8):
         return u8.to(dev).permute(0, 3, 1, 2).float() / 127.5 - 1
 
     def export(folder: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..console import log, track
-from ..data.lift_data import Clip, clip_windows, load_training_clips
+from ..data.lift_data import split_clips, windows_of
+from ..data.lift_data import load_training_clips
 from ..errors import InputError
 from ..models.lifter import InContextLifter, LifterConfig
 from ..skeleton import H36M_FLIP_PERM
@@ -48,7 +49,7 @@ class TrainLiftConfig:
     model: LifterConfig = field(default_factory=LifterConfig)
 
 
-def mpjpe(pred, target, mask=None):  # noqa: ANN001, ANN201
+def mpjpe(pred, target, mask=None):
     err = (pred - target).norm(dim=-1)
     if mask is None:
         return err.mean()
@@ -56,32 +57,32 @@ def mpjpe(pred, target, mask=None):  # noqa: ANN001, ANN201
     return (err * m).sum() / m.sum().clamp_min(1)
 
 
-def n_mpjpe(pred, target, mask=None):  # noqa: ANN001, ANN201
+def n_mpjpe(pred, target, mask=None):
     """MPJPE after the least-squares scale of the prediction (VideoPose3D)."""
     num = (pred * target).sum(dim=(-1, -2), keepdim=True)
     den = (pred * pred).sum(dim=(-1, -2), keepdim=True).clamp_min(1e-9)
     return mpjpe(pred * num / den, target, mask)
 
 
-def velocity_error(pred, target, mask=None):  # noqa: ANN001, ANN201
+def velocity_error(pred, target, mask=None):
     vp, vt = pred[:, 1:] - pred[:, :-1], target[:, 1:] - target[:, :-1]
     return mpjpe(vp, vt, None if mask is None else mask[:, 1:] & mask[:, :-1])
 
 
-def lift_loss(pred, target, mask, weights):  # noqa: ANN001, ANN201
+def lift_loss(pred, target, mask, weights):
     root_rel_p, root_rel_t = pred - pred[..., :1, :], target - target[..., :1, :]
     return (weights[0] * mpjpe(pred, target, mask)
             + weights[1] * n_mpjpe(root_rel_p, root_rel_t, mask)
             + weights[2] * velocity_error(pred, target, mask))
 
 
-def flip_normalised(x):  # noqa: ANN001, ANN201
+def flip_normalised(x):
     out = x[..., list(H36M_FLIP_PERM), :].clone()
     out[..., 0] = -out[..., 0]
     return out
 
 
-def augment_views(q, t, g, cfg: "TrainLiftConfig"):  # noqa: ANN001, ANN201
+def augment_views(q, t, g, cfg: "TrainLiftConfig"):
     """Roll, pitch and dropped joints for one batch of normalised windows (B,F,17,3)."""
     import math
 
@@ -90,7 +91,7 @@ def augment_views(q, t, g, cfg: "TrainLiftConfig"):  # noqa: ANN001, ANN201
     b = q.shape[0]
     dev = q.device
 
-    def uniform(limit_deg: float):  # noqa: ANN202
+    def uniform(limit_deg: float):
         return ((torch.rand(b, generator=g) * 2 - 1) * math.radians(limit_deg)).to(dev)
 
     present = q[..., 2:3] > 0
@@ -98,7 +99,7 @@ def augment_views(q, t, g, cfg: "TrainLiftConfig"):  # noqa: ANN001, ANN201
                        uniform(cfg.roll_deg), torch.zeros(b, device=dev))
     c, s = roll.cos()[:, None, None], roll.sin()[:, None, None]
 
-    def turn(xy):  # noqa: ANN001, ANN202
+    def turn(xy):
         return torch.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
 
     q = torch.cat([torch.where(present, turn(q[..., :2]), q[..., :2]), q[..., 2:]], -1)
@@ -114,25 +115,6 @@ def augment_views(q, t, g, cfg: "TrainLiftConfig"):  # noqa: ANN001, ANN201
         | (torch.rand(q.shape[:2], generator=g) < cfg.frame_drop)[..., None]
     q = torch.where(drop.to(dev)[..., None], torch.zeros_like(q), q)
     return q, t
-
-
-def split_clips(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
-    """A split by video id hash: deterministic and independent of the file order."""
-    import zlib
-
-    val = [c for c in clips if (zlib.crc32(f"{seed}:{c.video_id}".encode()) % 1000) / 1000
-           < fraction]
-    ids = {c.video_id for c in val}
-    return [c for c in clips if c.video_id not in ids], val
-
-
-def windows_of(clips: list[Clip], frames: int, stride: int) -> dict[str, np.ndarray]:
-    parts = [clip_windows(c, frames, stride) for c in clips if c.aligned3d is not None]
-    if not parts:
-        raise InputError("no clips with 3D ground truth for train-lift")
-    out = {k: np.concatenate([p[k] for p in parts]) for k in ("query", "target", "valid")}
-    out["clip"] = np.concatenate([np.full(len(p["query"]), i) for i, p in enumerate(parts)])
-    return out
 
 
 def build_bank(model: InContextLifter, win: dict[str, np.ndarray], seed: int) -> np.ndarray:
@@ -154,7 +136,7 @@ def build_bank(model: InContextLifter, win: dict[str, np.ndarray], seed: int) ->
     return win["clip"][pick] if "clip" in win else np.full(len(pick), -1)
 
 
-def evaluate_lifter(model, win: dict[str, np.ndarray], device: str, batch: int = 256,  # noqa: ANN001
+def evaluate_lifter(model, win: dict[str, np.ndarray], device: str, batch: int = 256,
                     use_prompt: bool = True, prompt: str = "nearest") -> dict[str, float]:
     import torch
 

@@ -13,7 +13,7 @@ from ..console import log, track
 from ..data.lift_data import load_training_clips
 from ..errors import InputError, UsageError
 from ..models.physnet import MLPRefinerConfig, PhysNetConfig
-from .train_lift import split_clips, windows_of
+from ..data.lift_data import split_clips, windows_of
 from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
                        optimizer_step)
 
@@ -48,7 +48,7 @@ class TrainPhysnetConfig:
     mlp: MLPRefinerConfig = field(default_factory=MLPRefinerConfig)
 
 
-def precompute_dd(lifter, query: np.ndarray, device: str, batch: int = 512) -> np.ndarray:  # noqa: ANN001
+def precompute_dd(lifter, query: np.ndarray, device: str, batch: int = 512) -> np.ndarray:
     import torch
 
     out = []
@@ -59,14 +59,14 @@ def precompute_dd(lifter, query: np.ndarray, device: str, batch: int = 512) -> n
     return np.concatenate(out)
 
 
-def windows_2d(clips, frames: int, stride: int) -> dict[str, np.ndarray]:  # noqa: ANN001
+def windows_2d(clips, frames: int, stride: int) -> dict[str, np.ndarray]:
     from ..data.lift_data import clip_windows
 
     parts = [clip_windows(c, frames, stride) for c in clips]
     return {k: np.concatenate([p[k] for p in parts]) for k in ("query", "valid")}
 
 
-def anchor_clips(specs, val_clips, seed: int) -> list:  # noqa: ANN001
+def anchor_clips(specs, val_clips, seed: int) -> list:
     """The 3D clips of `anchor_data` less the validation clips of --data: a paired file
     (DETECT.h5+TRUTH.h5) has the same video ids as its 2D, and their 3D must not reach the
     clips that pick the best checkpoint."""
@@ -137,7 +137,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     raw_lifter = acc.unwrap_model(lifter)
     noise_weight = cfg.noise_weight if cfg.noise_weight is not None else 1.0 / (frames * 17)
 
-    def compute_loss(batch: dict, sample_noise: bool = True, stage: str = cfg.stage):  # noqa: ANN202
+    def compute_loss(batch: dict, sample_noise: bool = True, stage: str = cfg.stage):
         q = batch["query"].float()
         s_dd = batch["dd"].float() if not cfg.joint_lift else raw_lifter.lift(q)[0]
         out = model(s_dd, sample_noise=sample_noise)

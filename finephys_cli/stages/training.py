@@ -1,4 +1,4 @@
-"""Shared training plumbing (DESIGN §4.2): run folders, accelerate state, resume, metrics.
+"""Shared training plumbing: run folders, accelerate state, resume, metrics.
 
 runs/<command>/<name>/
   config.toml                 written first
@@ -74,7 +74,7 @@ class RunDir:
         os.symlink(target.name, tmp)
         os.replace(tmp, self.checkpoints / name)
 
-    def save(self, accelerator, state: TrainState, model_export, is_best: bool,  # noqa: ANN001
+    def save(self, accelerator, state: TrainState, model_export, is_best: bool,
              keep: int = 3) -> Path:
         """Save the full accelerate state atomically (a .partial folder, then rename)."""
         final = self.checkpoints / f"step-{state.step:08d}"
@@ -100,7 +100,7 @@ class RunDir:
         accelerator.wait_for_everyone()
         return final
 
-    def _export(self, model_export, name: str) -> None:  # noqa: ANN001
+    def _export(self, model_export, name: str) -> None:
         tmp = self.path / f"{name}.partial"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -110,8 +110,8 @@ class RunDir:
             shutil.rmtree(dest)
         os.replace(tmp, dest)
 
-    def end_step(self, accelerator, state: TrainState, row: dict[str, float],  # noqa: ANN001
-                 val_value: float | None, model_export, out_of_time: bool,  # noqa: ANN001
+    def end_step(self, accelerator, state: TrainState, row: dict[str, float],
+                 val_value: float | None, model_export, out_of_time: bool,
                  steps: int) -> bool:
         """Log the row, track the best validation value (lower is better; no validation makes
         every checkpoint the best), save; True when the time limit says stop."""
@@ -125,20 +125,20 @@ class RunDir:
                         state.step, steps)
         return out_of_time
 
-    def restore(self, accelerator, resume: str | None) -> TrainState:  # noqa: ANN001
+    def restore(self, accelerator, resume: str | None) -> TrainState:
         """The state to start from: the `--resume` checkpoint loaded, or a fresh one."""
         checkpoint = self.resolve_resume(resume)
         return TrainState() if checkpoint is None else self.load(accelerator, checkpoint)
 
     @staticmethod
-    def load(accelerator, checkpoint: Path) -> TrainState:  # noqa: ANN001
+    def load(accelerator, checkpoint: Path) -> TrainState:
         accelerator.load_state(str(checkpoint))
         state = TrainState(**json.loads((Path(checkpoint) / "trainer.json").read_text()))
         log.info("resumed from %s at step %d", checkpoint, state.step)
         return state
 
 
-def optimizer_step(acc, loss, params, opt, sched, state: TrainState, step: int,  # noqa: ANN001
+def optimizer_step(acc, loss, params, opt, sched, state: TrainState, step: int,
                    clip: float = 1.0) -> None:
     """backward, clip, step the optimizer and the LR schedule, and count the step. A step whose
     gradient is not finite (an autoregressive rollout that overflowed) is not applied, so one
@@ -172,7 +172,7 @@ def checkpoint_due(state: TrainState, steps: int, eval_every: int, time_limit_s:
     return out_of_time or state.step % eval_every == 0 or state.step == steps, out_of_time
 
 
-def make_accelerator(device: str, seed: int, **kwargs):  # noqa: ANN201
+def make_accelerator(device: str, seed: int, **kwargs):
     """A fresh Accelerator. accelerate keeps one global state per process and refuses a
     second mixed_precision, so the state of an earlier stage in this process (a notebook, a
     test session) is reset first; the process group (PartialState) is kept."""
@@ -187,7 +187,7 @@ def make_accelerator(device: str, seed: int, **kwargs):  # noqa: ANN201
 
 
 def batch_indices(n: int, batch_size: int, step: int, seed: int, rank: int = 0,
-                  world: int = 1):  # noqa: ANN201
+                  world: int = 1):
     """This rank's share of the global batch at `step`, drawn from (seed, step) alone, so a
     resumed run and an uninterrupted one see exactly the same batches."""
     import torch

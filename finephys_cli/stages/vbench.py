@@ -18,7 +18,7 @@ def vbench_name(prompt: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[/\\:*?\"<>|\n\r\t]", " ", prompt)).strip()[:180]
 
 
-def export_vbench(items, output: Path, *, overwrite: bool = False) -> list[Path]:  # noqa: ANN001
+def export_vbench(items, output: Path, *, overwrite: bool = False) -> list[Path]:
     output = Path(output)
     if output.exists():
         if not overwrite:

@@ -12,7 +12,7 @@ import torch
 from finephys_cli.stages import training
 
 
-def _digest(acc) -> str:  # noqa: ANN001
+def _digest(acc) -> str:
     h = hashlib.sha256()
     for model in acc._models:
         for name, p in sorted(acc.unwrap_model(model).state_dict().items()):
@@ -26,7 +26,7 @@ def main() -> None:
     rank = int(os.environ.get("RANK", "0"))
     original = training.RunDir.end_step
 
-    def end_step(self, accelerator, state, row, *args, **kwargs):  # noqa: ANN001, ANN202
+    def end_step(self, accelerator, state, row, *args, **kwargs):
         with open(out / f"rank{rank}.jsonl", "a") as fh:
             fh.write(json.dumps({"step": state.step, "digest": _digest(accelerator),
                                  "world": accelerator.num_processes}) + "\n")

@@ -1,4 +1,5 @@
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -83,9 +84,14 @@ def test_stale_lock_is_taken_over(tmp_path):
     out = tmp_path / "o.h5"
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True)
-    (tmp_path / "o.h5.lock").write_text(f"{socket.gethostname()} {proc.stdout.strip()}")
-    with OutputLock(out):
-        pass
+    lock = tmp_path / "o.h5.lock"
+    lock.write_text(f"{socket.gethostname()} {proc.stdout.strip()}")    # a dead process's
+    with OutputLock(out) as held:
+        assert held.held and lock.read_text() == f"{socket.gethostname()} {os.getpid()}"
+    assert not lock.exists()
+    lock.write_text(f"{socket.gethostname()} {os.getpid()}")            # a live one's
+    with pytest.raises(LockError, match="another process"):
+        OutputLock(out).acquire()
 
 
 WRITER_SCRIPT = textwrap.dedent("""

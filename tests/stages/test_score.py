@@ -154,9 +154,11 @@ def test_pose_fidelity_follows_the_skeleton(synth_small, tmp_path):
 
     frames, _ = read_frames(videos / f"{vid}.mp4", np.arange(0, len(exact), 4))
     skel = exact[::4]
-    det = UltralyticsPose()
-    good = pose_fidelity(det, frames, skel)
-    shifted = pose_fidelity(det, frames, skel + np.array([60.0, 0.0]))
+    from finephys_cli.stages.detect import DetectConfig, detect_clip
+
+    det = detect_clip(UltralyticsPose(), frames, DetectConfig())["keypoints2d"]
+    good = pose_fidelity(det, skel)
+    shifted = pose_fidelity(det, skel + np.array([60.0, 0.0]))
     # YOLO finds only part of a mannequin's joints, but those it finds sit on the skeleton.
     assert good["detected"] > 0.2 and good["px_error"] < 35
     assert shifted["pck"] < good["pck"] and shifted["px_error"] > good["px_error"] + 30

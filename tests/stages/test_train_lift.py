@@ -54,7 +54,7 @@ def test_train_physnet_pretrain_and_finetune(runner, synth_small, tiny_pose_mode
     rows = _metrics(tmp_path / "runs" / "train-physnet" / "ft")
     assert float(rows[-1]["data"]) > 0
     lam = 1.0 / (16 * 17)                                   # the paper's L_noise weight
-    rest = lambda r: float(r["loss"]) - float(r["data"]) - lam * float(r["noise"])  # noqa: E731
+    rest = lambda r: float(r["loss"]) - float(r["data"]) - lam * float(r["noise"])
     assert abs(rest(rows[-1])) < 1e-4                        # eq. 20 alone
     res = runner.invoke(app, ["train-physnet", *common, "--name", "ft_anchor", "--stage",
                               "finetune", "--init", str(pre), "--set",
@@ -86,7 +86,7 @@ def test_view_augmentation_turns_2d_and_3d_together():
     torch.testing.assert_close(t2[..., 2], t[..., 2])       # roll keeps depth
     torch.testing.assert_close(t2[..., :2].norm(dim=-1), t[..., :2].norm(dim=-1))
     # The same rotation for the 2D and the truth: their inner product is kept per joint.
-    inner = lambda a, b: (a[..., :2] * b[..., :2]).sum(-1)   # noqa: E731
+    inner = lambda a, b: (a[..., :2] * b[..., :2]).sum(-1)
     torch.testing.assert_close(inner(q2, t2)[:, :, :5], inner(q, t)[:, :, :5])
     assert torch.equal(q2[:, :, 5], q[:, :, 5])
     # Pitch only: x is untouched, the truth's projection moves the 2D by the same amount.
