@@ -24,6 +24,10 @@ class UsageError(InputError):
     exit_code = 2
 
 
+class NoValidJointsError(InputError):
+    """A skeleton (or the frames sampled from it) has no joint to crop or draw."""
+
+
 class SchemaError(InputError):
     """A finephys file has the wrong format, version or skeleton."""
 

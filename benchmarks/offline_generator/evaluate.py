@@ -51,7 +51,7 @@ def main() -> None:
     cache.mkdir(parents=True, exist_ok=True)
     cfg = GenerateConfig(size=size)
     skel = {c.gym99_class: synth_poses(c.gym99_class, 1, args.seed, cache, cfg, size,
-                                       args.device)[0][0] for c in classes}
+                                       args.device)[0] for c in classes}
     dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
     pipe = load_generator(spec, device=args.device, dtype=dtype)
     ids = [c.gym99_class for c in classes]

@@ -52,11 +52,14 @@ ResumeOpt = Annotated[str | None, typer.Option(help="auto (the run's last checkp
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed input.")]
 
 
-def model_option(what: str, hub: bool = False) -> typer.models.OptionInfo:
-    """A generator part's option: described, with where its default comes from."""
-    where = "a local folder, or a hub id with --allow-download" if hub else "a local folder"
-    return typer.Option(help=f"{what}: {where}. Default: models.toml, FINEPHYS_*, else the "
-                             "shipped offline generator.", show_default=False)
+HUB_OR_FOLDER = "a local folder, or a hub id with --allow-download"
+
+
+def model_option(what: str, where: str = "a local folder",
+                 default: str = "models.toml, FINEPHYS_*, else the shipped offline generator"
+                 ) -> typer.models.OptionInfo:
+    """A model's option: described, with where its default comes from."""
+    return typer.Option(help=f"{what}: {where}. Default: {default}.", show_default=False)
 
 
 def _is_oom(exc: BaseException) -> bool:

@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, OverwriteOpt, PoseSourceOpt, ProgressOpt, SetOpt,
-                      cli_command, emit_paths, model_option, resolve_device)
+from ._common import (HUB_OR_FOLDER, ConfigOpt, DeviceOpt, OverwriteOpt, PoseSourceOpt,
+                      ProgressOpt, SetOpt, cli_command, emit_paths, model_option, resolve_device)
+
 
 @cli_command
 def generate(
@@ -33,8 +34,8 @@ def generate(
         "(CUDA): about 2 min the first time on a machine, cached after; same frames within "
         "float tolerance.", show_default=False)] = False,
     no_extend: Annotated[bool, typer.Option("--no-extend", help="Do not extend the prompt with the class description.")] = False,
-    sd15: Annotated[Path | None, model_option("Stable Diffusion 1.5 (diffusers layout)", hub=True)] = None,
-    motion_adapter: Annotated[Path | None, model_option("AnimateDiff MotionAdapter", hub=True)] = None,
+    sd15: Annotated[Path | None, model_option("Stable Diffusion 1.5 (diffusers layout)", HUB_OR_FOLDER)] = None,
+    motion_adapter: Annotated[Path | None, model_option("AnimateDiff MotionAdapter", HUB_OR_FOLDER)] = None,
     heatmap_encoder: Annotated[Path | None, model_option("The skeletal heatmap encoder")] = None,
     lora: Annotated[Path | None, model_option("The spatial/temporal LoRA folder")] = None,
     allow_download: Annotated[bool, typer.Option(help="Allow hub ids for --sd15/--motion-adapter (needs network).")] = False,

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 import typer
 
 from ._common import (ConfigOpt, DeviceOpt, OverwriteOpt, PoseSourceOpt, PositionalOutputOpt,
-                      ProgressOpt, SetOpt, ShardOpt, cli_command, emit_paths, resolve_device, split_output)
+                      ProgressOpt, SetOpt, ShardOpt, cli_command, emit_paths, resolve_device,
+                      split_output)
 
 
 @cli_command

@@ -9,15 +9,15 @@ from typing import Annotated, Literal
 import typer
 
 from ._common import (ConfigOpt, DeviceOpt, OverwriteOpt, ProgressOpt, SetOpt, cli_command,
-                      emit_paths, resolve_device)
+                      emit_paths, model_option, resolve_device)
 
 PANEL = "Evaluation"
+SCORE_MODEL_DEFAULT = "models.toml or FINEPHYS_*; without one the metric is skipped under " \
+    "--metric all"
 
 
 def _model_opt(what: str) -> typer.models.OptionInfo:
-    return typer.Option(help=f"{what} (a local path; must exist). Default: models.toml or "
-                             "FINEPHYS_*; without one the metric is skipped under --metric all.",
-                        show_default=False)
+    return model_option(what, "a local path (it must exist)", SCORE_MODEL_DEFAULT)
 
 
 @cli_command

@@ -32,10 +32,10 @@ def synth(
     seed: SeedOpt = 0,
     videos: Annotated[Path | None, typer.Option(help="Also render mannequin mp4s here.")] = None,
     size: Annotated[int, typer.Option(help="Frame size in px (square).", min=16)] = 384,
-    mannequin: Annotated[Literal["shaded", "parts", "humanoid"], typer.Option(help="shaded, parts (each limb its own hue, for "
-                                           "colour-located pose fidelity), or humanoid "
-                                           "(deepmimic only: the mocap's own body, rendered "
-                                           "by pybullet).")] = "shaded",
+    mannequin: Annotated[Literal["shaded", "parts", "humanoid"], typer.Option(
+        help="shaded, parts (each limb its own hue, for colour-located pose fidelity), or "
+             "humanoid (deepmimic only: the mocap's own body, rendered by pybullet).")] \
+        = "shaded",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     overwrite: OverwriteOpt = False,

@@ -201,7 +201,6 @@ def train_lora(
 ) -> None:
     """Step 4: joint fine-tuning of the spatial/temporal LoRA, the encoder and optionally
     PhysNet, with L_spat + L_temp + L_ad-temp (eq. 21-24)."""
-
     _train("train-lora", clips, name, runs, steps, batch_size, resume, device, config, set_,
            progress, {"sd15": sd15, "motion_adapter": motion_adapter,
                       "heatmap_encoder": heatmap_encoder}, mode, physnet)

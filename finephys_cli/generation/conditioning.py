@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, NoValidJointsError, UsageError
 from ..io.poses_h5 import PoseFile
 from ..io.video import frame_plan
-from .heatmaps import render_heatmaps, sigma_for
+from .heatmaps import SIGMA_AT_64, render_heatmaps, sigma_for
 
 POSE_SOURCES = ("auto", "exact", "fused", "lift", "physnet", "mlp", "detect")
 AUTO_ORDER = ("exact", "fused", "detect")
@@ -77,7 +77,7 @@ def select_keypoints(pf: PoseFile, vid: str, source: str = "auto"
         scores = np.ones(kp.shape[:2], np.float32)
     kp = kp.astype(np.float64)
     if np.isnan(kp).all():
-        raise InputError(f"{pf.path}: video {vid} has no valid joints ({name})")
+        raise NoValidJointsError(f"{pf.path}: video {vid} has no valid joints ({name})")
     return kp, np.nan_to_num(scores.astype(np.float64)), name
 
 
@@ -86,7 +86,7 @@ def crop_box(kp: np.ndarray, pad: float = 0.15, min_size: float = 32.0) -> np.nd
     pixels, because the frames of a training sample are cut at exactly this box."""
     valid = kp[~np.isnan(kp).any(-1)]
     if len(valid) == 0:
-        raise InputError("no valid joints to crop around")
+        raise NoValidJointsError("no valid joints to crop around")
     lo, hi = valid.min(0), valid.max(0)
     side = max(float((hi - lo).max()) * (1 + 2 * pad), min_size)
     centre = (lo + hi) / 2
@@ -112,6 +112,12 @@ class ClipPose:
     frame_indices: np.ndarray   # (F,) rows of the pose file
     source: str                 # the resolved pose source
     size: int
+    origin: str = ""            # FILE:VIDEO it came from
+    maps: list | None = None    # a heatmaps file's stored maps (full size, then per level)
+
+    @property
+    def label(self) -> str:
+        return f"{self.origin} ({self.source})"
 
     def record(self) -> dict:
         """What a sidecar or a clips file records of it."""
@@ -129,11 +135,16 @@ def crop_clip(kp: np.ndarray, scores: np.ndarray, *, frames: int | None, size: i
 
 
 def clip_pose(pf: PoseFile, vid: str, *, source: str = "auto", frames: int | None, size: int,
-              pad: float = 0.15) -> ClipPose:
-    """A pose file's video -> its ClipPose. A heatmaps file keeps the crop it was rendered in."""
+              pad: float = 0.15, levels: list[int] | None = None) -> ClipPose:
+    """A pose file's video -> its ClipPose. A heatmaps file keeps the crop it was rendered in
+    and, given the UNet's `levels`, lends its stored maps when it holds every size."""
     kp, scores, name = select_keypoints(pf, vid, source)
     box = pf.read(vid, "crop_box") if pf.format == HEATMAPS_FORMAT else None
-    return crop_clip(kp, scores, frames=frames, size=size, pad=pad, source=name, box=box)
+    pose = crop_clip(kp, scores, frames=frames, size=size, pad=pad, source=name, box=box)
+    pose.origin = f"{pf.path}:{vid}"
+    if levels is not None:
+        pose.maps = stored_maps(pf, vid, pose, [size, *levels])
+    return pose
 
 
 def stored_maps(pf: PoseFile, vid: str, pose: ClipPose, sizes: list[int]
@@ -148,11 +159,16 @@ def stored_maps(pf: PoseFile, vid: str, pose: ClipPose, sizes: list[int]
     return [pf.read(vid, n)[pose.frame_indices].astype(np.float32) for n in names]
 
 
+def level_map(kp, scores, size: int, map_size: int, channels: str = "limbs",
+              sigma_at_64: float = SIGMA_AT_64):
+    """kp (F,17,2) tensor in the size² crop -> its heatmaps at map_size² (F,C,map,map), with σ
+    scaled to that size. Differentiable in `kp`."""
+    return render_heatmaps(kp * (map_size / size), scores, (map_size, map_size),
+                           sigma=sigma_for(map_size, sigma_at_64), channels=channels)
+
+
 def pose_maps(kp, scores, size: int, levels, channels: str = "limbs"):
-    """kp (F,17,2) tensor in the size² crop -> the full-size heatmaps (F,C,size,size) and one
-    map per UNet level (the multi-scale guidance), each rendered at its own resolution with
-    σ scaled to it. Differentiable in `kp`."""
-    full = render_heatmaps(kp, scores, (size, size), sigma=sigma_for(size), channels=channels)
-    lv = [render_heatmaps(kp * (s / size), scores, (s, s), sigma=sigma_for(s), channels=channels)
-          for s in levels]
-    return full, lv
+    """The full-size heatmaps and one map per UNet level (the multi-scale guidance), each
+    rendered at its own resolution (level_map)."""
+    return (level_map(kp, scores, size, size, channels),
+            [level_map(kp, scores, size, s, channels) for s in levels])

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import InputError, UsageError
+from ..errors import InputError, NoValidJointsError, UsageError
 from ..generation.conditioning import clip_pose, crop_clip
 from ..io.manifest import IMAGE_EXTS, VIDEO_EXTS, find_video
 from ..io.fingerprint import file_fingerprint
@@ -135,9 +135,7 @@ def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Pat
             try:
                 pose = clip_pose(pf, vid, source=cfg.pose_source, frames=cfg.frames,
                                  size=cfg.size, pad=cfg.pad)
-            except InputError as exc:
-                if "no valid joints" not in str(exc):
-                    raise
+            except NoValidJointsError:
                 log.warning("%s: no valid joints; skipped", vid)
                 continue
             idx = pose.frame_indices

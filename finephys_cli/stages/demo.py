@@ -1,7 +1,8 @@
 """`demo`: the whole pipeline offline, as the ordinary commands a user would type.
 
 synth (videos + truth) -> detect -> lift -> physnet on the detected 2D -> eval-poses against the
-truth -> render-heatmaps -> generate from those heatmaps -> score -> viz, each run as `python -m finephys_cli ...` (printed first, so the user learns the pipeline), with
+truth -> render-heatmaps -> generate from those heatmaps -> score -> viz, each run as
+`python -m finephys_cli ...` (printed first, so the user learns the pipeline), with
 the models shipped in the package. Outputs are cached: a rerun skips finished steps.
 """
 

@@ -54,8 +54,6 @@ class Job:
     extended: str = ""
     label: str | None = None
     pose: ClipPose | None = None
-    pose_label: str = ""                       # FILE:VIDEO (source), for the sidecar
-    pose_maps: list | None = None              # stored heatmaps (full, then per level)
 
 
 def slug(text: str, n: int = 40) -> str:
@@ -99,10 +97,10 @@ def make_jobs(prompts: list[dict], num_videos: int, seed: int, gym_class: int | 
 
 
 def poses_from_file(path: Path, cfg: GenerateConfig, size: int, levels: list[int] | None,
-                    n: int, source: str | None = None) -> list[tuple[ClipPose, str, list | None]]:
-    """One skeleton per video of a pose file (cycled over the jobs), with its label and, for a
-    heatmaps file holding maps at these sizes, those maps. `source` overrides cfg.pose_source."""
-    from ..generation.conditioning import clip_pose, stored_maps
+                    n: int, source: str | None = None) -> list[ClipPose]:
+    """One skeleton per video of a pose file (cycled over the jobs); a heatmaps file lends its
+    maps when it holds them at these sizes. `source` overrides cfg.pose_source."""
+    from ..generation.conditioning import clip_pose
     from ..io.poses_h5 import PoseFile
 
     out = []
@@ -111,15 +109,13 @@ def poses_from_file(path: Path, cfg: GenerateConfig, size: int, levels: list[int
         if not pf.video_ids:
             raise InputError(f"--poses {path}: no videos")
         for vid in pf.video_ids[:n]:
-            pose = clip_pose(pf, vid, source=source or cfg.pose_source, frames=cfg.frames,
-                             size=size, pad=cfg.crop_pad)
-            maps = stored_maps(pf, vid, pose, [size, *levels]) if levels else None
-            out.append((pose, f"{path}:{vid} ({pose.source})", maps))
+            out.append(clip_pose(pf, vid, source=source or cfg.pose_source, frames=cfg.frames,
+                                 size=size, pad=cfg.crop_pad, levels=levels))
     return out
 
 
 def synth_poses(gym_class: int, count: int, seed: int, cache: Path, cfg: GenerateConfig,
-                size: int, device: str) -> list[tuple[ClipPose, str, list | None]]:
+                size: int, device: str) -> list[ClipPose]:
     """synth -> lift -> physnet for one class, cached in `cache`; the fused 2D skeletons."""
     from .lift import LiftConfig, run_lift
     from .physnet import PhysnetConfig, run_physnet
@@ -202,7 +198,7 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     for batch in batches:
         try:
             videos = pipe([j.extended for j in batch], [j.seed for j in batch], settings,
-                          poses=[(j.pose.keypoints, j.pose.scores, j.pose_maps)
+                          poses=[(j.pose.keypoints, j.pose.scores, j.pose.maps)
                                  for j in batch],
                           on_step=lambda: next(ticks, None))
         except torch.OutOfMemoryError as exc:
@@ -223,10 +219,10 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
                 "label": job.label, "seed": job.seed, "frames": cfg.frames, "size": size,
                 "fps": 8.0, "settings": {**asdict(cfg), "size": size, "dtype": str(dtype)},
                 "models": model_info, "offline_generator": spec.offline,
-                "pose": {"source": job.pose_label, **job.pose.record(),
+                "pose": {"source": job.pose.label, **job.pose.record(),
                          "keypoints_crop_px": np.round(job.pose.keypoints, 3).tolist(),
                          "scores": np.round(job.pose.scores, 4).tolist(),
-                         "stored_maps": job.pose_maps is not None},
+                         "stored_maps": job.pose.maps is not None},
                 "device": device,
             }
             atomic_write_text(output / f"{name}.json", json.dumps(sidecar, indent=1))
@@ -272,7 +268,7 @@ def _attach_poses(jobs: list[Job], cfg: GenerateConfig, size: int, poses: Path |
     if poses is not None:
         skeletons = poses_from_file(poses, cfg, size, levels, 10 ** 9)
         for j in jobs:
-            j.pose, j.pose_label, j.pose_maps = skeletons[j.index % len(skeletons)]
+            j.pose = skeletons[j.index % len(skeletons)]
         return
     cache.mkdir(parents=True, exist_ok=True)
     for j in jobs:
@@ -280,5 +276,4 @@ def _attach_poses(jobs: list[Job], cfg: GenerateConfig, size: int, poses: Path |
             raise InputError(f"prompt {j.prompt!r} matches no Gym99 FX class: pass --class ID "
                              f"or --poses FILE")
         # One synthetic performance per (class, seed): the seed picks the motion too.
-        j.pose, j.pose_label, j.pose_maps = synth_poses(j.gym_class, 1, j.seed, cache, cfg,
-                                                        size, device)[0]
+        j.pose = synth_poses(j.gym_class, 1, j.seed, cache, cfg, size, device)[0]

@@ -11,8 +11,8 @@ import numpy as np
 from ..configs import config_hash
 from ..console import track
 from ..errors import UsageError
-from ..generation.conditioning import clip_pose, from_crop
-from ..generation.heatmaps import SIGMA_AT_64, render_heatmaps
+from ..generation.conditioning import clip_pose, from_crop, level_map
+from ..generation.heatmaps import SIGMA_AT_64
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids,
                            video_fingerprints)
@@ -66,14 +66,12 @@ def run_render_heatmaps(cfg: HeatmapConfig, path: Path, output: Path, *, device:
                 "crop_box": pose.crop_box, "scores": pose.scores.astype(np.float32),
                 "keypoints2d": from_crop(kp, pose.crop_box, cfg.size).astype(np.float32)}
             scores_t = torch.as_tensor(pose.scores, dtype=torch.float32, device=device)
+            kp_t = torch.as_tensor(kp, dtype=torch.float32, device=device)
             for size in sizes:
-                kp_t = torch.as_tensor(kp * (size / cfg.size), dtype=torch.float32,
-                                       device=device)
                 chunks = []
                 for s in range(0, len(kp), cfg.batch_size):
-                    hm = render_heatmaps(kp_t[s:s + cfg.batch_size],
-                                         scores_t[s:s + cfg.batch_size], (size, size),
-                                         sigma=cfg.sigma * size / 64.0, channels=cfg.channels)
+                    hm = level_map(kp_t[s:s + cfg.batch_size], scores_t[s:s + cfg.batch_size],
+                                   cfg.size, size, cfg.channels, cfg.sigma)
                     chunks.append(hm.to(torch.float16).cpu().numpy())
                 arrays[f"heatmaps/{size}x{size}"] = np.concatenate(chunks)
             attrs = carry_video_attrs(pf, vid, output)

@@ -435,8 +435,11 @@ def _pose_fidelity(ctx: dict) -> None:
             log.warning("%s: %d frames but a %d-frame skeleton; skipped", it.name, len(frames),
                         len(it.skeleton))
             continue
-        res = pose_fidelity(detect_clip(detector, frames, dcfg)["keypoints2d"], it.skeleton,
-                            cfg.pck_alpha) if detector is not None else part_fidelity(frames, it.skeleton, cfg.pck_alpha)
+        if detector is not None:
+            detected = detect_clip(detector, frames, dcfg)["keypoints2d"]
+            res = pose_fidelity(detected, it.skeleton, cfg.pck_alpha)
+        else:
+            res = part_fidelity(frames, it.skeleton, cfg.pck_alpha)
         ctx["per_video"][it.name].update({f"pose_{k}": v for k, v in res.items()})
     rows = list(ctx["per_video"].values())
     ctx["results"]["metrics"]["pose-fidelity"] = {

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..console import log, track
-from ..data.lift_data import split_clips, windows_of
-from ..data.lift_data import load_training_clips
+from ..data.lift_data import load_training_clips, split_clips, windows_of
 from ..errors import InputError
 from ..models.lifter import InContextLifter, LifterConfig
 from ..skeleton import H36M_FLIP_PERM

@@ -68,6 +68,14 @@ def test_compiled_graph_matches_eager_and_does_not_recompile(parts):
     _check(parts, "eager")          # dynamo's graphs without Inductor: seconds, not minutes
 
 
+@pytest.mark.gpu
+def test_inductor_on_cuda_matches_eager(parts):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    torch._dynamo.reset()
+    _check(parts, "inductor", "cuda", torch.float16, min_psnr=35.0)
+
+
 @pytest.mark.slow
 def test_inductor_on_cpu_matches_eager_and_caches(parts, tmp_path, inductor_env):
     from finephys_cli.generation import compile as fc

@@ -45,9 +45,9 @@ def test_prepare_clips_and_generate_condition_alike(synth_small, tmp_path, sourc
     generated = poses_from_file(synth_small[0], cfg, SIZE, LEVELS, 99)
     assert len(generated) == len(clips)
     with PoseFile(clips_path) as pf:
-        for i, (pose, label, stored) in enumerate(generated):
+        for i, pose in enumerate(generated):
             vid = clips.ids[i]
-            assert label.endswith(f"{vid} ({pose.source})") and stored is None
+            assert pose.label.endswith(f"{vid} ({pose.source})") and pose.maps is None
             assert pf.video_attrs(vid)["pose_source"] == pose.source
             np.testing.assert_array_equal(clips.crop_box[i], pose.crop_box)
             np.testing.assert_array_equal(pf.video_attrs(vid)["frame_indices"],
@@ -56,7 +56,7 @@ def test_prepare_clips_and_generate_condition_alike(synth_small, tmp_path, sourc
             for a, b in zip(_maps(clips.keypoints[i], clips.scores[i]),
                             _maps(pose.keypoints, pose.scores)):
                 np.testing.assert_allclose(a, b, atol=1e-4)
-    assert {p.source for p, _, _ in generated} == {"exact" if source == "auto" else "detect"}
+    assert {p.source for p in generated} == {"exact" if source == "auto" else "detect"}
 
 
 def test_generate_reuses_a_heatmaps_files_crop_and_maps(synth_small, tmp_path):
@@ -65,8 +65,9 @@ def test_generate_reuses_a_heatmaps_files_crop_and_maps(synth_small, tmp_path):
     cfg = GenerateConfig(frames=FRAMES)
     from_file = poses_from_file(synth_small[0], cfg, SIZE, LEVELS, 99)
     from_maps = poses_from_file(hm, cfg, SIZE, LEVELS, 99)
-    for (direct, _, _), (stored, label, maps) in zip(from_file, from_maps):
-        assert stored.source == direct.source == "exact" and "(exact)" in label
+    for direct, stored in zip(from_file, from_maps):
+        maps = stored.maps
+        assert stored.source == direct.source == "exact" and "(exact)" in stored.label
         np.testing.assert_array_equal(stored.crop_box, direct.crop_box)
         np.testing.assert_allclose(stored.keypoints, direct.keypoints, atol=1e-3)
         assert maps is not None and [m.shape[-1] for m in maps] == [SIZE, *LEVELS]
