@@ -7,7 +7,8 @@ per class, same prompt and seed:
   unguided    pose-scale 0 (the encoder is off)
   mismatched  another class's skeleton B drives it
 and each is compared with A by locating the colour-coded limbs (metrics.pose_fidelity). The
-mismatched video is also compared with B (does it follow the skeleton it was given?).
+mismatched video is also compared with B (does it follow the skeleton it was given?). mannequin_frames is the share of frames with
+a mannequin found at all (at least 4 of its 8 limbs), velocity_px the located limbs' MPJVE.
 
     python benchmarks/offline_generator/evaluate.py --device cuda --out results.json
 """
@@ -41,7 +42,8 @@ def main() -> None:
     from finephys_cli.data.prompts import extend_with
     from finephys_cli.generation.bundle import load_generator, resolve_generator
     from finephys_cli.generation.pipeline import SampleSettings
-    from finephys_cli.metrics.pose_fidelity import part_fidelity
+    from finephys_cli.metrics.pose_fidelity import (mannequin_frames, part_fidelity,
+                                                     part_velocity_error)
     from finephys_cli.stages.generate import GenerateConfig, strip_image, synth_poses
 
     classes = select_classes(args.classes)
@@ -74,7 +76,9 @@ def main() -> None:
             times.append(time.perf_counter() - t)
             out[name] = video
             res = part_fidelity(video, a.keypoints)
-            row = {"class": c.gym99_class, "condition": name, **res}
+            row = {"class": c.gym99_class, "condition": name, **res,
+                   "mannequin_frames": mannequin_frames(video),
+                   "velocity_px": part_velocity_error(video, a.keypoints)}
             if name == "mismatched":
                 row.update({f"given_{k}": v for k, v in
                             part_fidelity(video, b.keypoints).items()})
@@ -89,7 +93,8 @@ def main() -> None:
     for cond in ("guided", "unguided", "mismatched"):
         sel = [r for r in rows if r["condition"] == cond]
         table[cond] = {k: float(np.nanmean([r[k] for r in sel]))
-                       for k in ("pck", "px_error", "px_error_rel", "detected")}
+                       for k in ("pck", "px_error", "px_error_rel", "detected",
+                                 "mannequin_frames", "velocity_px")}
     sel = [r for r in rows if r["condition"] == "mismatched"]
     table["mismatched_vs_given"] = {k: float(np.nanmean([r[f"given_{k}"] for r in sel]))
                                     for k in ("pck", "px_error", "px_error_rel", "detected")}

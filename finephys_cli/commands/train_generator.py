@@ -64,7 +64,7 @@ def train_autoencoder(
 ) -> None:
     """Train the small AutoencoderKL of the offline generator on clip frames."""
     from ..configs import load_config
-    from ..stages.train_generator import TrainAutoencoderConfig, run_train_autoencoder
+    from ..stages.train_autoencoder import TrainAutoencoderConfig, run_train_autoencoder
 
     cfg = load_config(TrainAutoencoderConfig, config, set_, clips=[str(c) for c in clips],
                       name=name, steps=steps, batch_size=batch_size)

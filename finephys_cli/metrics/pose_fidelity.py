@@ -68,3 +68,22 @@ def part_fidelity(frames: np.ndarray, skeleton: np.ndarray, alpha: float = 0.1
 
     mids = np.stack([(skeleton[:, a] + skeleton[:, b]) / 2 for a, b in PART_HUES], axis=1)
     return compare_skeletons(locate_parts(frames), mids, alpha, box_of=skeleton)
+
+
+def mannequin_frames(frames: np.ndarray, min_parts: int = 4) -> float:
+    """Share of frames in which a colour-coded mannequin is found: at least `min_parts` of its
+    8 limb segments located (no skeleton needed; how an unguided video is judged)."""
+    located = ~np.isnan(locate_parts(frames)).any(-1)
+    return float((located.sum(1) >= min_parts).mean()) if len(frames) else float("nan")
+
+
+def part_velocity_error(frames: np.ndarray, skeleton: np.ndarray) -> float:
+    """MPJVE of the colour-located limb centroids against the skeleton's bone midpoints: the
+    mean px norm of the difference of their frame-to-frame displacements, over the limb pairs
+    located in both frames (NaN when none is)."""
+    from ..data.mannequin import PART_HUES
+
+    mids = np.stack([(skeleton[:, a] + skeleton[:, b]) / 2 for a, b in PART_HUES], axis=1)
+    err = np.linalg.norm(np.diff(locate_parts(frames), axis=0) - np.diff(mids, axis=0), axis=-1)
+    ok = ~np.isnan(err)
+    return float(err[ok].mean()) if ok.any() else float("nan")

@@ -208,9 +208,16 @@ class PhysNet(SavableMixin, nn.Module):
         return {"s_pp": s_pp, "noise_fro": fro_f + fro_b, "minv": minv_f}
 
 
-def fuse(s_dd: torch.Tensor, s_pp: torch.Tensor) -> torch.Tensor:
-    """The fusion F of the paper: the mean of the data-driven and physical estimates."""
+def fuse_estimates(s_dd, s_pp):
+    """The fusion F of the paper (§3.3): the mean of the data-driven and the physical
+    estimates; tensors or arrays."""
     return 0.5 * (s_dd + s_pp)
+
+
+def project_fused(fused: torch.Tensor, projection: "Projection | None" = None) -> torch.Tensor:
+    """P: the fused normalised 3D -> normalised 2D, through the learnt projection when the
+    model has one (eq. 20), else the weak-perspective [..., :2]."""
+    return projection(fused) if projection is not None else fused[..., :2]
 
 
 class Projection(nn.Module):

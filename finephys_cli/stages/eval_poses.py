@@ -25,6 +25,7 @@ from ..data.truth import Truth, load_truth, truth_in
 from ..errors import InputError
 from ..io.poses_h5 import PoseFile
 from ..metrics.pose import all_metrics
+from ..models.physnet import fuse_estimates
 
 ROWS = ("static mean pose", "S_detect", "S_dd", "S_pp", "S_dd+S_MLP", "S_dd+S_pp")
 ORACLE_SCALED = ("MPJPE", "MPJVE", "accel")
@@ -36,7 +37,7 @@ def video_sources(pf: PoseFile, vid: str) -> dict[str, np.ndarray]:
         src["S_pp"] = pf.read(vid, "pose3d_pp")
         src["S_dd+S_pp"] = pf.read(vid, "pose3d_fused")
     if pf.has(vid, "pose3d_mlp"):
-        src["S_dd+S_MLP"] = 0.5 * (src["S_dd"] + pf.read(vid, "pose3d_mlp"))
+        src["S_dd+S_MLP"] = fuse_estimates(src["S_dd"], pf.read(vid, "pose3d_mlp"))
     return {k: v.astype(np.float64) for k, v in src.items()}
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from ..configs import config_hash
 from ..console import track
 from ..data.normalize import denormalize_2d
-from ..models.physnet import load_refiner
+from ..models.physnet import fuse_estimates, load_refiner, project_fused
 from ..errors import InputError
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids,
@@ -83,13 +83,13 @@ def run_physnet(cfg: PhysnetConfig, path: Path, output: Path, *, device: str = "
                 raise InputError(f"{path}: video {vid} has {len(dd)} frames; PhysNet needs 6")
             res = refine_windows(model, dd, device, frames, cfg.batch_size)
             pp = res["s_pp"]
-            fused = 0.5 * (dd + pp)
+            fused = fuse_estimates(dd, pp)
             root, scale = pf.read(vid, "root2d"), float(pf.read(vid, "scale"))
             xy = fused[..., :2]
             if proj is not None:
                 with torch.no_grad():
-                    xy = proj(torch.as_tensor(fused, dtype=torch.float32,
-                                              device=device)).cpu().numpy()
+                    xy = project_fused(torch.as_tensor(fused, dtype=torch.float32,
+                                                       device=device), proj).cpu().numpy()
             arrays = {name: pf.read(vid, name) for name in pf.datasets(vid)}
             arrays.update(pose3d_pp=pp.astype(np.float32), pose3d_fused=fused.astype(np.float32),
                           pose2d_fused=denormalize_2d(xy, root, scale).astype(np.float32),

@@ -83,9 +83,9 @@ def _context(tiny_gen, clips, tmp_path, mode="lora", physnet=None):
     from finephys_cli.generation.encoder import HeatmapEncoder
     from finephys_cli.generation.lora import add_loras
     from finephys_cli.stages.clips import load_clips
-    from finephys_cli.stages.train_generator import (GeneratorParts, StepContext,
-                                                     TrainGeneratorConfig, _cache_latents,
-                                                     _text_embeddings)
+    from finephys_cli.generation.training import (GeneratorParts, StepContext, cache_latents,
+                                                  text_embeddings)
+    from finephys_cli.stages.train_generator import TrainGeneratorConfig
 
     root, sd, motion = tiny_gen
     comps = load_components(sd, motion)
@@ -101,8 +101,8 @@ def _context(tiny_gen, clips, tmp_path, mode="lora", physnet=None):
     if mode == "lora":
         add_loras(comps.unet, rank=4, dropout=0.0)
     acc = Accelerator(cpu=True)
-    texts, null = _text_embeddings(comps, data.prompts, "cpu")
-    lat = _cache_latents(comps.vae, data.frames, "cpu", tmp_path / "lat.pt", 0)
+    texts, null = text_embeddings(comps, data.prompts, "cpu")
+    lat = cache_latents(comps.vae, data.frames, "cpu", tmp_path / "lat.pt", 0)
     cfg = TrainGeneratorConfig(mode=mode, null_text=0.0)
     return StepContext(acc, comps.unet, enc, parts, data, cfg, texts, null, lat, [8, 4])
 
@@ -237,14 +237,14 @@ def test_two_stages_with_different_precision_in_one_process(tiny_gen, tiny_clips
 
 
 def test_prerendered_heatmaps_equal_rendering(tiny_gen, tiny_clips, tmp_path):
-    from finephys_cli.stages.train_generator import _prerender
+    from finephys_cli.generation.training import prerender_heatmaps
 
     ctx = _context(tiny_gen, tiny_clips, tmp_path)
     b = ctx.batch(np.array([1, 0]), torch.Generator().manual_seed(0))
     kp = torch.as_tensor(ctx.data.keypoints[b.idx], dtype=torch.float32)
     with torch.no_grad():
         direct = ctx.features(b, kp, slice(1, 3))
-        ctx.maps = _prerender(ctx.data, ctx.size, ctx.levels, "cpu")
+        ctx.maps = prerender_heatmaps(ctx.data, ctx.size, ctx.levels, "cpu")
         cached = ctx.features(b, kp, slice(1, 3))
     for d, c in zip(direct, cached):
         torch.testing.assert_close(c, d, atol=2e-3, rtol=1e-2)   # fp16 storage
@@ -269,3 +269,66 @@ def test_prepare_clips_from_a_folder_of_frames(synth_small, tmp_path):
                                       videos=tmp_path / "frames", progress="none")])
     assert a.ids == b.ids
     assert np.array_equal(a.frames, b.frames) and np.array_equal(a.keypoints, b.keypoints)
+
+
+def test_pose_dropout_zeroes_the_features_of_dropped_samples_only(tiny_gen, tiny_clips,
+                                                                  tmp_path):
+    ctx = _context(tiny_gen, tiny_clips, tmp_path)
+    plain = ctx.batch(np.array([0, 1]), torch.Generator().manual_seed(3))
+    assert plain.pose_keep is None
+    ctx.cfg.pose_dropout = 0.5
+    b = ctx.batch(np.array([0, 1]), torch.Generator().manual_seed(3))
+    # The dropout draw comes last: everything else in the batch is the same stream.
+    assert torch.equal(b.noise, plain.noise) and torch.equal(b.t, plain.t)
+    b.pose_keep = torch.tensor([1.0, 0.0])
+    kp = torch.as_tensor(ctx.data.keypoints[b.idx], dtype=torch.float32)
+    with torch.no_grad():
+        feats = ctx.features(b, kp, slice(None))
+        full = ctx.features(plain, kp, slice(None))
+    frames = ctx.data.keypoints.shape[1]
+    for f, ref in zip(feats, full):
+        assert torch.equal(f[:frames], ref[:frames])           # kept: untouched
+        assert float(f[frames:].abs().max()) == 0.0 and float(ref[frames:].abs().max()) > 0
+
+
+def test_ema_and_lr_schedule_resume_and_the_export_holds_the_average(tiny_gen, tiny_clips,
+                                                                     tmp_path, runner):
+    from safetensors.torch import load_file
+
+    from finephys_cli.app import app
+
+    root, sd, motion = tiny_gen
+    base = ["train-heatmap-encoder", "--clips", str(tiny_clips), "--sd15", str(sd),
+            "--motion-adapter", str(motion), "--heatmap-encoder", str(root / "enc"),
+            "--runs", str(tmp_path), "--progress", "none", "--set", "val_steps=1",
+            "--set", "eval_every=2", "--set", "ema_decay=0.9", "--set", "lr_schedule=cosine",
+            "--set", "warmup_steps=2", "--set", "pose_dropout=0.2", "--set", "lr=0.01"]
+    assert runner.invoke(app, base + ["--steps", "2"]).exit_code == 0
+    res = runner.invoke(app, base + ["--steps", "4", "--resume", "auto"])
+    assert res.exit_code == 0, res.output
+    run = tmp_path / "train-heatmap-encoder" / "encoder"
+    rows = (run / "metrics.csv").read_text().splitlines()
+    head = rows[0].split(",")
+    lrs = [float(r.split(",")[head.index("lr")]) for r in rows[1:]]
+    # warm-up to 0.01 at step 2, then a cosine to 0 at step 4: the resumed run continued it.
+    assert lrs == pytest.approx([0.01, 0.0], abs=1e-9)
+    exported = load_file(str(run / "model-last" / "heatmap_encoder" / "model.safetensors"))
+    from accelerate.utils import SAFE_WEIGHTS_NAME
+
+    trained = load_file(str(run / "checkpoints" / "last" / SAFE_WEIGHTS_NAME.replace(
+        ".safetensors", "_1.safetensors")))
+    start = load_file(str(root / "enc" / "model.safetensors"))
+    moved = [k for k in exported if not torch.equal(start[k], trained[k])]
+    assert moved and all(not torch.equal(exported[k], trained[k]) for k in moved)
+
+
+def test_bad_schedule_and_dropout_are_usage_errors(tiny_gen, tiny_clips, tmp_path, runner):
+    from finephys_cli.app import app
+
+    root, sd, motion = tiny_gen
+    for bad in ("lr_schedule=step", "pose_dropout=1.5", "ema_decay=1"):
+        res = runner.invoke(app, ["train-heatmap-encoder", "--clips", str(tiny_clips), "--sd15",
+                                  str(sd), "--motion-adapter", str(motion), "--runs",
+                                  str(tmp_path), "--steps", "1", "--progress", "none",
+                                  "--set", bad])
+        assert res.exit_code == 2, (bad, res.output)

@@ -1,0 +1,99 @@
+"""`train-autoencoder`: the offline generator's small AutoencoderKL (its latent space)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..console import track
+from ..errors import InputError
+from .training import RunDir, batch_indices, checkpoint_due, make_accelerator, optimizer_step
+
+
+@dataclass
+class TrainAutoencoderConfig:
+    clips: tuple[str, ...] = ()
+    name: str = "vae"
+    steps: int = 4000
+    batch_size: int = 64             # frames per step, global
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    kl_weight: float = 1e-6
+    channels: tuple[int, ...] = (32, 64, 128, 128)
+    latent_channels: int = 8
+    mixed_precision: str = "no"
+    eval_every: int = 500
+    time_limit_s: float = 0.0
+    seed: int = 0
+
+
+def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: str = "cpu",
+                          resume: str | None = None, progress: str = "auto") -> Path:
+    """A small AutoencoderKL for the offline generator: L1 + MSE reconstruction + a small KL;
+    the held-out PSNR (every 16th clip) picks model-best."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..generation.components import small_vae
+    from ..io.clips import load_clips
+
+    if not cfg.clips:
+        raise InputError("train-autoencoder needs --clips (files from finephys prepare-clips)")
+    acc = make_accelerator(device, cfg.seed, mixed_precision=cfg.mixed_precision)
+    run = RunDir(runs, "train-autoencoder", cfg.name)
+    run.start(cfg, acc.is_main_process)
+    data = load_clips([Path(p) for p in cfg.clips])
+    held = np.arange(len(data)) % 16 == 15
+    train_frames = torch.from_numpy(data.frames[~held].reshape(-1, *data.frames.shape[2:]))
+    val_frames = torch.from_numpy(data.frames[held].reshape(-1, *data.frames.shape[2:])[:64]) \
+        if held.any() else train_frames[:64]
+    vae = small_vae(cfg.latent_channels, tuple(cfg.channels))
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
+    vae, opt, sched = acc.prepare(vae, opt, sched)
+    state = run.restore(acc, resume)
+    dev = acc.device
+
+    def to_x(u8):
+        return u8.to(dev).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+    def export(folder: Path) -> None:
+        acc.unwrap_model(vae).save_pretrained(folder / "vae")
+
+    steps = range(state.step, cfg.steps)
+    started = time.monotonic()
+    for step in track(steps, total=len(steps), description="train-autoencoder", unit="step",
+                      mode=progress if acc.is_main_process else "none"):
+        idx, g = batch_indices(len(train_frames), cfg.batch_size, step, cfg.seed,
+                               acc.process_index, acc.num_processes)
+        x = to_x(train_frames[idx])
+        with acc.autocast():
+            dist = acc.unwrap_model(vae).encode(x).latent_dist
+            eps = torch.randn(dist.mean.shape, generator=g).to(dev)
+            rec = acc.unwrap_model(vae).decode(dist.mean + dist.std * eps).sample
+        rec = rec.float()
+        l_rec = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+        l_kl = dist.kl().mean() / x[0].numel()
+        loss = l_rec + cfg.kl_weight * l_kl
+        optimizer_step(acc, loss, vae.parameters(), opt, sched, state, step)
+        due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
+                                          started)
+        if due:
+            row = {"step": state.step, "loss_rec": float(l_rec.detach()),
+                   "loss_kl": float(l_kl.detach()), "lr": sched.get_last_lr()[0]}
+            val_value = None
+            if acc.is_main_process:
+                with torch.no_grad():
+                    raw = acc.unwrap_model(vae)
+                    xv = to_x(val_frames)
+                    rv = raw.decode(raw.encode(xv).latent_dist.mean).sample.clamp(-1, 1)
+                    mse = float(F.mse_loss((rv + 1) / 2, (xv + 1) / 2))
+                row["val_psnr"] = 10 * np.log10(1.0 / max(mse, 1e-12))
+                val_value = -row["val_psnr"]
+            row["elapsed_s"] = round(time.monotonic() - started, 1)
+            if run.end_step(acc, state, row, val_value, export, out_of_time, cfg.steps):
+                break
+    return run.path
