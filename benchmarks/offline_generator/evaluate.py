@@ -26,6 +26,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
+def held_out_pose(gym_class: int, seed: int, cache: Path, cfg, size: int, device: str):
+    """The class's held-out skeleton as `generate` makes it (synth -> lift -> physnet, fused),
+    read from a phys file already in `cache` (made on another machine, say), else made."""
+    from finephys_cli.stages.generate import poses_from_file, synth_poses
+
+    phys = cache / f"fx{gym_class:02d}_seed{seed}_n1.phys.h5"
+    if phys.is_file():
+        return poses_from_file(phys, cfg, size, None, 1, source="fused")[0]
+    return synth_poses(gym_class, 1, seed, cache, cfg, size, device)[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
@@ -33,6 +44,8 @@ def main() -> None:
     ap.add_argument("--classes", default="all")
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--poses-cache", type=Path, help="the held-out skeletons' synth -> lift -> "
+                    "physnet files, made here if absent (default: beside --out)")
     ap.add_argument("--strips", type=int, default=4, help="PNG strips to save (first classes)")
     args = ap.parse_args()
     import torch
@@ -44,16 +57,16 @@ def main() -> None:
     from finephys_cli.generation.pipeline import SampleSettings
     from finephys_cli.metrics.pose_fidelity import (mannequin_frames, part_fidelity,
                                                      part_velocity_error)
-    from finephys_cli.stages.generate import GenerateConfig, strip_image, synth_poses
+    from finephys_cli.stages.generate import GenerateConfig, strip_image
 
     classes = select_classes(args.classes)
     spec = resolve_generator()
     size = spec.native_size
-    cache = args.out.parent / "eval_poses"
+    cache = args.poses_cache or args.out.parent / "eval_poses"
     cache.mkdir(parents=True, exist_ok=True)
     cfg = GenerateConfig(size=size)
-    skel = {c.gym99_class: synth_poses(c.gym99_class, 1, args.seed, cache, cfg, size,
-                                       args.device)[0] for c in classes}
+    skel = {c.gym99_class: held_out_pose(c.gym99_class, args.seed, cache, cfg, size,
+                                         args.device) for c in classes}
     dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
     pipe = load_generator(spec, device=args.device, dtype=dtype)
     ids = [c.gym99_class for c in classes]

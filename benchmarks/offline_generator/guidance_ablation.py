@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SOURCES = ("detect", "lift", "fused", "exact")
 
@@ -37,6 +38,8 @@ def main() -> None:
     ap.add_argument("--classes", default="all")
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--poses-cache", type=Path, help="the held-out skeletons' synth -> lift -> "
+                    "physnet files, made here if absent (default: beside --out)")
     args = ap.parse_args()
     import torch
 
@@ -48,19 +51,20 @@ def main() -> None:
     from finephys_cli.io.poses_h5 import PoseFile
     from finephys_cli.metrics.pose_fidelity import (mannequin_frames, part_fidelity,
                                                      part_velocity_error)
-    from finephys_cli.stages.generate import GenerateConfig, synth_poses
+    from evaluate import held_out_pose
+    from finephys_cli.stages.generate import GenerateConfig
 
     classes = select_classes(args.classes)
     spec = resolve_generator()
     size = spec.native_size
-    cache = args.out.parent / "ablation_poses"
+    cache = args.poses_cache or args.out.parent / "ablation_poses"
     cache.mkdir(parents=True, exist_ok=True)
     cfg = GenerateConfig(size=size)
     dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
     pipe = load_generator(spec, device=args.device, dtype=dtype)
     rows, times = [], []
     for c in classes:
-        origin = synth_poses(c.gym99_class, 1, args.seed, cache, cfg, size, args.device)[0]
+        origin = held_out_pose(c.gym99_class, args.seed, cache, cfg, size, args.device)
         phys_path, vid = origin.origin.rsplit(":", 1)
         prompt = extend_with(c.label, c)
         with PoseFile(Path(phys_path)) as pf:
