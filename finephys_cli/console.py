@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -36,6 +37,35 @@ def setup_logging(verbosity: int) -> None:
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False
+    quiet_third_party(verbosity)
+
+
+# Set by the user before finephys started: theirs to keep.
+_USER_SET = {v for v in ("DIFFUSERS_VERBOSITY", "TRANSFORMERS_VERBOSITY",
+                         "HF_HUB_DISABLE_PROGRESS_BARS", "YOLO_VERBOSE") if v in os.environ}
+
+
+def quiet_third_party(verbosity: int) -> None:
+    """Ultralytics', diffusers', transformers' and the hub's own messages and bars (the settings
+    banner, weights loading, float32 notes, LoRA keys for a text encoder we never adapt) only
+    with -v: a user reads them as faults. Through their env vars, read at import, and directly
+    where already imported."""
+    loud = verbosity >= 1
+    wanted = {"DIFFUSERS_VERBOSITY": "info" if loud else "error",
+              "TRANSFORMERS_VERBOSITY": "info" if loud else "error",
+              "HF_HUB_DISABLE_PROGRESS_BARS": "0" if loud else "1",
+              "YOLO_VERBOSE": "True" if loud else "False"}
+    for var, value in wanted.items():
+        if var not in _USER_SET:
+            os.environ[var] = value
+    level = logging.INFO if loud else logging.ERROR
+    for name in ("diffusers", "transformers"):
+        module = sys.modules.get(f"{name}.utils.logging")
+        if module is not None and f"{name.upper()}_VERBOSITY" not in _USER_SET:
+            module.set_verbosity(level)
+            (module.enable_progress_bar if loud else module.disable_progress_bar)()
+    if "ultralytics" in sys.modules and "YOLO_VERBOSE" not in _USER_SET:
+        logging.getLogger("ultralytics").setLevel(logging.INFO if loud else logging.ERROR)
 
 
 def verbosity() -> int:

@@ -61,9 +61,11 @@ class PartialFailure(FinephysError):
 
     exit_code = 3
 
-    def __init__(self, failures: dict[str, str], output: str | None = None):
+    def __init__(self, failures: dict[str, str], output: str | list[str] | None = None):
         self.failures = dict(failures)
-        self.output = output
+        # what was written all the same: printed on stdout, like a success's paths
+        self.outputs = [] if output is None else [output] if isinstance(output, str) \
+            else [str(o) for o in output]
         names = ", ".join(sorted(self.failures)[:5])
         more = "" if len(self.failures) <= 5 else f" (+{len(self.failures) - 5} more)"
         super().__init__(f"{len(self.failures)} input(s) failed: {names}{more}")

@@ -92,8 +92,8 @@ def cli_command(fn: F) -> F:
         except PartialFailure as exc:
             for name, why in sorted(exc.failures.items()):
                 console.print(f"[red]failed[/red] {name}: {why}", markup=True, soft_wrap=True)
-            if exc.output:
-                print(exc.output)
+            for path in exc.outputs:
+                print(path)
             _fail(exc, exc.exit_code)
         except FinephysError as exc:
             _fail(exc, exc.exit_code)

@@ -138,6 +138,14 @@ def inspect(path: Annotated[Path, typer.Argument(help="A finephys file.")],
     report.print(vids)
     if len(summary["videos"]) > len(shown):
         report.print(f"... and {len(summary['videos']) - len(shown)} more videos")
+    if summary["failures"]:
+        fails = Table(title=f"failed inputs ({len(summary['failures'])}; the next run of the "
+                            "same command retries them)")
+        for col in ("id", "source", "reason"):
+            fails.add_column(col)
+        for f in summary["failures"]:
+            fails.add_row(f["id"], f.get("source", ""), f.get("reason", ""))
+        report.print(fails)
     for p in summary["provenance"]:
         report.print(f"provenance: {p.get('path')} ({p.get('format')} "
                       f"{p.get('format_version', '')}, config {p.get('config_hash', '')})")

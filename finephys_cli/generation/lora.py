@@ -9,11 +9,16 @@ ADAPTERS = ("spatial", "temporal")
 
 
 def add_loras(unet, rank: int = 64, dropout: float = 0.1, alpha: int | None = None) -> None:
+    import warnings
+
     from peft import LoraConfig
 
     for name, pattern in (("spatial", SPATIAL), ("temporal", TEMPORAL)):
-        unet.add_adapter(LoraConfig(r=rank, lora_alpha=alpha or rank, lora_dropout=dropout,
-                                    init_lora_weights="gaussian", target_modules=pattern), name)
+        with warnings.catch_warnings():   # two adapters by design (see load_loras)
+            warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+            unet.add_adapter(LoraConfig(r=rank, lora_alpha=alpha or rank, lora_dropout=dropout,
+                                        init_lora_weights="gaussian", target_modules=pattern),
+                             name)
     # add_adapter activates only the last one added: switch both on.
     unet.set_adapters(list(ADAPTERS), [1.0, 1.0])
 
@@ -63,7 +68,13 @@ def load_loras(pipe, folder, scales: dict[str, float] | None = None) -> list[str
     if not names:
         raise ModelNotFoundError(f"{folder}: no spatial/ or temporal/ pytorch_lora_weights."
                                  f"safetensors (written by finephys train-lora)")
+    import warnings
+
     for n in names:
-        pipe.load_lora_weights(str(Path(folder) / n), adapter_name=n)
+        with warnings.catch_warnings():
+            # Two adapters in one UNet is the design (spatial + temporal), not the accident
+            # peft warns about on the second one.
+            warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+            pipe.load_lora_weights(str(Path(folder) / n), adapter_name=n)
     pipe.set_adapters(names, [float((scales or {}).get(n, 1.0)) for n in names])
     return names

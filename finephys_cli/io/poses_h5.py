@@ -4,6 +4,12 @@ One writer class serves every stage: it writes to `OUT.partial` under a lock, ma
 group `complete` as it finishes (so a killed run resumes), and commits with `os.replace`. An
 output is up to date only for the config *and* the inputs it was made from: each video group
 records its input's fingerprint, and the root the digest of them all.
+
+It also holds the one per-input failure policy of the batch stages: an input that fails is
+recorded under `failures/<id>` (its source and a one-line reason) and skipped, the rest is
+written, and the file is committed *not complete*, so the next run with the same config
+retries exactly the failed and missing inputs; `finish()` then raises PartialFailure (exit 3).
+Readers take such a file with a warning naming its failures.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +30,8 @@ import numpy as np
 
 from .. import __version__
 from ..console import log
-from ..errors import InputError, OutputExistsError, SchemaError
+from ..errors import (FinephysError, InputError, OutputExistsError, PartialFailure,
+                      ResourceError, SchemaError)
 from .shards import ShardInfo, apply_shard
 from ..skeleton import SKELETONS
 from .atomic import OutputLock, commit, partial_path
@@ -66,6 +74,7 @@ DATASET_SPECS: dict[str, tuple[list[str], str]] = {
     "frames": (["frame", "y", "x", "rgb"], "uint8"),
 }
 CHUNK_FRAMES = 256
+FAILURES = "failures"       # root group: one subgroup per failed input (attrs source, reason)
 
 
 def spec_for(name: str) -> tuple[list[str], str]:
@@ -134,6 +143,7 @@ class PoseFileWriter:
         self.lock = OutputLock(self.path)
         self.skipped = False
         self.resumed_videos = 0
+        self.failures: dict[str, tuple[str, str]] = {}   # video id -> (source, reason)
         self._h5: h5py.File | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -192,6 +202,11 @@ class PoseFileWriter:
                             del h5["videos"][vid]
                     self._write_inputs_attrs(h5)
                     h5.attrs["complete"] = False
+                    if FAILURES in h5:   # a recorded failure is retried, not kept
+                        retried = len(h5[FAILURES])
+                        del h5[FAILURES]
+                        log.info("retrying %d input(s) that failed last time", retried)
+                    h5.attrs["n_failed"] = 0
                     self.resumed_videos = len(h5.get("videos", {}))
                     log.info("resuming %s: %d video(s) already done", self.partial,
                              self.resumed_videos)
@@ -273,13 +288,52 @@ class PoseFileWriter:
         g.attrs["complete"] = True
         self.h5.flush()
 
+    def fail(self, video_id: str, reason: str, source: str = "") -> None:
+        """Record that an input failed (one line of reason); it is skipped and retried by the
+        next run. Any half-written group of it is dropped."""
+        reason = " ".join(str(reason).split()) or "failed"
+        videos = self.h5["videos"]
+        if video_id in videos:
+            del videos[video_id]
+        group = self.h5.require_group(FAILURES)
+        if video_id in group:
+            del group[video_id]
+        g = group.create_group(video_id)
+        g.attrs.update(source=source or video_id, reason=reason, failed_utc=_now())
+        if self.inputs is not None and video_id in self.inputs:
+            g.attrs["input_fingerprint"] = self.inputs[video_id]
+        self.failures[video_id] = (source or video_id, reason)
+        self.h5.flush()
+        log.warning("%s: %s", source or video_id, reason)
+
+    @contextmanager
+    def guard(self, video_id: str, source: str = "", fail_fast: bool = False) -> Iterator[None]:
+        """Process one input: an error that belongs to the input (anything but a resource
+        error, Ctrl-C or a non-input bug in finephys itself) is recorded with `fail` and the
+        batch goes on; with `fail_fast` it stops the batch."""
+        try:
+            yield
+        except ResourceError:
+            raise
+        except (FinephysError, OSError, ValueError, KeyError, EOFError) as exc:
+            if fail_fast:
+                raise
+            text = str(exc) if isinstance(exc, FinephysError) else \
+                f"{type(exc).__name__}: {exc}"
+            self.fail(video_id, text, source)
+
     def finish(self) -> Path:
-        """Flag the file complete and move it into place."""
-        self.h5.attrs["complete"] = True
+        """Move the file into place: complete when no input failed; otherwise marked
+        incomplete with its failures, and PartialFailure raised (exit 3) after the commit."""
+        self.h5.attrs["complete"] = not self.failures
+        self.h5.attrs["n_failed"] = len(self.failures)
         self.h5.attrs["finished_utc"] = _now()
         self.h5.close()
         self._h5 = None
         commit(self.partial, self.path)
+        if self.failures:
+            raise PartialFailure({src: why for src, why in self.failures.values()},
+                                 output=str(self.path))
         return self.path
 
 
@@ -325,6 +379,12 @@ def _peek(path: Path) -> _Existing:
                              sorted(h5.get("videos", {})))
     except OSError as exc:
         raise InputError(f"{path}: not a readable HDF5 file ({exc})") from exc
+
+
+def read_failures(h5: h5py.File) -> dict[str, dict[str, str]]:
+    """The failure record of a file: video id -> {source, reason, failed_utc}."""
+    return {vid: {k: str(_decode_attr(v)) for k, v in g.attrs.items()}
+            for vid, g in sorted(h5.get(FAILURES, {}).items())}
 
 
 def input_fingerprint(group: h5py.Group) -> str:
@@ -397,8 +457,15 @@ class PoseFile:
             log.warning("%s: format_version %s is newer than %s; reading known fields only",
                         self.path, version, FORMAT_VERSION)
         self.renames = MIGRATIONS.get(version, {})
+        self.failures = read_failures(self.h5)
         if require_complete and not bool(a.get("complete", False)):
-            raise SchemaError(f"{self.path}: incomplete file (an interrupted run?)")
+            if not self.failures:
+                raise SchemaError(f"{self.path}: incomplete file (an interrupted run?)")
+            names = ", ".join(sorted(self.failures)[:3]) + \
+                (f" (+{len(self.failures) - 3} more)" if len(self.failures) > 3 else "")
+            log.warning("%s: %d input(s) failed when it was made (%s); using the %d others. "
+                        "Rerun the command that made it to retry them", self.path,
+                        len(self.failures), names, len(self.h5.get("videos", {})))
         if skeleton is not None and "skeleton" in self.h5:
             name = str(self.h5["skeleton"].attrs.get("name", ""))
             if name != skeleton:
@@ -513,6 +580,7 @@ def summarize(path: Path) -> dict[str, Any]:
             "n_frames": int(sum(int(pf.h5["videos"][v["id"]].attrs.get("n_frames", 0))
                                 for v in videos)),
             "videos": videos, "provenance": prov,
+            "failures": [{"id": vid, **rec} for vid, rec in pf.failures.items()],
         }
 
 
@@ -577,7 +645,7 @@ def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) ->
         root_keep = {k: _decode_attr(v) for k, v in first.attrs.items()
                      if k not in ("format", "format_version", "finephys_version", "created_utc",
                                   "command", "config_json", "config_hash", "complete",
-                                  "finished_utc", "inputs_hash", "n_inputs")
+                                  "finished_utc", "inputs_hash", "n_inputs", "n_failed")
                      and not k.startswith("shard_")}
         with PoseFileWriter(output, format=fmt, config=first.config, config_hash=chash,
                             skeleton=skel, provenance=[pf.path for pf in files],
@@ -589,6 +657,8 @@ def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) ->
                 for vid in pf.video_ids:
                     if not w.is_complete(vid):
                         copy_video_group(pf, vid, w)
+                for vid, rec in pf.failures.items():   # carried: the merge is not complete
+                    w.fail(vid, rec.get("reason", "failed"), rec.get("source", vid))
             w.finish()
         return output
     finally:

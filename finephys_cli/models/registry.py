@@ -115,4 +115,6 @@ SCORE_MODELS = {
     "pickscore": "a PickScore_v1 CLIPModel folder (yuvalkirstain/PickScore_v1) with its "
                  "processor (laion/CLIP-ViT-H-14-laion2B-s32B-b79K) files in the same folder",
     "i3d": "i3d_torchscript.pt (StyleGAN-V's TorchScript I3D) or an InceptionI3d state dict",
+    "videomae": "a transformers VideoMAE folder (e.g. MCG-NJU/videomae-base-finetuned-"
+                "kinetics), the FVD features of --fvd-backend videomae",
 }

@@ -11,7 +11,6 @@ pixels and the extended prompt. Sources:
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from ..io.manifest import IMAGE_EXTS, VIDEO_EXTS, find_video
 from ..io.fingerprint import file_fingerprint
 from ..io.clips import ClipSet, load_clips  # noqa: F401  (the reader of what this writes)
 from ..io.poses_h5 import PoseFile, PoseFileWriter, video_fingerprints
+from ..io.sidefiles import read_json
 
 CLIP_POSE_FORMATS = ("finephys.pose2d", "finephys.synth", "finephys.phys")
 
@@ -132,29 +132,36 @@ def run_prepare_clips(cfg: ClipsConfig, path: Path, output: Path, *, videos: Pat
         for vid in track(pf.video_ids, description="prepare-clips", unit="clip", mode=progress):
             if w.is_complete(vid):
                 continue
-            try:
-                pose = clip_pose(pf, vid, source=cfg.pose_source, frames=cfg.frames,
-                                 size=cfg.size, pad=cfg.pad)
-            except NoValidJointsError:
-                log.warning("%s: no valid joints; skipped", vid)
-                continue
-            idx = pose.frame_indices
-            frames = _render(pf, vid, idx, cfg.render) if cfg.render != "none" else \
-                read_source_frames(_video_path(pf, vid, videos), idx)
-            crops = crop_frames(frames, pose.crop_box, cfg.size)
-            attrs = pf.video_attrs(vid)
-            prompt, cls_id = _prompt_for(attrs)
-            arrays = {"frames": crops, "keypoints2d": pose.keypoints.astype(np.float32),
-                      "scores": pose.scores.astype(np.float32), "crop_box": pose.crop_box}
-            if pf.has(vid, "pose3d_dd"):
-                arrays.update(pose3d_dd=pf.read(vid, "pose3d_dd")[idx],
-                              root2d=pf.read(vid, "root2d")[idx],
-                              scale=np.float32(pf.read(vid, "scale")))
-            w.write_video(vid, {"prompt": prompt, "gym99_class": cls_id,
-                                "label": str(attrs.get("label", "")), **pose.record(),
-                                "n_frames": cfg.frames,
-                                "fps": float(attrs.get("fps", 25.0))}, arrays)
+            with w.guard(vid, f"{path}:{vid}"):
+                _write_clip(w, pf, vid, cfg, videos)
         return w.finish()
+
+
+def _write_clip(w: PoseFileWriter, pf: PoseFile, vid: str, cfg: ClipsConfig,
+                videos: Path | None) -> None:
+    """One video -> its training clip; a video without a single valid joint is left out (it
+    is no sample, and no failure either)."""
+    try:
+        pose = clip_pose(pf, vid, source=cfg.pose_source, frames=cfg.frames, size=cfg.size,
+                         pad=cfg.pad)
+    except NoValidJointsError:
+        log.warning("%s: no valid joints; skipped", vid)
+        return
+    idx = pose.frame_indices
+    frames = _render(pf, vid, idx, cfg.render) if cfg.render != "none" else \
+        read_source_frames(_video_path(pf, vid, videos), idx)
+    crops = crop_frames(frames, pose.crop_box, cfg.size)
+    attrs = pf.video_attrs(vid)
+    prompt, cls_id = _prompt_for(attrs)
+    arrays = {"frames": crops, "keypoints2d": pose.keypoints.astype(np.float32),
+              "scores": pose.scores.astype(np.float32), "crop_box": pose.crop_box}
+    if pf.has(vid, "pose3d_dd"):
+        arrays.update(pose3d_dd=pf.read(vid, "pose3d_dd")[idx],
+                      root2d=pf.read(vid, "root2d")[idx],
+                      scale=np.float32(pf.read(vid, "scale")))
+    w.write_video(vid, {"prompt": prompt, "gym99_class": cls_id,
+                        "label": str(attrs.get("label", "")), **pose.record(),
+                        "n_frames": cfg.frames, "fps": float(attrs.get("fps", 25.0))}, arrays)
 
 
 def _prepare_coco(cfg: ClipsConfig, ann: Path, output: Path, images: Path | None,
@@ -166,8 +173,8 @@ def _prepare_coco(cfg: ClipsConfig, ann: Path, output: Path, images: Path | None
 
     if images is None:
         raise InputError("a COCO annotation file needs --images DIR (the image root)")
-    data = json.loads(Path(ann).read_text())
-    if not {"images", "annotations"} <= set(data):
+    data = read_json(ann, "a COCO annotation file")
+    if not isinstance(data, dict) or not {"images", "annotations"} <= set(data):
         raise InputError(f"{ann}: not a COCO annotation file (needs images and annotations)")
     by_id = {im["id"]: im for im in data["images"]}
     people = [a for a in data["annotations"] if a.get("num_keypoints", 0) >= cfg.min_keypoints
@@ -184,20 +191,21 @@ def _prepare_coco(cfg: ClipsConfig, ann: Path, output: Path, images: Path | None
             vid = f"coco_{a['id']}"
             if w.is_complete(vid):
                 continue
-            im = by_id[a["image_id"]]
-            kp = np.asarray(a["keypoints"], dtype=np.float64).reshape(17, 3)
-            xy = np.where(kp[:, 2:3] > 0, kp[:, :2], np.nan)
-            h36m, sc = coco_to_h36m(xy[None], (kp[:, 2] > 0).astype(float)[None])
-            img_path = Path(images) / im["file_name"]
-            if not img_path.is_file():
-                raise InputError(f"{ann}: image {img_path} not found")
-            frame = np.asarray(Image.open(img_path).convert("RGB"))[None]
-            pose = crop_clip(h36m, sc, frames=None, size=cfg.size, pad=cfg.pad, source="coco")
-            crops = crop_frames(frame, pose.crop_box, cfg.size)
-            prompt = im.get("description") or im.get("caption") or "a person"
-            w.write_video(vid, {"prompt": str(prompt), "gym99_class": -1,
-                                "label": str(im.get("category", "")), **pose.record(),
-                                "n_frames": 1, "fps": 1.0},
-                          {"frames": crops, "keypoints2d": pose.keypoints.astype(np.float32),
-                           "scores": pose.scores.astype(np.float32), "crop_box": pose.crop_box})
+            with w.guard(vid, f"{ann}:{vid}"):
+                im = by_id[a["image_id"]]
+                kp = np.asarray(a["keypoints"], dtype=np.float64).reshape(17, 3)
+                xy = np.where(kp[:, 2:3] > 0, kp[:, :2], np.nan)
+                h36m, sc = coco_to_h36m(xy[None], (kp[:, 2] > 0).astype(float)[None])
+                img_path = Path(images) / im["file_name"]
+                if not img_path.is_file():
+                    raise InputError(f"image {img_path} not found")
+                frame = np.asarray(Image.open(img_path).convert("RGB"))[None]
+                pose = crop_clip(h36m, sc, frames=None, size=cfg.size, pad=cfg.pad, source="coco")
+                crops = crop_frames(frame, pose.crop_box, cfg.size)
+                prompt = im.get("description") or im.get("caption") or "a person"
+                w.write_video(vid, {"prompt": str(prompt), "gym99_class": -1,
+                                    "label": str(im.get("category", "")), **pose.record(),
+                                    "n_frames": 1, "fps": 1.0},
+                              {"frames": crops, "keypoints2d": pose.keypoints.astype(np.float32),
+                               "scores": pose.scores.astype(np.float32), "crop_box": pose.crop_box})
         return w.finish()

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import FinephysError, InputError, PartialFailure
+from ..errors import InputError
 from ..models.detectors import build_detector
 from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_path
 from ..io.fingerprint import file_fingerprint
@@ -164,7 +164,8 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
                shard: tuple[int, int] | None = None, overwrite: bool = False,
                fail_fast: bool = False, allow_download: bool = False, progress: str = "auto",
                detector=None) -> Path:
-    """Detect every input video; a failing video is listed (exit 3), the others are saved."""
+    """Detect every input video; a failing video is recorded in the output and skipped (exit
+    3, retried by the next run), the others are saved."""
     items, shard_info = apply_shard(collect_inputs(inputs, VIDEO_EXTS), shard)
     out = shard_output_path(Path(output), shard)
     angles = parse_rotations(cfg.rotations)
@@ -173,7 +174,6 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
         detector = RotationTTA(detector, angles)
     described = getattr(detector, "description", type(detector).__name__)
     chash = config_hash({**asdict(cfg), "weights": described})
-    failures: dict[str, str] = {}
     with PoseFileWriter(out, format="finephys.pose2d", config={**asdict(cfg),
                         "weights": described}, config_hash=chash, overwrite=overwrite,
                         shard=shard_info, root_attrs={"detector_weights": described},
@@ -196,28 +196,19 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
                 fut = pending.pop(0)
                 if k + ahead < len(todo):
                     pending.append(pool.submit(_load, todo[k + ahead].path, cfg))
-                try:
+                with writer.guard(item.video_id, str(item.path), fail_fast):
                     frames, info, idx = fut.result()
                     arrays = detect_clip(detector, frames, cfg)
-                except FinephysError as exc:
-                    if fail_fast:
-                        raise
-                    failures[str(item.path)] = str(exc)
-                    log.warning("%s: %s", item.path, exc)
-                    continue
-                if np.isnan(arrays["keypoints2d"]).all():
-                    log.warning("%s: no person detected in any frame", item.path)
-                try:
-                    src = os.path.relpath(item.path, out.parent)
-                except ValueError:
-                    src = str(item.path)
-                writer.write_video(item.video_id, {
-                    "source_path": src, "fps": info.fps, "n_frames": len(idx),
-                    "source_n_frames": info.n_frames, "width": info.width,
-                    "height": info.height, "frame_indices": idx,
-                    "detected_frames": int((~np.isnan(arrays["bbox"][:, 0])).sum()),
-                }, arrays)
-        path = writer.finish()
-    if failures:
-        raise PartialFailure(failures, output=str(path))
-    return path
+                    if np.isnan(arrays["keypoints2d"]).all():
+                        log.warning("%s: no person detected in any frame", item.path)
+                    try:
+                        src = os.path.relpath(item.path, out.parent)
+                    except ValueError:
+                        src = str(item.path)
+                    writer.write_video(item.video_id, {
+                        "source_path": src, "fps": info.fps, "n_frames": len(idx),
+                        "source_n_frames": info.n_frames, "width": info.width,
+                        "height": info.height, "frame_indices": idx,
+                        "detected_frames": int((~np.isnan(arrays["bbox"][:, 0])).sum()),
+                    }, arrays)
+        return writer.finish()

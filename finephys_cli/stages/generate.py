@@ -18,10 +18,12 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import InputError, ResourceError, UsageError
+from ..errors import (FinephysError, InputError, OutputExistsError, PartialFailure,
+                      ResourceError, UsageError)
 from ..generation.conditioning import ClipPose
 from ..io.video import strip_image
 from ..io.atomic import atomic_write_text
+from ..io.fingerprint import file_fingerprint
 
 PROVENANCE_VERSION = 1
 
@@ -62,19 +64,39 @@ def slug(text: str, n: int = 40) -> str:
 
 def read_prompts_csv(path: Path) -> list[dict]:
     """Columns: prompt (required), class (Gym99 id, optional), seed (optional)."""
-    if not Path(path).is_file():
-        raise InputError(f"--prompts {path}: no such file")
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    import io
+
+    from ..data.classes import class_by_id
+    from ..io.sidefiles import read_text
+
+    rows = list(csv.DictReader(io.StringIO(read_text(path, "a prompts CSV"), newline="")))
     if not rows or "prompt" not in rows[0]:
         raise InputError(f"--prompts {path}: a CSV with a 'prompt' column is expected")
+
+    def integer(r: dict, column: str, line: int) -> int | None:
+        text = (r.get(column) or "").strip()
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise InputError(f"--prompts {path}: row {line}: {column} {text!r} is not an "
+                             "integer") from None
+
     out = []
     for i, r in enumerate(rows):
+        line = i + 2
         if not (r.get("prompt") or "").strip():
-            raise InputError(f"--prompts {path}: row {i + 2} has an empty prompt")
-        out.append({"prompt": r["prompt"].strip(),
-                    "class": int(r["class"]) if (r.get("class") or "").strip() else None,
-                    "seed": int(r["seed"]) if (r.get("seed") or "").strip() else None})
+            raise InputError(f"--prompts {path}: row {line} has an empty prompt")
+        cls = integer(r, "class", line)
+        if cls is not None:
+            try:
+                class_by_id(cls)
+            except InputError:
+                raise InputError(f"--prompts {path}: row {line}: class {cls} is not a Gym99 "
+                                 "floor-exercise class (finephys classes lists them)") from None
+        out.append({"prompt": r["prompt"].strip(), "class": cls,
+                    "seed": integer(r, "seed", line)})
     return out
 
 
@@ -150,7 +172,10 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
                  models: dict | None = None, device: str = "cpu", shard=None,
                  overwrite: bool = False, progress: str = "auto",
                  allow_download: bool = False) -> list[Path]:
-    """Write OUT/<name>.mp4, .png and .json per job; a finished job (same settings) is skipped."""
+    """Write OUT/<name>.mp4, .png and .json per job. The rerun rule of every stage: a finished
+    job (same settings and inputs) is skipped, one whose input changed is redone, and videos
+    made with other settings are refused without --overwrite. A job that fails (its skeleton
+    cannot be made) is recorded as OUT/<name>.failed.json and retried by the next run."""
     import torch
     from PIL import Image
 
@@ -180,16 +205,30 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
                          "size": size, "models": model_info,
                          "poses": str(poses) if poses else None})
     names = {j.index: f"{j.index:04d}_{slug(j.label or j.prompt)}_s{j.seed}" for j in jobs}
-    todo = [j for j in jobs if overwrite or not _finished(output / f"{names[j.index]}.json",
-                                                         chash)]
+    inputs = file_fingerprint(Path(poses)) if poses else ""
+    states = {j.index: _job_state(output / f"{names[j.index]}.json", chash, inputs)
+              for j in jobs}
+    other = sorted(names[i] for i, state in states.items() if state == "other")
+    if other and not overwrite:
+        raise OutputExistsError(f"{output}: {len(other)} video(s) were made with other "
+                                f"settings ({other[0]}.json); use --overwrite to replace "
+                                "them, or another -o")
+    todo = [j for j in jobs if overwrite or states[j.index] != "done"]
     written = [output / f"{names[j.index]}.mp4" for j in jobs if j not in todo]
     if not todo:
         log.info("generate: all %d videos already done", len(jobs))
         return written
     dtype = torch_dtype(cfg.dtype, device)
     pipe = load_generator(spec, device=device, dtype=dtype, allow_download=allow_download)
-    _attach_poses(todo, cfg, size, poses, output / "poses", device,
-                  levels=pipe.levels(size) if pipe.encoder is not None else None)
+    failures = _attach_poses(todo, cfg, size, poses, output / "poses", device,
+                             levels=pipe.levels(size) if pipe.encoder is not None else None)
+    for job in [j for j in todo if j.index in failures]:
+        name = names[job.index]
+        atomic_write_text(output / f"{name}.failed.json", json.dumps(
+            {"finephys_sidecar": PROVENANCE_VERSION, "failed": True, "prompt": job.prompt,
+             "seed": job.seed, "reason": failures[job.index], "config_hash": chash}, indent=1))
+        log.warning("%s: %s", name, failures[job.index])
+    todo = [j for j in todo if j.index not in failures]
     cache_key = _compile(pipe, cfg, spec, size) if cfg.compile else None
     batches = [todo[i:i + cfg.batch_size] for i in range(0, len(todo), cfg.batch_size)]
     ticks = iter(track(range(len(batches) * cfg.steps * max(cfg.free_init, 1)),
@@ -223,9 +262,10 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
                          "keypoints_crop_px": np.round(job.pose.keypoints, 3).tolist(),
                          "scores": np.round(job.pose.scores, 4).tolist(),
                          "stored_maps": job.pose.maps is not None},
-                "device": device,
+                "device": device, "input_fingerprint": inputs,
             }
             atomic_write_text(output / f"{name}.json", json.dumps(sidecar, indent=1))
+            (output / f"{name}.failed.json").unlink(missing_ok=True)
             written.append(mp4)
         if cache_key is not None:
             from ..generation.compile import save_artifacts
@@ -234,6 +274,9 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
             cache_key = None          # once, after the first compiled batch
     for _ in ticks:
         pass
+    if failures:
+        raise PartialFailure({names[i]: why for i, why in failures.items()},
+                             output=[str(p) for p in sorted(written)])
     return sorted(written)
 
 
@@ -253,27 +296,43 @@ def _compile(pipe, cfg: GenerateConfig, spec, size: int) -> str:
     return key
 
 
-def _finished(sidecar: Path, chash: str) -> bool:
+def _job_state(sidecar: Path, chash: str, inputs: str) -> str:
+    """new (no finished video), done (same settings and inputs), redo (same settings, its
+    input changed) or other (made with other settings)."""
     if not sidecar.is_file():
-        return False
+        return "new"
     try:
         meta = json.loads(sidecar.read_text())
-    except json.JSONDecodeError:
-        return False
-    return meta.get("config_hash") == chash and (sidecar.parent / meta.get("video", "")).is_file()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "new"                  # a torn sidecar: the job never finished
+    if not (sidecar.parent / str(meta.get("video", ""))).is_file():
+        return "new"
+    if meta.get("config_hash") != chash:
+        return "other"
+    return "done" if meta.get("input_fingerprint", "") == inputs else "redo"
 
 
 def _attach_poses(jobs: list[Job], cfg: GenerateConfig, size: int, poses: Path | None,
-                  cache: Path, device: str, levels: list[int] | None) -> None:
+                  cache: Path, device: str, levels: list[int] | None) -> dict[int, str]:
+    """Give every job its skeleton; returns {job index: reason} for the jobs that get none
+    (a pose file that cannot be read at all fails the whole command instead)."""
     if poses is not None:
         skeletons = poses_from_file(poses, cfg, size, levels, 10 ** 9)
         for j in jobs:
             j.pose = skeletons[j.index % len(skeletons)]
-        return
+        return {}
     cache.mkdir(parents=True, exist_ok=True)
+    failures: dict[int, str] = {}
     for j in jobs:
         if j.gym_class is None:
-            raise InputError(f"prompt {j.prompt!r} matches no Gym99 FX class: pass --class ID "
-                             f"or --poses FILE")
-        # One synthetic performance per (class, seed): the seed picks the motion too.
-        j.pose = synth_poses(j.gym_class, 1, j.seed, cache, cfg, size, device)[0]
+            failures[j.index] = (f"prompt {j.prompt!r} matches no Gym99 FX class: pass --class "
+                                 "ID or --poses FILE")
+            continue
+        try:
+            # One synthetic performance per (class, seed): the seed picks the motion too.
+            j.pose = synth_poses(j.gym_class, 1, j.seed, cache, cfg, size, device)[0]
+        except FinephysError as exc:
+            failures[j.index] = str(exc)
+    if len(failures) == len(jobs):
+        raise InputError(next(iter(failures.values())))
+    return failures

@@ -59,25 +59,26 @@ def run_render_heatmaps(cfg: HeatmapConfig, path: Path, output: Path, *, device:
                          mode=progress):
             if w.is_complete(vid):
                 continue
-            pose = clip_pose(pf, vid, source=cfg.pose_source, frames=cfg.frames, size=cfg.size,
-                             pad=cfg.pad)
-            kp = pose.keypoints
-            arrays: dict[str, np.ndarray] = {
-                "crop_box": pose.crop_box, "scores": pose.scores.astype(np.float32),
-                "keypoints2d": from_crop(kp, pose.crop_box, cfg.size).astype(np.float32)}
-            scores_t = torch.as_tensor(pose.scores, dtype=torch.float32, device=device)
-            kp_t = torch.as_tensor(kp, dtype=torch.float32, device=device)
-            for size in sizes:
-                chunks = []
-                for s in range(0, len(kp), cfg.batch_size):
-                    hm = level_map(kp_t[s:s + cfg.batch_size], scores_t[s:s + cfg.batch_size],
-                                   cfg.size, size, cfg.channels, cfg.sigma)
-                    chunks.append(hm.to(torch.float16).cpu().numpy())
-                arrays[f"heatmaps/{size}x{size}"] = np.concatenate(chunks)
-            attrs = carry_video_attrs(pf, vid, output)
-            if "frame_indices" in attrs:    # row -> video frame, for the rows kept
-                attrs["frame_indices"] = np.asarray(attrs["frame_indices"])[pose.frame_indices]
-            attrs.update(pose_source=pose.source, channels=cfg.channels,
-                         pose_rows=pose.frame_indices)
-            w.write_video(vid, attrs, arrays)
+            with w.guard(vid, f"{path}:{vid}"):
+                pose = clip_pose(pf, vid, source=cfg.pose_source, frames=cfg.frames, size=cfg.size,
+                                 pad=cfg.pad)
+                kp = pose.keypoints
+                arrays: dict[str, np.ndarray] = {
+                    "crop_box": pose.crop_box, "scores": pose.scores.astype(np.float32),
+                    "keypoints2d": from_crop(kp, pose.crop_box, cfg.size).astype(np.float32)}
+                scores_t = torch.as_tensor(pose.scores, dtype=torch.float32, device=device)
+                kp_t = torch.as_tensor(kp, dtype=torch.float32, device=device)
+                for size in sizes:
+                    chunks = []
+                    for s in range(0, len(kp), cfg.batch_size):
+                        hm = level_map(kp_t[s:s + cfg.batch_size], scores_t[s:s + cfg.batch_size],
+                                       cfg.size, size, cfg.channels, cfg.sigma)
+                        chunks.append(hm.to(torch.float16).cpu().numpy())
+                    arrays[f"heatmaps/{size}x{size}"] = np.concatenate(chunks)
+                attrs = carry_video_attrs(pf, vid, output)
+                if "frame_indices" in attrs:    # row -> video frame, for the rows kept
+                    attrs["frame_indices"] = np.asarray(attrs["frame_indices"])[pose.frame_indices]
+                attrs.update(pose_source=pose.source, channels=cfg.channels,
+                             pose_rows=pose.frame_indices)
+                w.write_video(vid, attrs, arrays)
         return w.finish()

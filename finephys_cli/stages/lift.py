@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from ..configs import config_hash
-from ..console import log, track
+from ..console import track
 from ..data.lift_data import Clip, clip_windows, overlap_mean
-from ..errors import PartialFailure
+from ..errors import InputError
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs,
                            shard_video_ids, video_fingerprints)
@@ -58,7 +58,6 @@ def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
     model_dir = resolve_model("lifter", Path(cfg.model) if cfg.model else None)
     model = InContextLifter.from_pretrained(model_dir, device=device)
     chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})
-    failures: dict[str, str] = {}
     ids, shard_info = shard_video_ids(path, POSE2D_FORMATS, shard)
     output = shard_output_path(Path(output), shard)
     with PoseFile(path, formats=POSE2D_FORMATS) as pf, \
@@ -72,26 +71,21 @@ def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
         for vid in track(ids, description="lift", unit="video", mode=progress):
             if w.is_complete(vid):
                 continue
-            kp, sc = pf.read(vid, "keypoints2d"), pf.read(vid, "scores")
-            if kp.shape[1:] != (17, 2):
-                failures[vid] = f"keypoints2d has shape {kp.shape}, expected (T,17,2)"
-                continue
-            if np.isnan(kp).all():
-                failures[vid] = "no valid 2D joints (all NaN): nothing to lift"
-                continue
-            dd, root, scale, prompts = lift_clip(model, kp.astype(np.float64),
-                                                 np.nan_to_num(sc).astype(np.float64), device,
-                                                 cfg.batch_size, cfg.stride, cfg.prompt_choice)
-            arrays = {name: pf.read(vid, name) for name in PASSTHROUGH if pf.has(vid, name)}
-            arrays.update(pose3d_dd=dd.astype(np.float32), root2d=root.astype(np.float32),
-                          scale=np.float32(scale))
-            attrs = carry_video_attrs(pf, vid, output)
-            attrs.update(prompt_indices=prompts.tolist(), prompt_mode=cfg.prompt_choice,
-                         missing_joint_fraction=float(np.isnan(kp).any(-1).mean()))
-            w.write_video(vid, attrs, arrays)
-        out = w.finish()
-    if failures:
-        for vid, why in failures.items():
-            log.warning("%s: %s", vid, why)
-        raise PartialFailure({f"{path}:{k}": v for k, v in failures.items()}, output=str(out))
-    return out
+            with w.guard(vid, f"{path}:{vid}"):
+                kp, sc = pf.read(vid, "keypoints2d"), pf.read(vid, "scores")
+                if kp.ndim != 3 or kp.shape[1:] != (17, 2):
+                    raise InputError(f"keypoints2d has shape {kp.shape}, expected (T,17,2)")
+                if np.isnan(kp).all():
+                    raise InputError("no valid 2D joints (all NaN): nothing to lift")
+                dd, root, scale, prompts = lift_clip(model, kp.astype(np.float64),
+                                                     np.nan_to_num(sc).astype(np.float64),
+                                                     device, cfg.batch_size, cfg.stride,
+                                                     cfg.prompt_choice)
+                arrays = {name: pf.read(vid, name) for name in PASSTHROUGH if pf.has(vid, name)}
+                arrays.update(pose3d_dd=dd.astype(np.float32), root2d=root.astype(np.float32),
+                              scale=np.float32(scale))
+                attrs = carry_video_attrs(pf, vid, output)
+                attrs.update(prompt_indices=prompts.tolist(), prompt_mode=cfg.prompt_choice,
+                             missing_joint_fraction=float(np.isnan(kp).any(-1).mean()))
+                w.write_video(vid, attrs, arrays)
+        return w.finish()

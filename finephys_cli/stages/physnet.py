@@ -76,27 +76,29 @@ def run_physnet(cfg: PhysnetConfig, path: Path, output: Path, *, device: str = "
         for vid in track(ids, description="physnet", unit="video", mode=progress):
             if w.is_complete(vid):
                 continue
-            dd = pf.read(vid, "pose3d_dd").astype(np.float64)
-            if np.isnan(dd).any():
-                raise InputError(f"{path}: video {vid} has NaN in pose3d_dd")
-            if len(dd) < 6:
-                raise InputError(f"{path}: video {vid} has {len(dd)} frames; PhysNet needs 6")
-            res = refine_windows(model, dd, device, frames, cfg.batch_size)
-            pp = res["s_pp"]
-            fused = fuse_estimates(dd, pp)
-            root, scale = pf.read(vid, "root2d"), float(pf.read(vid, "scale"))
-            xy = fused[..., :2]
-            if proj is not None:
-                with torch.no_grad():
-                    xy = project_fused(torch.as_tensor(fused, dtype=torch.float32,
-                                                       device=device), proj).cpu().numpy()
-            arrays = {name: pf.read(vid, name) for name in pf.datasets(vid)}
-            arrays.update(pose3d_pp=pp.astype(np.float32), pose3d_fused=fused.astype(np.float32),
-                          pose2d_fused=denormalize_2d(xy, root, scale).astype(np.float32),
-                          noise_fro=res["noise_fro"].astype(np.float32),
-                          minv_eig_min=res["minv_eig_min"].astype(np.float32))
-            if mlp is not None:
-                arrays["pose3d_mlp"] = refine_windows(mlp, dd, device, frames,
-                                                      cfg.batch_size)["s_pp"].astype(np.float32)
-            w.write_video(vid, carry_video_attrs(pf, vid, output), arrays)
+            with w.guard(vid, f"{path}:{vid}"):
+                dd = pf.read(vid, "pose3d_dd").astype(np.float64)
+                if np.isnan(dd).any():
+                    raise InputError("NaN in pose3d_dd")
+                if len(dd) < 6:
+                    raise InputError(f"{len(dd)} frames; PhysNet needs 6")
+                res = refine_windows(model, dd, device, frames, cfg.batch_size)
+                pp = res["s_pp"]
+                fused = fuse_estimates(dd, pp)
+                root, scale = pf.read(vid, "root2d"), float(pf.read(vid, "scale"))
+                xy = fused[..., :2]
+                if proj is not None:
+                    with torch.no_grad():
+                        xy = project_fused(torch.as_tensor(fused, dtype=torch.float32,
+                                                           device=device), proj).cpu().numpy()
+                arrays = {name: pf.read(vid, name) for name in pf.datasets(vid)}
+                arrays.update(pose3d_pp=pp.astype(np.float32),
+                              pose3d_fused=fused.astype(np.float32),
+                              pose2d_fused=denormalize_2d(xy, root, scale).astype(np.float32),
+                              noise_fro=res["noise_fro"].astype(np.float32),
+                              minv_eig_min=res["minv_eig_min"].astype(np.float32))
+                if mlp is not None:
+                    arrays["pose3d_mlp"] = refine_windows(
+                        mlp, dd, device, frames, cfg.batch_size)["s_pp"].astype(np.float32)
+                w.write_video(vid, carry_video_attrs(pf, vid, output), arrays)
         return w.finish()

@@ -19,6 +19,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.atomic import atomic_write_text
+from ..io.fingerprint import file_fingerprint
+from ..io.folder_output import FolderOutput
 
 QUESTIONS = (("text", "Text alignment: does the video show the described action?"),
              ("domain", "Domain consistency: does it look like the reference gymnastics?"),
@@ -28,10 +30,11 @@ VIDEO_EXTS = (".mp4", ".webm", ".gif")
 
 def _prompt_of(video: Path) -> str:
     side = video.with_suffix(".json")
-    if side.is_file():
-        meta = json.loads(side.read_text())
-        return str(meta.get("prompt") or video.stem)
-    return video.stem
+    try:
+        meta = json.loads(side.read_text()) if side.is_file() else {}
+    except (OSError, ValueError):
+        meta = {}                        # a torn or foreign sidecar: the stem will do
+    return str(meta.get("prompt") or video.stem) if isinstance(meta, dict) else video.stem
 
 
 def make_study(method_dirs: list[Path], output: Path, *, seed: int = 0, title: str =
@@ -52,32 +55,32 @@ def make_study(method_dirs: list[Path], output: Path, *, seed: int = 0, title: s
     if not common:
         raise InputError("no video stem is present in every method folder")
     output = Path(output)
-    if output.exists():
-        if not overwrite:
-            from ..errors import OutputExistsError
-
-            raise OutputExistsError(f"{output} exists; pass --overwrite")
-        shutil.rmtree(output)
-    media = output / "media"
-    media.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    key: dict[str, dict] = {}
-    items = []
-    for stem in common:
-        order = rng.permutation(len(method_dirs))
-        videos = []
-        for k in order:
-            token = secrets.token_hex(6)
-            src = stems[k][stem]
-            shutil.copy2(src, media / f"{token}{src.suffix.lower()}")
-            key[token] = {"method": names[k], "video": str(src)}
-            videos.append({"id": token, "src": f"media/{token}{src.suffix.lower()}"})
-        items.append({"item": stem, "prompt": _prompt_of(stems[0][stem]), "videos": videos})
-    page = render_page(title, items)
-    atomic_write_text(output / "index.html", page)
-    atomic_write_text(output / "key.json", json.dumps({"methods": names, "tokens": key,
-                                                       "questions": [q for q, _ in QUESTIONS]},
-                                                      indent=1))
+    folder = FolderOutput(output, command="study make", key={
+        "methods": names, "seed": seed, "title": title,
+        "videos": [[str(s[stem]), file_fingerprint(s[stem])] for s in stems for stem in common]},
+        overwrite=overwrite)
+    if folder.up_to_date:
+        return output / "index.html"
+    with folder.building() as tmp:
+        media = tmp / "media"
+        media.mkdir()
+        rng = np.random.default_rng(seed)
+        key: dict[str, dict] = {}
+        items = []
+        for stem in common:
+            order = rng.permutation(len(method_dirs))
+            videos = []
+            for k in order:
+                token = secrets.token_hex(6)
+                src = stems[k][stem]
+                shutil.copy2(src, media / f"{token}{src.suffix.lower()}")
+                key[token] = {"method": names[k], "video": str(src)}
+                videos.append({"id": token, "src": f"media/{token}{src.suffix.lower()}"})
+            items.append({"item": stem, "prompt": _prompt_of(stems[0][stem]), "videos": videos})
+        atomic_write_text(tmp / "index.html", render_page(title, items))
+        atomic_write_text(tmp / "key.json", json.dumps(
+            {"methods": names, "tokens": key, "questions": [q for q, _ in QUESTIONS]},
+            indent=1))
     return output / "index.html"
 
 
@@ -155,26 +158,43 @@ shuffled per prompt. When done, press <b>Export ratings</b> and send the downloa
 """
 
 
+def _add_rating(scores: dict, key: dict, r: object, path: Path, key_path: Path) -> None:
+    if not isinstance(r, dict) or not {"video", "question", "score"} <= set(r):
+        raise InputError(f"{path}: bad rating {r!r} (needs video, question, score)")
+    token = key["tokens"].get(str(r["video"]))
+    if not isinstance(token, dict) or token.get("method") not in scores:
+        raise InputError(f"{path}: video id {r['video']!r} is not in {key_path}")
+    try:
+        score = int(r["score"])
+    except (TypeError, ValueError):
+        score = 0
+    if r["question"] not in scores[token["method"]] or not 1 <= score <= 5:
+        raise InputError(f"{path}: bad rating {r}")
+    scores[token["method"]][r["question"]].append(score)
+
+
 def collect_study(exports: list[Path], key_path: Path) -> dict:
     """MOS ± 95% CI per method and question over all raters' exports."""
     from scipy import stats
 
-    key = json.loads(Path(key_path).read_text())
+    from ..io.sidefiles import read_json
+
+    key = read_json(key_path, "a study key (key.json from finephys study make)")
+    if not isinstance(key, dict) or not isinstance(key.get("methods"), list) or \
+            not isinstance(key.get("tokens"), dict):
+        raise InputError(f"{key_path}: not a study key (needs methods and tokens)")
     scores: dict[str, dict[str, list[int]]] = {m: {q: [] for q, _ in QUESTIONS}
                                                for m in key["methods"]}
     raters = []
     for path in exports:
-        data = json.loads(Path(path).read_text())
-        if data.get("format") != "finephys.study-ratings":
+        data = read_json(path, "a study export (ratings JSON)")
+        if not isinstance(data, dict) or data.get("format") != "finephys.study-ratings":
             raise InputError(f"{path}: not a finephys study export")
+        if not isinstance(data.get("ratings"), list):
+            raise InputError(f"{path}: a study export without a list of ratings")
         raters.append(data.get("rater") or Path(path).stem)
         for r in data["ratings"]:
-            token = key["tokens"].get(r["video"])
-            if token is None:
-                raise InputError(f"{path}: video id {r['video']!r} is not in {key_path}")
-            if r["question"] not in scores[token["method"]] or not 1 <= int(r["score"]) <= 5:
-                raise InputError(f"{path}: bad rating {r}")
-            scores[token["method"]][r["question"]].append(int(r["score"]))
+            _add_rating(scores, key, r, path, key_path)
     table: dict[str, dict] = {}
     for method, qs in scores.items():
         table[method] = {}

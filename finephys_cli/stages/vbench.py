@@ -9,8 +9,10 @@ import re
 import shutil
 from pathlib import Path
 
-from ..errors import InputError, OutputExistsError
+from ..errors import InputError
 from ..io.atomic import atomic_write_text
+from ..io.fingerprint import file_fingerprint
+from ..io.folder_output import FolderOutput
 
 
 def vbench_name(prompt: str) -> str:
@@ -19,25 +21,28 @@ def vbench_name(prompt: str) -> str:
 
 
 def export_vbench(items, output: Path, *, overwrite: bool = False) -> list[Path]:
+    """Copy each generated mp4 as '<prompt>-<i>.mp4' and write prompts.json; a rerun over the
+    same videos skips, over other ones is refused without --overwrite."""
     output = Path(output)
-    if output.exists():
-        if not overwrite:
-            raise OutputExistsError(f"{output} exists; pass --overwrite")
-        shutil.rmtree(output)
-    output.mkdir(parents=True)
-    counts: dict[str, int] = {}
-    mapping = {}
     for it in items:
         if not it.prompt:
             raise InputError(f"{it.path}: no prompt (needs a generate sidecar)")
         if it.path.suffix.lower() != ".mp4":
             raise InputError(f"{it.path}: VBench reads mp4")
-        base = vbench_name(it.prompt)
-        i = counts.get(base, 0)
-        counts[base] = i + 1
-        dest = output / f"{base}-{i}.mp4"
-        shutil.copy2(it.path, dest)
-        mapping[dest.name] = it.prompt
-    prompts = output / "prompts.json"
-    atomic_write_text(prompts, json.dumps(mapping, indent=1))
-    return [output, prompts]
+    folder = FolderOutput(output, command="export-vbench", key={
+        "videos": [[it.name, it.prompt, file_fingerprint(it.path)] for it in items]},
+        overwrite=overwrite)
+    if folder.up_to_date:
+        return [output, output / "prompts.json"]
+    with folder.building() as tmp:
+        counts: dict[str, int] = {}
+        mapping = {}
+        for it in items:
+            base = vbench_name(it.prompt)
+            i = counts.get(base, 0)
+            counts[base] = i + 1
+            dest = tmp / f"{base}-{i}.mp4"
+            shutil.copy2(it.path, dest)
+            mapping[dest.name] = it.prompt
+        atomic_write_text(tmp / "prompts.json", json.dumps(mapping, indent=1))
+    return [output, output / "prompts.json"]

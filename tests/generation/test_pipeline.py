@@ -246,3 +246,63 @@ def test_generate_shards_split_the_jobs(tiny, runner, tmp_path, synth_small):
     assert not names[0] & names[1]
     assert sorted(names[0] | names[1]) == sorted(p.name for p in (tmp_path / "out").glob("*.mp4"))
     assert len(names[0] | names[1]) == 3
+
+
+def test_generate_rerun_rule_and_failed_jobs(tiny, runner, tmp_path, synth_small):
+    """Same settings skip; other settings are refused without --overwrite (they silently
+    replaced the videos before); a changed --poses file redoes the videos; a prompt whose
+    skeleton cannot be made is recorded, the others are written (exit 3)."""
+    import shutil
+
+    import h5py
+
+    from finephys_cli.app import app
+
+    root, sd, motion = tiny
+    poses = tmp_path / "poses.h5"
+    shutil.copy(synth_small[0], poses)
+    common = ["--sd15", str(sd), "--motion-adapter", str(motion), "--heatmap-encoder",
+              str(root / "enc_live"), "--size", "64", "--frames", "4", "--progress", "none",
+              "-o", str(tmp_path / "out")]
+    args = ["generate", "--prompt", "salto", "--poses", str(poses), *common]
+    assert runner.invoke(app, [*args, "--steps", "2"]).exit_code == 0
+    mp4 = next((tmp_path / "out").glob("*.mp4"))
+    first = mp4.stat().st_mtime_ns
+    again = runner.invoke(app, [*args, "--steps", "2"])
+    assert again.exit_code == 0 and again.stdout.split() == [str(mp4)]
+    other = runner.invoke(app, [*args, "--steps", "3"])
+    assert other.exit_code == 1 and "other settings" in other.stderr and "--overwrite" in \
+        other.stderr
+    assert mp4.stat().st_mtime_ns == first
+    with h5py.File(poses, "a") as h5:       # the skeleton file changes in place
+        vid = sorted(h5["videos"])[0]
+        h5[f"videos/{vid}/keypoints2d"][...] += 3.0
+    redo = runner.invoke(app, [*args, "--steps", "2"])
+    assert redo.exit_code == 0 and mp4.stat().st_mtime_ns != first
+
+    csv = tmp_path / "prompts.csv"
+    csv.write_text("prompt,class,seed\nswitch leap with 0.5 turn,,0\na cat on a mat,,0\n")
+    mixed = ["generate", "--prompts", str(csv), *common[:-1], str(tmp_path / "mix"),
+             "--steps", "1"]
+    res = runner.invoke(app, mixed)
+    assert res.exit_code == 3 and "matches no Gym99 FX class" in res.stderr
+    assert [p.endswith(".mp4") for p in res.stdout.split()] == [True]
+    failed = list((tmp_path / "mix").glob("*.failed.json"))
+    assert len(failed) == 1 and "cat" in json.loads(failed[0].read_text())["prompt"]
+
+
+def test_generate_prompts_csv_is_validated(runner, tmp_path):
+    from finephys_cli.app import app
+
+    for text, message in (("prompt,seed\nsalto,one\n", "seed 'one' is not an integer"),
+                          ("prompt,class\nsalto,99\n", "class 99 is not a Gym99"),
+                          ("name\nsalto\n", "a 'prompt' column")):
+        (tmp_path / "p.csv").write_text(text)
+        res = runner.invoke(app, ["generate", "--prompts", str(tmp_path / "p.csv"), "-o",
+                                  str(tmp_path / "o")])
+        assert res.exit_code == 1 and message in res.stderr, res.output
+        assert "Traceback" not in res.output
+    (tmp_path / "p.csv").write_bytes(b"\x89HDF\r\n\x1a\n\x00\xff\xfe")
+    res = runner.invoke(app, ["generate", "--prompts", str(tmp_path / "p.csv"), "-o",
+                              str(tmp_path / "o")])
+    assert res.exit_code == 1 and "binary file" in res.stderr

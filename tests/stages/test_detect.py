@@ -70,6 +70,36 @@ def test_blank_video_all_nan_and_corrupt_file_exit_3(runner, tmp_path):
     with PoseFile(out) as pf:
         assert pf.video_ids == ["blank"]
         assert np.isnan(pf.read("blank", "keypoints2d")).all()
+        # The failure is recorded, and the file is not complete because of it.
+        assert not pf.attrs["complete"] and list(pf.failures) == ["corrupt"]
+        assert pf.failures["corrupt"]["source"].endswith("corrupt.mp4")
+
+
+def test_a_failed_video_is_retried_once_it_is_whole(runner, synth_small, tmp_path):
+    """Regression: a video still being copied failed, the output was marked complete, and the
+    rerun said 'up to date' (exit 0) without ever reading it."""
+    import shutil
+
+    a, b = sorted(synth_small[1].glob("*.mp4"))
+    (tmp_path / "in").mkdir()
+    shutil.copy(a, tmp_path / "in" / "good.mp4")
+    late = tmp_path / "in" / "late.mp4"
+    late.write_bytes(b.read_bytes()[:300])                             # half copied
+    out = tmp_path / "d.h5"
+    first = runner.invoke(app, ["detect", str(tmp_path / "in"), "-o", str(out), *FAST])
+    assert first.exit_code == 3 and "late.mp4" in first.stderr
+    assert first.stdout.strip() == str(out)        # what was written, as on success
+    inspected = runner.invoke(app, ["inspect", str(out)])
+    assert "failed inputs" in inspected.stdout and "late" in inspected.stdout
+    with PoseFile(out) as pf:
+        good = pf.read("good", "keypoints2d")
+    shutil.copy(b, late)                                               # now whole
+    again = runner.invoke(app, ["detect", str(tmp_path / "in"), "-o", str(out), *FAST])
+    assert again.exit_code == 0, again.output
+    with PoseFile(out) as pf:
+        assert pf.attrs["complete"] and not pf.failures
+        assert sorted(pf.video_ids) == ["good", "late"]
+        np.testing.assert_array_equal(pf.read("good", "keypoints2d"), good)   # kept as it was
 
 
 def test_random_yaml_model_runs_whole_path(runner, synth_small, tmp_path):

@@ -191,3 +191,65 @@ def test_pose_models_follow_models_toml_then_env_then_option(tiny_pose_models, t
     monkeypatch.setenv("FINEPHYS_LIFTER_MODEL", str(tmp_path / "gone"))
     with pytest.raises(ModelNotFoundError, match="FINEPHYS_LIFTER_MODEL"):
         resolve_model("lifter", None)
+
+
+def test_physnet_and_heatmaps_record_a_bad_video_and_write_the_others(runner, synth_small,
+                                                                      tiny_pose_models,
+                                                                      tmp_path):
+    """Regression: physnet (and render-heatmaps) stopped the batch at the first broken video
+    with exit 1 and wrote nothing; now the video is recorded and the next run retries it."""
+    import shutil
+
+    synth, _ = synth_small
+    lifted = tmp_path / "l.h5"
+    assert runner.invoke(app, ["lift", str(synth), str(lifted), "--model",
+                               str(tiny_pose_models / "lifter"), "--device", "cpu"]).exit_code == 0
+    broken = tmp_path / "broken.h5"
+    shutil.copy(lifted, broken)
+    with h5py.File(broken, "a") as h5:
+        bad, good = sorted(h5["videos"])
+        kept = h5[f"videos/{bad}/pose3d_dd"][...]
+        h5[f"videos/{bad}/pose3d_dd"][3] = np.nan
+    phys = tmp_path / "p.h5"
+    args = ["physnet", str(broken), str(phys), "--model", str(tiny_pose_models / "physnet"),
+            "--device", "cpu"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 3 and f"{bad}: NaN in pose3d_dd" in res.stderr
+    assert res.stdout.strip() == str(phys)
+    with PoseFile(phys) as pf:
+        assert pf.video_ids == [good] and list(pf.failures) == [bad]
+    hm = runner.invoke(app, ["render-heatmaps", str(phys), str(tmp_path / "h.h5"), "--pose-source",
+                             "fused", "--size", "64", "--device", "cpu"])
+    assert hm.exit_code == 0, hm.output           # a file with failures is read, with a warning
+    assert "failed when it was made" in " ".join(hm.stderr.split())
+    again = runner.invoke(app, args)
+    assert again.exit_code == 3                   # retried, and still broken
+    with h5py.File(broken, "a") as h5:
+        h5[f"videos/{bad}/pose3d_dd"][...] = kept
+    fixed = runner.invoke(app, args)
+    assert fixed.exit_code == 0, fixed.output
+    with PoseFile(phys) as pf:
+        assert sorted(pf.video_ids) == [bad, good] and pf.attrs["complete"]
+
+
+def test_merge_carries_the_failures_of_its_shards(runner, synth_small, tiny_pose_models,
+                                                  tmp_path):
+    import shutil
+
+    synth, _ = synth_small
+    broken = tmp_path / "s.h5"
+    shutil.copy(synth, broken)
+    with h5py.File(broken, "a") as h5:
+        bad = sorted(h5["videos"])[0]
+        h5[f"videos/{bad}/keypoints2d"][...] = np.nan
+    model = ["--model", str(tiny_pose_models / "lifter"), "--device", "cpu"]
+    for i in (0, 1):
+        res = runner.invoke(app, ["lift", str(broken), str(tmp_path / "l.h5"), "--shard",
+                                  f"{i}/2", *model])
+        assert res.exit_code == (3 if i == 0 else 0), res.output
+    shards = sorted(str(p) for p in tmp_path.glob("l.shard-*-of-2.h5"))
+    res = runner.invoke(app, ["merge", *shards, "-o", str(tmp_path / "m.h5")])
+    assert res.exit_code == 3 and bad in res.stderr
+    with PoseFile(tmp_path / "m.h5") as pf:
+        assert list(pf.failures) == [bad] and not pf.attrs["complete"]
+        assert len(pf.video_ids) == 1

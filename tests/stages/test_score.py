@@ -266,3 +266,48 @@ def test_fvd_videomae_backend_end_to_end(tmp_path, runner):
     fvd = json.loads(out.read_text())["metrics"]["fvd"]
     assert fvd["fvd"] > 0 and fvd["protocol"]["extractor"] == "videomae"
     assert fvd["protocol"]["feature"].startswith("32-d")
+
+
+def test_export_vbench_and_study_make_follow_the_rerun_rule(tmp_path, runner):
+    from finephys_cli.app import app
+
+    gen = _videos(tmp_path / "gen", 2, 6, seed=3)
+    for args, out in ((["export-vbench", str(gen)], tmp_path / "vb"),
+                      (["study", "make", str(gen)], tmp_path / "study")):
+        first = runner.invoke(app, [*args, "-o", str(out)])
+        assert first.exit_code == 0, first.output
+        made = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+        again = runner.invoke(app, [*args, "-o", str(out)])      # refused before
+        assert again.exit_code == 0 and again.stdout == first.stdout
+        assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == made
+        _videos(gen, 3, 6, seed=4)                              # other inputs now
+        other = runner.invoke(app, [*args, "-o", str(out)])
+        assert other.exit_code == 1 and "--overwrite" in other.stderr
+        assert runner.invoke(app, [*args, "-o", str(out), "--overwrite"]).exit_code == 0
+        assert not (out.parent / f"{out.name}.partial").exists()
+
+
+def test_study_collect_and_prepare_clips_refuse_wrong_side_files(tmp_path, runner, synth_small):
+    import h5py
+
+    from finephys_cli.app import app
+
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({"methods": ["a"], "tokens": {"t1": {"method": "a"}}}))
+    cases = {"notjson.json": "{not json", "list.json": "[1, 2]",
+             "noratings.json": json.dumps({"format": "finephys.study-ratings"}),
+             "badrating.json": json.dumps({"format": "finephys.study-ratings",
+                                           "ratings": [{"video": "t1"}]})}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    with h5py.File(tmp_path / "x.h5", "w") as h5:
+        h5.attrs["a"] = 1
+    for name in [*cases, "x.h5"]:
+        res = runner.invoke(app, ["study", "collect", str(tmp_path / name), "--key", str(key)])
+        assert res.exit_code == 1 and "Traceback" not in res.output, (name, res.output)
+        assert len(res.stderr.strip().splitlines()) == 1, (name, res.stderr)
+    for name in ("notjson.json", "list.json"):
+        res = runner.invoke(app, ["prepare-clips", str(tmp_path / name), "--images",
+                                  str(tmp_path), "-o", str(tmp_path / "c.h5")])
+        assert res.exit_code == 1 and ("COCO" in res.stderr or "JSON" in res.stderr), res.output
+        assert not (tmp_path / "c.h5.partial").exists()
