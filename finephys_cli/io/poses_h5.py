@@ -74,6 +74,9 @@ DATASET_SPECS: dict[str, tuple[list[str], str]] = {
     "frames": (["frame", "y", "x", "rgb"], "uint8"),
 }
 CHUNK_FRAMES = 256
+# HDF5 1.8+ object headers: attributes over 64 KiB (a 15,000-frame video's frame_indices) are
+# stored densely instead of failing with "object header message is too large".
+LIBVER = ("v108", "v110")
 FAILURES = "failures"       # root group: one subgroup per failed input (attrs source, reason)
 
 
@@ -193,7 +196,7 @@ class PoseFileWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.partial.exists():
             try:
-                h5 = h5py.File(self.partial, "a")
+                h5 = h5py.File(self.partial, "a", libver=LIBVER)
                 same = (h5.attrs.get("config_hash") == self.config_hash
                         and h5.attrs.get("format") == self.format)
                 if same:
@@ -217,7 +220,7 @@ class PoseFileWriter:
             except OSError:
                 log.warning("%s is unreadable (killed mid-write?); starting over", self.partial)
             self.partial.unlink()
-        h5 = h5py.File(self.partial, "w")
+        h5 = h5py.File(self.partial, "w", libver=LIBVER)
         attrs = {
             "format": self.format, "format_version": FORMAT_VERSION,
             "finephys_version": __version__, "created_utc": _now(), "command": self.command,

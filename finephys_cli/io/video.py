@@ -3,6 +3,8 @@ the same API; RGB uint8 frames."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +135,93 @@ def _decord_reader(path: Path):
         raise InputError(f"{path}: unreadable video ({exc})") from exc
 
 
+def stream_frames(path: Path, indices: np.ndarray | None = None, reader: str = "pyav",
+                  chunk: int = 32) -> Iterator[np.ndarray]:
+    """The frames at the ascending `indices` (None: every frame) in chunks of up to `chunk`
+    frames, decoded as they are consumed: memory holds one chunk, whatever the video's length.
+    A frame index beyond the end is an InputError once the decoder runs out."""
+    path = _check_input(path, reader)
+    if chunk < 1:
+        raise UsageError(f"chunk must be at least 1, got {chunk}")
+    wanted = None if indices is None else np.asarray(indices, dtype=np.int64)
+    if wanted is not None and (np.diff(wanted) <= 0).any():
+        raise ValueError("stream_frames needs strictly ascending indices")
+    if reader == "decord":
+        vr = _decord_reader(path)
+        rows = np.arange(len(vr)) if wanted is None else wanted
+        if len(rows) and rows[-1] >= len(vr):
+            raise InputError(f"{path}: frame {int(rows[-1])} is beyond the end ({len(vr)} frames)")
+        for s in range(0, len(rows), chunk):
+            yield vr.get_batch(list(map(int, rows[s:s + chunk]))).asnumpy()
+        return
+    decoded = _opencv_frames(path) if reader == "opencv" else _pyav_frames(path)
+    buf: list[np.ndarray] = []
+    n, k = 0, 0
+    try:
+        for i, frame in decoded:
+            n = i + 1
+            if wanted is not None:
+                if k == len(wanted):
+                    break
+                if i != wanted[k]:
+                    continue
+                k += 1
+            buf.append(frame)
+            if len(buf) == chunk:
+                yield np.stack(buf)
+                buf = []
+    finally:
+        decoded.close()          # the container, now rather than at garbage collection
+    if buf:
+        yield np.stack(buf)
+    if n == 0:
+        raise InputError(f"{path}: no decodable frames")
+    if wanted is not None and k < len(wanted):
+        raise InputError(f"{path}: frames {wanted[k:k + 5].tolist()} are beyond the end "
+                         f"({n} frames)")
+
+
+@contextmanager
+def _pyav_video(path: Path):
+    """(the video stream, its frames as (index, RGB array)); PyAV's errors, also those raised
+    while the frames are consumed inside the block, become InputError."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"{path}: no video stream")
+            st = container.streams.video[0]
+            st.thread_type = "AUTO"
+            yield st, ((i, f.to_ndarray(format="rgb24"))
+                       for i, f in enumerate(container.decode(video=0)))
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path}: unreadable video ({exc})") from exc
+
+
+def _pyav_frames(path: Path) -> Iterator[tuple[int, np.ndarray]]:
+    with _pyav_video(path) as (_, frames):
+        yield from frames
+
+
+def _opencv_frames(path: Path) -> Iterator[tuple[int, np.ndarray]]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InputError(f"{path}: unreadable video (OpenCV could not open it)")
+        i = 0
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                return
+            yield i, bgr[..., ::-1].copy()
+            i += 1
+    finally:
+        cap.release()
+
+
 def read_frames(path: Path, indices: np.ndarray | None = None, reader: str = "pyav"
                 ) -> tuple[np.ndarray, VideoInfo]:
     """Return (frames (T,H,W,3) uint8 RGB, info); `indices` None reads every frame."""
@@ -147,27 +236,18 @@ def read_frames(path: Path, indices: np.ndarray | None = None, reader: str = "py
         return frames, VideoInfo(float(vr.get_avg_fps()), n, frames.shape[2], frames.shape[1])
     if reader == "opencv":
         return _read_opencv(path, indices)
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(f"{path}: no video stream")
-            st = container.streams.video[0]
-            st.thread_type = "AUTO"
-            fps = float(st.average_rate or st.guessed_rate or 25.0)
-            wanted = None if indices is None else set(int(i) for i in indices)
-            kept: dict[int, np.ndarray] = {}
-            n = 0
-            for i, frame in enumerate(container.decode(video=0)):
-                if wanted is None or i in wanted:
-                    kept[i] = frame.to_ndarray(format="rgb24")
-                n = i + 1
-                if wanted is not None and len(kept) == len(wanted):
-                    n = max(n, st.frames or n)
-                    break
-    except av.error.FFmpegError as exc:
-        raise InputError(f"{path}: unreadable video ({exc})") from exc
+    wanted = None if indices is None else set(int(i) for i in indices)
+    kept: dict[int, np.ndarray] = {}
+    n = 0
+    with _pyav_video(path) as (st, decoded):
+        fps = float(st.average_rate or st.guessed_rate or 25.0)
+        for i, frame in decoded:
+            if wanted is None or i in wanted:
+                kept[i] = frame
+            n = i + 1
+            if wanted is not None and len(kept) == len(wanted):
+                n = max(n, st.frames or n)
+                break
     if not kept:
         raise InputError(f"{path}: no decodable frames")
     frames = _in_order(kept, indices, n, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import multiprocessing
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -12,12 +12,12 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import InputError
+from ..errors import FinephysError, InputError
 from ..models.detectors import build_detector
 from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_path
 from ..io.fingerprint import file_fingerprint
 from ..io.poses_h5 import PoseFileWriter
-from ..io.video import VideoInfo, probe, read_frames, sample_indices
+from ..io.video import VideoInfo, probe, sample_indices, stream_frames
 from ..models.detectors import FrameDetections, RotationTTA, parse_rotations
 from ..skeleton import coco_to_h36m
 
@@ -115,13 +115,19 @@ def fill_gaps(kp: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     return out, filled
 
 
-def detect_clip(detector, frames: np.ndarray, cfg: DetectConfig) -> dict[str, np.ndarray]:
-    """Detections for one clip's frames -> the pose2d arrays (H36M + COCO as detected)."""
+def detect_clip(detector, frames: np.ndarray | Iterable[np.ndarray], cfg: DetectConfig
+                ) -> dict[str, np.ndarray]:
+    """Detections for one clip's frames (an array, or its chunks as they are decoded) -> the
+    pose2d arrays (H36M + COCO as detected). Only the per-frame detections are kept, never
+    the frames, so memory does not grow with the video."""
+    chunks = ([frames[s:s + cfg.batch_size] for s in range(0, len(frames), cfg.batch_size)]
+              if isinstance(frames, np.ndarray) else frames)
     dets: list[FrameDetections] = []
-    for s in range(0, len(frames), cfg.batch_size):
-        dets += detector(list(frames[s:s + cfg.batch_size]))
+    for chunk in chunks:
+        for s in range(0, len(chunk), cfg.batch_size):
+            dets += detector(list(chunk[s:s + cfg.batch_size]))
     choice = select_performer(dets)
-    t = len(frames)
+    t = len(dets)
     coco = np.full((t, 17, 3), np.nan, np.float32)
     bbox = np.full((t, 5), np.nan, np.float32)
     world = None
@@ -148,16 +154,72 @@ def detect_clip(detector, frames: np.ndarray, cfg: DetectConfig) -> dict[str, np
     return arrays
 
 
-def _load(path: Path, cfg: DetectConfig) -> tuple[np.ndarray, VideoInfo, np.ndarray]:
-    if cfg.frames is None:   # every frame: one decoding pass gives the frames and the count
-        frames, info = read_frames(path, None, cfg.reader)
-        return frames, info, np.arange(len(frames))
+def _plan(path: Path, cfg: DetectConfig) -> tuple[VideoInfo, np.ndarray | None]:
+    """The video's info and the frames to detect (None: every frame, counted as decoded)."""
     info = probe(path, cfg.reader)
     if info.n_frames == 0:
         raise InputError(f"{path}: no frames")
-    idx = sample_indices(info.n_frames, cfg.frames)
-    frames, _ = read_frames(path, idx, cfg.reader)
-    return frames, info, idx
+    return info, None if cfg.frames is None else sample_indices(info.n_frames, cfg.frames)
+
+
+def _decode(path: Path, cfg: DetectConfig, queue) -> None:
+    """In a decoding process: the plan, then chunks of frames, then the end (or the error) into
+    a bounded queue, so it runs ahead of the detector by at most the queue's depth."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the parent's to handle
+    try:
+        info, idx = _plan(path, cfg)
+        queue.put(("plan", info, idx))
+        for frames in stream_frames(path, idx, cfg.reader, cfg.batch_size):
+            queue.put(("frames", frames))
+        queue.put(("end",))
+    except Exception as exc:                         # reported to the parent, one line
+        text = str(exc) if isinstance(exc, FinephysError) else f"{type(exc).__name__}: {exc}"
+        queue.put(("error", text))
+
+
+class _Decoder:
+    """One video decoded ahead in its own process (threads would contend for the GIL with
+    Ultralytics' own pre- and post-processing: 0.76x of bare predict on an H100)."""
+
+    def __init__(self, context, path: Path, cfg: DetectConfig, depth: int):
+        self.path = path
+        self.queue = context.Queue(maxsize=depth)
+        self.process = context.Process(target=_decode, args=(path, cfg, self.queue), daemon=True)
+        self.process.start()
+
+    def _get(self):
+        import queue as queue_mod
+
+        while True:
+            try:
+                return self.queue.get(timeout=1.0)
+            except queue_mod.Empty:
+                if not self.process.is_alive() and self.queue.empty():
+                    raise InputError(f"{self.path}: the decoder died (exit "
+                                     f"{self.process.exitcode})") from None
+
+    def plan(self) -> tuple[VideoInfo, np.ndarray | None]:
+        msg = self._get()
+        if msg[0] == "error":
+            raise InputError(msg[1])
+        return msg[1], msg[2]
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        while True:
+            msg = self._get()
+            if msg[0] == "end":
+                return
+            if msg[0] == "error":
+                raise InputError(msg[1])
+            yield msg[1]
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        self.queue.close()
 
 
 def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: str = "cpu",
@@ -181,24 +243,29 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
         if writer.skipped:
             return out
         todo = [it for it in items if not writer.is_complete(it.video_id)]
-        # Decode ahead in worker processes while the detector runs: threads would contend
-        # for the GIL with Ultralytics' own pre- and post-processing (0.76x of bare predict
-        # on an H100 with one decoding thread).
         # fork, where the platform has it: the workers only decode (no CUDA), and spawn would
-        # re-run the caller's __main__ module in each worker.
-        ahead = max(cfg.decode_workers, 1) + 1
+        # re-run the caller's __main__ module in each worker. Each worker holds at most
+        # `depth` chunks of frames, so memory is bounded whatever the videos' length.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=max(cfg.decode_workers, 1),
-                                 mp_context=multiprocessing.get_context(method)) as pool:
-            pending: list[Future] = [pool.submit(_load, it.path, cfg) for it in todo[:ahead]]
+        context = multiprocessing.get_context(method)
+        ahead = max(cfg.decode_workers, 1)
+        decoders: list[_Decoder] = []
+        try:
             for k, item in enumerate(track(todo, description="detect", unit="video",
                                            mode=progress)):
-                fut = pending.pop(0)
-                if k + ahead < len(todo):
-                    pending.append(pool.submit(_load, todo[k + ahead].path, cfg))
+                while len(decoders) < ahead and k + len(decoders) < len(todo):
+                    decoders.append(_Decoder(context, todo[k + len(decoders)].path, cfg,
+                                             depth=2))
+                decoder = decoders.pop(0)
                 with writer.guard(item.video_id, str(item.path), fail_fast):
-                    frames, info, idx = fut.result()
-                    arrays = detect_clip(detector, frames, cfg)
+                    try:
+                        info, idx = decoder.plan()
+                        arrays = detect_clip(detector, decoder.chunks(), cfg)
+                    finally:
+                        decoder.close()
+                    if idx is None:             # every frame: as many as were decoded
+                        idx = np.arange(len(arrays["bbox"]))
+                        info = VideoInfo(info.fps, len(idx), info.width, info.height)
                     if np.isnan(arrays["keypoints2d"]).all():
                         log.warning("%s: no person detected in any frame", item.path)
                     try:
@@ -211,4 +278,7 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
                         "height": info.height, "frame_indices": idx,
                         "detected_frames": int((~np.isnan(arrays["bbox"][:, 0])).sum()),
                     }, arrays)
+        finally:
+            for decoder in decoders:
+                decoder.close()
         return writer.finish()

@@ -47,3 +47,21 @@ def test_corrupt_and_empty_videos_give_one_line_errors(tmp_path):
             with pytest.raises(InputError) as exc:
                 read_frames(path, reader=reader)
             assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("reader", ["pyav", "opencv"])
+def test_stream_frames_gives_read_frames_in_chunks(tmp_path, reader):
+    from finephys_cli.io.video import stream_frames
+
+    path = write_video(tmp_path / "c.mp4", _clip(), fps=25)
+    whole, _ = read_frames(path, reader=reader)
+    chunks = list(stream_frames(path, None, reader, chunk=5))
+    assert [len(c) for c in chunks] == [5, 5, 2]
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+    idx = np.array([1, 4, 5, 11])
+    picked = np.concatenate(list(stream_frames(path, idx, reader, chunk=3)))
+    np.testing.assert_array_equal(picked, read_frames(path, idx, reader=reader)[0])
+    with pytest.raises(InputError, match="beyond the end"):
+        list(stream_frames(path, np.array([3, 40]), reader))
+    with pytest.raises(InputError):
+        list(stream_frames(tmp_path / "missing.mp4", None, reader))
