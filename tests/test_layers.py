@@ -43,9 +43,12 @@ def test_stages_use_other_stages_only_through_entry_points():
     def entry(name: str) -> bool:
         return name.startswith("run_") or name.endswith("Config") or name.endswith("_clip")
 
+    def room(module: str) -> str:          # a stage package (stages/score/) is one room
+        return ".".join(module.split(".")[:2])
+
     helpers = [f"{src} -> {dst}: {bad}" for src, dst, names in _imports()
-               if src.startswith("stages.") and dst.startswith("stages.") and dst != src
-               and dst not in SHARED_STAGE_MODULES
+               if src.startswith("stages.") and dst.startswith("stages.")
+               and room(dst) != room(src) and dst not in SHARED_STAGE_MODULES
                and (bad := [n for n in names if not entry(n)])]
     assert not helpers
 

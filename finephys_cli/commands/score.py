@@ -35,6 +35,7 @@ def score(
     videomae_model: Annotated[Path | None, _model_opt("VideoMAE folder, for --fvd-backend videomae")] = None,
     fvd_backend: Annotated[Literal["i3d", "videomae"], typer.Option(help="FVD features: i3d (the standard) or videomae.")] = "i3d",
     strict: Annotated[bool, typer.Option(help="With --metric all: a metric that cannot run (no model or reference) is an error; a metric named alone always is.")] = False,
+    overwrite: OverwriteOpt = False,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -57,7 +58,8 @@ def score(
               "videomae": videomae_model}
     paths = run_score(cfg, generated, output, reference=reference, prompts=prompts,
                       domain_images=domain_images, models=models,
-                      device=resolve_device(device), strict=strict, progress=progress)
+                      device=resolve_device(device), strict=strict, overwrite=overwrite,
+                      progress=progress)
     _print_summary(paths[0])
     emit_paths(paths)
 

@@ -127,6 +127,9 @@ def test_missing_models_are_skipped_or_strict(tmp_path, runner, monkeypatch):
     assert "clip-sim" in skipped and "--clip-model" in skipped["clip-sim"]
     res = runner.invoke(app, ["score", str(gen), "--metric", "all", "--strict", "-o",
                               str(out), "--progress", "none"])
+    assert res.exit_code == 1 and "--overwrite" in res.stderr   # another config, same report
+    res = runner.invoke(app, ["score", str(gen), "--metric", "all", "--strict", "-o",
+                              str(out), "--progress", "none", "--overwrite"])
     assert res.exit_code == 1 and "clip" in res.output
     # Bug: a metric asked for by name that could not run was skipped with exit 0.
     res = runner.invoke(app, ["score", str(gen), "--metric", "fvd", "-o",
@@ -311,3 +314,29 @@ def test_study_collect_and_prepare_clips_refuse_wrong_side_files(tmp_path, runne
                                   str(tmp_path), "-o", str(tmp_path / "c.h5")])
         assert res.exit_code == 1 and ("COCO" in res.stderr or "JSON" in res.stderr), res.output
         assert not (tmp_path / "c.h5.partial").exists()
+
+
+def test_score_records_an_unreadable_video_and_follows_the_rerun_rule(tiny_clip, tmp_path,
+                                                                       runner):
+    from finephys_cli.app import app
+
+    gen = _videos(tmp_path / "gen", 2, 25, seed=1)
+    (gen / "fx25_009.mp4").write_bytes(b"not a video" * 40)       # a broken one among them
+    out = tmp_path / "s.json"
+    args = ["score", str(gen), "--metric", "clip-sim", "--clip-model", str(tiny_clip), "-o",
+            str(out), "--progress", "none"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 3 and "fx25_009.mp4" in res.stderr
+    assert res.stdout.split() == [str(out), str(out.with_suffix(".csv"))]
+    report = json.loads(out.read_text())
+    assert list(report["failures"]) == [str(gen / "fx25_009.mp4")]
+    assert report["metrics"]["clip-sim"]["smooth"]["n"] == 2          # the others scored
+    (gen / "fx25_009.mp4").unlink()                    # the inputs changed: scored again
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and not json.loads(out.read_text())["failures"]
+    made = out.stat().st_mtime_ns
+    same = runner.invoke(app, args)                    # same config and videos: kept
+    assert same.exit_code == 0 and out.stat().st_mtime_ns == made
+    assert same.stdout == again.stdout
+    other = runner.invoke(app, [*args, "--set", "smooth_pairs=all"])
+    assert other.exit_code == 1 and "--overwrite" in other.stderr

@@ -1,0 +1,69 @@
+"""The typed state every metric of `score` reads and fills."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import FinephysError
+from .inputs import VideoItem
+
+
+class Skip(Exception):
+    """A metric cannot run on these inputs (not an error unless --strict)."""
+
+
+@dataclass
+class ScoreContext:
+    cfg: Any                                  # ScoreConfig
+    items: list[VideoItem]
+    refs: list[VideoItem]
+    models: dict
+    device: str
+    domain_images: Path | None
+    progress: str
+    per_video: dict[str, dict]
+    results: dict
+    clip: Any = None                          # metrics.clip_sim.ClipEmbedder, loaded once
+    clip_path: Path | None = None
+    clip_cache: dict[str, np.ndarray] = field(default_factory=dict)   # frame embeddings
+    failures: dict[str, str] = field(default_factory=dict)           # video path -> reason
+    recent: OrderedDict = field(default_factory=OrderedDict)
+    keep_videos: int = 8
+
+    def frames(self, item: VideoItem) -> np.ndarray | None:
+        """A video's frames, decoded when a metric asks (a few recent ones kept, so memory
+        does not grow with the number of videos); None for one that cannot be read, which is
+        recorded once as a failure and left out of every metric."""
+        key = str(item.path)
+        if key in self.failures:
+            return None
+        if key in self.recent:
+            self.recent.move_to_end(key)
+            return self.recent[key]
+        from ...io.video import read_frames
+
+        try:
+            frames = read_frames(item.path)[0]
+        except (FinephysError, OSError, ValueError) as exc:
+            from ...console import log
+
+            self.failures[key] = str(exc)
+            log.warning("%s: %s", item.path, exc)
+            return None
+        self.recent[key] = frames
+        while len(self.recent) > self.keep_videos:
+            self.recent.popitem(last=False)
+        return frames
+
+    def readable(self, items: Iterable[VideoItem]) -> Iterator[tuple[VideoItem, np.ndarray]]:
+        """(item, frames) for each item that can be read, in order, decoded one by one."""
+        for it in items:
+            frames = self.frames(it)
+            if frames is not None:
+                yield it, frames
