@@ -162,21 +162,33 @@ def _plan(path: Path, cfg: DetectConfig) -> tuple[VideoInfo, np.ndarray | None]:
     return info, None if cfg.frames is None else sample_indices(info.n_frames, cfg.frames)
 
 
-def _decode(path: Path, cfg: DetectConfig, queue) -> None:
+def _decode(path: Path, cfg: DetectConfig, queue, parent: int) -> None:
     """In a decoding process: the plan, then chunks of frames, then the end (or the error) into
-    a bounded queue, so it runs ahead of the detector by at most the queue's depth."""
+    a bounded queue, so it runs ahead of the detector by at most the queue's depth. It ends
+    by itself when the parent is gone (killed -9), instead of waiting on a full queue."""
+    import queue as queue_mod
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the parent's to handle
+
+    def put(message: tuple) -> None:
+        while True:
+            try:
+                queue.put(message, timeout=1.0)
+                return
+            except queue_mod.Full:
+                if os.getppid() != parent:
+                    os._exit(0)
+
     try:
         info, idx = _plan(path, cfg)
-        queue.put(("plan", info, idx))
+        put(("plan", info, idx))
         for frames in stream_frames(path, idx, cfg.reader, cfg.batch_size):
-            queue.put(("frames", frames))
-        queue.put(("end",))
+            put(("frames", frames))
+        put(("end",))
     except Exception as exc:                         # reported to the parent, one line
         text = str(exc) if isinstance(exc, FinephysError) else f"{type(exc).__name__}: {exc}"
-        queue.put(("error", text))
+        put(("error", text))
 
 
 class _Decoder:
@@ -186,7 +198,8 @@ class _Decoder:
     def __init__(self, context, path: Path, cfg: DetectConfig, depth: int):
         self.path = path
         self.queue = context.Queue(maxsize=depth)
-        self.process = context.Process(target=_decode, args=(path, cfg, self.queue), daemon=True)
+        self.process = context.Process(target=_decode, args=(path, cfg, self.queue, os.getpid()),
+                                       daemon=True)
         self.process.start()
 
     def _get(self):
