@@ -207,14 +207,14 @@ def main() -> None:
     # Table 2 on the held-out synth split and the DeepMimic validation clips, per seed.
     from finephys_cli.stages.eval_poses import evaluate_file
     from finephys_cli.stages.lift import LiftConfig, run_lift
-    from finephys_cli.stages.physnet import PhysnetConfig, run_physnet
+    from finephys_cli.stages.physnet import RefineConfig, run_physnet
 
     table: dict = {}
     for name, src in (("synth_test", test_file), ("deepmimic_val", args.dm_val)):
         p3 = run_lift(LiftConfig(model=lifter), Path(src), work / f"{name}.pose3d.h5",
                       device=args.device, progress="none", overwrite=True)
         for s in range(args.phys_seeds):
-            ph = run_physnet(PhysnetConfig(model=str(Path(phys_runs[s]) / "model-best"),
+            ph = run_physnet(RefineConfig(model=str(Path(phys_runs[s]) / "model-best"),
                                            mlp_model=str(Path(phys_runs[args.phys_seeds + s])
                                                          / "model-best")),
                              p3, work / f"{name}.seed{s}.phys.h5", device=args.device,

@@ -64,11 +64,11 @@ def root(
 
 
 def _register() -> None:
-    from .commands import (demo, detect, generate, heatmaps, lift, physnet, score, synth,
-                           train_generator, utilities, viz)
+    from .commands import (demo, detect, eval_poses, generate, heatmaps, lift, physnet,
+                           prepare_finegym, score, synth, train_generator, utilities, viz)
 
-    for module in (demo, detect, lift, physnet, heatmaps, generate, train_generator, score,
-                   synth, viz, utilities):
+    for module in (demo, detect, lift, physnet, eval_poses, heatmaps, generate, train_generator,
+                   score, synth, prepare_finegym, viz, utilities):
         module.register(app)
     groups = [app, *(g.typer_instance for g in app.registered_groups)]
     for group in groups:

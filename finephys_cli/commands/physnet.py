@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, JsonOpt, OverwriteOpt,
+from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, OverwriteOpt,
                       PositionalOutputOpt, ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt,
                       ShardOpt, StepsOpt, cli_command, emit_paths, resolve_device, split_output)
 
@@ -33,10 +33,10 @@ def physnet(
     """Re-estimate S_dd with PhysNet (eq. 6-18); write S_pp, the fusion and the fused 2D."""
     from ..configs import load_config
     from ..io.manifest import parse_shard
-    from ..stages.physnet import PhysnetConfig, run_physnet
+    from ..stages.physnet import RefineConfig, run_physnet
 
     (path,), output = split_output(paths, output, max_inputs=1)
-    cfg = load_config(PhysnetConfig, config, set_, model=str(model) if model else None,
+    cfg = load_config(RefineConfig, config, set_, model=str(model) if model else None,
                       mlp_model=str(mlp_model) if mlp_model else None)
     emit_paths([run_physnet(cfg, path, output, device=resolve_device(device),
                             overwrite=overwrite, progress=progress, shard=parse_shard(shard))])
@@ -76,76 +76,6 @@ def train_physnet(
                                   progress=progress)])
 
 
-@cli_command
-def eval_poses(
-    paths: Annotated[list[Path], typer.Argument(
-        help="pose3d/phys files, then optionally OUT.json (as -o).", show_default=False)],
-    truth: Annotated[str | None, typer.Option(
-        help="Ground truth elsewhere: a finephys file with pose3d_camera, camera_K and "
-             "keypoints2d_exact (e.g. the synth file of the videos you ran detect on), or "
-             "h36m:DIR (VideoPose3D's Human3.6M npz pair); matched by video id and "
-             "frame_indices. Default: the file's own.")] = None,
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Write JSON (and a .csv beside it); or give OUT.json last.",
-        show_default=False)] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Print the paper's Table 2: S_detect / S_dd / S_pp / S_dd+S_MLP / S_dd+S_pp, beside a
-    constant (each clip's static mean pose). † marks metrics scaled with the true root depth."""
-    import csv
-    import json
-
-    from rich.table import Table
-
-    from ..console import report
-    from ..io.atomic import atomic_write_text
-    from ..stages.eval_poses import ORACLE_SCALED, evaluate_file, table_rows
-
-    if output is not None or (len(paths) > 1 and paths[-1].suffix.lower() == ".json"):
-        paths, output = split_output(paths, output, suffixes=(".json",),
-                                     inputs_share_suffix=False)
-    evaluated = {str(p): evaluate_file(p, truth) for p in paths}
-    results = {path: table_rows(res) for path, res in evaluated.items()}
-    cols = ["MPJPE", "N-MPJPE", "P-MPJPE", "MPJVE", "N-MPJVE", "accel", "bone_std", "median",
-            "coverage"]
-    shown = {"3d": [c for c in cols if c not in ("median", "coverage")],
-             "2d": [c for c in cols if c not in ("P-MPJPE", "bone_std")]}
-    for path, rows in ({} if as_json else results).items():   # --json: the JSON alone
-        for space, unit in (("3d", "mm"), ("2d", "px")):
-            table = Table(title=f"Table 2 analogue, {space.upper()} ({unit}): {path}",
-                          caption="† scaled with the true root depth (oracle); N-MPJPE, "
-                                  "P-MPJPE, N-MPJVE need no depth" if space == "3d" else
-                                  "coverage: fraction of frames with a pose")
-            table.add_column("source", no_wrap=True)
-            for c in shown[space]:
-                oracle = space == "3d" and c in ORACLE_SCALED
-                table.add_column(c + ("†" if oracle else ""), justify="right", no_wrap=True)
-            for r in (r for r in rows if r["space"] == space):
-                table.add_row(r["source"], *["-" if c not in r else f"{r[c]:.3f}"
-                                             if c == "coverage" else f"{r[c]:.1f}"
-                                             for c in shown[space]])
-            report.print(table)
-    written = []
-    if output is not None:
-        atomic_write_text(output, json.dumps(
-            {"files": results, "per_video": {p: r["videos"] for p, r in evaluated.items()},
-             "oracle_scaled": list(ORACLE_SCALED), "truth": truth}, indent=2))
-        csv_path = output.with_suffix(".csv")
-        with open(csv_path, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["file", "space", "source", *cols],
-                                    extrasaction="ignore")
-            writer.writeheader()
-            for path, rows in results.items():
-                for r in rows:
-                    writer.writerow({"file": path, **r})
-        written = [output, csv_path]
-    if as_json:
-        print(json.dumps(results))
-    else:
-        emit_paths(written)
-
-
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel="Pose pipeline")(physnet)
     app.command("train-physnet", rich_help_panel="Pose pipeline")(train_physnet)
-    app.command("eval-poses", rich_help_panel="Evaluation")(eval_poses)

@@ -140,7 +140,7 @@ def synth_poses(gym_class: int, count: int, seed: int, cache: Path, cfg: Generat
                 size: int, device: str) -> list[ClipPose]:
     """synth -> lift -> physnet for one class, cached in `cache`; the fused 2D skeletons."""
     from .lift import LiftConfig, run_lift
-    from .physnet import PhysnetConfig, run_physnet
+    from .physnet import RefineConfig, run_physnet
     from .synth import SynthConfig, run_synth
 
     stem = cache / f"fx{gym_class:02d}_seed{seed}_n{count}"
@@ -148,7 +148,7 @@ def synth_poses(gym_class: int, count: int, seed: int, cache: Path, cfg: Generat
                       stem.with_suffix(".synth.h5"), progress="none")
     lifted = run_lift(LiftConfig(), synth, stem.with_suffix(".pose3d.h5"), device=device,
                       progress="none")
-    phys = run_physnet(PhysnetConfig(), lifted, stem.with_suffix(".phys.h5"), device=device,
+    phys = run_physnet(RefineConfig(), lifted, stem.with_suffix(".phys.h5"), device=device,
                        progress="none")
     return poses_from_file(phys, cfg, size, None, count, source="fused")
 

@@ -19,7 +19,9 @@ from ..models.registry import resolve_model
 
 
 @dataclass
-class PhysnetConfig:
+class RefineConfig:
+    """`finephys physnet`: S_dd refined by PhysNet (eq. 6-18) and fused; not the network's own
+    PhysNetConfig (models/physnet.py)."""
     model: str | None = None
     mlp_model: str | None = None   # optional: also write the S_dd+S_MLP ablation
     batch_size: int = 256
@@ -53,7 +55,7 @@ def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
             "minv_eig_min": overlap_mean(np.concatenate(eigs), starts, t)}
 
 
-def run_physnet(cfg: PhysnetConfig, path: Path, output: Path, *, device: str = "cpu",
+def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "cpu",
                 overwrite: bool = False, progress: str = "auto", shard=None) -> Path:
     import torch
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics.pose_losses import lift_loss, mpjpe_loss, scaled_mpjpe_loss, velocity_loss
 from ..console import log, track
 from ..data.lift_data import load_training_clips, split_clips, windows_of
 from ..errors import InputError
@@ -46,33 +47,6 @@ class TrainLiftConfig:
     joint_drop: float = 0.05
     frame_drop: float = 0.03
     model: LifterConfig = field(default_factory=LifterConfig)
-
-
-def mpjpe(pred, target, mask=None):
-    err = (pred - target).norm(dim=-1)
-    if mask is None:
-        return err.mean()
-    m = mask[..., None].expand_as(err).float()
-    return (err * m).sum() / m.sum().clamp_min(1)
-
-
-def n_mpjpe(pred, target, mask=None):
-    """MPJPE after the least-squares scale of the prediction (VideoPose3D)."""
-    num = (pred * target).sum(dim=(-1, -2), keepdim=True)
-    den = (pred * pred).sum(dim=(-1, -2), keepdim=True).clamp_min(1e-9)
-    return mpjpe(pred * num / den, target, mask)
-
-
-def velocity_error(pred, target, mask=None):
-    vp, vt = pred[:, 1:] - pred[:, :-1], target[:, 1:] - target[:, :-1]
-    return mpjpe(vp, vt, None if mask is None else mask[:, 1:] & mask[:, :-1])
-
-
-def lift_loss(pred, target, mask, weights):
-    root_rel_p, root_rel_t = pred - pred[..., :1, :], target - target[..., :1, :]
-    return (weights[0] * mpjpe(pred, target, mask)
-            + weights[1] * n_mpjpe(root_rel_p, root_rel_t, mask)
-            + weights[2] * velocity_error(pred, target, mask))
 
 
 def flip_normalised(x):
@@ -150,9 +124,9 @@ def evaluate_lifter(model, win: dict[str, np.ndarray], device: str, batch: int =
             pred = model.lift(q, prompt)[0] if use_prompt else model(q)
             pr, tr = pred - pred[..., :1, :], t - t[..., :1, :]
             b = len(q)
-            sums["mpjpe"] += float(mpjpe(pr, tr, m)) * b
-            sums["n_mpjpe"] += float(n_mpjpe(pr, tr, m)) * b
-            sums["mpjve"] += float(velocity_error(pred, t, m)) * b
+            sums["mpjpe"] += float(mpjpe_loss(pr, tr, m)) * b
+            sums["n_mpjpe"] += float(scaled_mpjpe_loss(pr, tr, m)) * b
+            sums["mpjve"] += float(velocity_loss(pred, t, m)) * b
             n += b
     model.train()
     return {k: v / max(n, 1) for k, v in sums.items()}

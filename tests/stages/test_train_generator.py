@@ -135,11 +135,11 @@ def test_gradients_reach_physnet_through_the_heatmaps(tiny_gen, synth_small, tin
                                                       tmp_path):
     from finephys_cli.stages.clips import ClipsConfig, run_prepare_clips
     from finephys_cli.stages.lift import LiftConfig, run_lift
-    from finephys_cli.stages.physnet import PhysnetConfig, run_physnet
+    from finephys_cli.stages.physnet import RefineConfig, run_physnet
 
     lifted = run_lift(LiftConfig(model=str(tiny_pose_models / "lifter")), synth_small[0],
                       tmp_path / "p3d.h5", progress="none")
-    phys = run_physnet(PhysnetConfig(model=str(tiny_pose_models / "physnet")), lifted,
+    phys = run_physnet(RefineConfig(model=str(tiny_pose_models / "physnet")), lifted,
                        tmp_path / "phys.h5", progress="none")
     clips = run_prepare_clips(ClipsConfig(size=64, frames=8, pose_source="fused"), phys,
                               tmp_path / "clips.h5", progress="none")
