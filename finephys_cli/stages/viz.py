@@ -56,9 +56,11 @@ def draw_skeleton(img: np.ndarray, kp: np.ndarray, scores: np.ndarray | None = N
     return img
 
 
-def _frames_for(pf: PoseFile, vid: str, n: int) -> tuple[np.ndarray | None, tuple[int, int]]:
-    """The video frames that the pose rows belong to (`frame_indices` maps row -> frame;
-    detect samples frames, so row k is not video frame k)."""
+def _frames_for(pf: PoseFile, vid: str, rows: np.ndarray
+                ) -> tuple[dict[int, np.ndarray] | None, tuple[int, int]]:
+    """The video frames of the pose rows drawn, {row: frame} (`frame_indices` maps row ->
+    frame; detect samples frames, so row k is not video frame k). Only those frames are
+    decoded: an 8-frame strip of a long video reads 8 frames."""
     attrs = pf.video_attrs(vid)
     size = (int(attrs.get("width", 384)), int(attrs.get("height", 384)))
     src = attrs.get("source_path")
@@ -69,10 +71,16 @@ def _frames_for(pf: PoseFile, vid: str, n: int) -> tuple[np.ndarray | None, tupl
         return None, size
     from ..io.video import read_frames
 
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
     indices = attrs.get("frame_indices")
-    indices = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)[:n]
-    frames, _ = read_frames(path, indices)
-    return frames, size
+    if indices is not None:
+        known = np.asarray(indices, dtype=np.int64)
+        rows = rows[rows < len(known)]
+        wanted = known[rows]
+    else:
+        wanted = rows
+    frames, _ = read_frames(path, wanted)
+    return dict(zip(rows.tolist(), frames)), size
 
 
 def _label(img: np.ndarray, text: str) -> None:
@@ -88,7 +96,7 @@ def render_2d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> 
     import cv2
 
     n_total = int(pf.video_attrs(vid).get("n_frames", len(pf.read(vid, "keypoints2d"))))
-    frames, (w, h) = _frames_for(pf, vid, n_total)
+    frames, (w, h) = _frames_for(pf, vid, frame_ids[frame_ids < n_total])
     skeletons = {}
     for src in cfg.sources:
         if src not in POSE_SOURCES or src == "auto":
@@ -100,7 +108,7 @@ def render_2d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> 
         panels = []
         for src, kp_all in skeletons.items():
             kp = kp_all[f]
-            img = frames[f].copy() if frames is not None and f < len(frames) \
+            img = frames[f].copy() if frames is not None and f in frames \
                 else np.full((h, w, 3), 235, np.uint8)
             draw_skeleton(img, kp, thickness=max(1, w // 190))
             img = cv2.resize(img, (cfg.panel, int(cfg.panel * h / w)))
@@ -172,10 +180,10 @@ def render_heatmap_overlay(pf: PoseFile, vid: str, cfg: VizConfig,
     hm = pf.read(vid, names[0]).astype(np.float32)[:, :16]     # (T,C,H,W), largest scale
     size = hm.shape[-1]
     box = pf.read(vid, "crop_box")
-    frames, _ = _frames_for(pf, vid, len(hm))
+    frames, _ = _frames_for(pf, vid, frame_ids[frame_ids < len(hm)])
     out = []
     for f in frame_ids:
-        if frames is not None and f < len(frames):
+        if frames is not None and f in frames:
             # The crop as an affine warp, so boxes reaching outside the frame are padded.
             scale = size / box[2]
             m = np.array([[scale, 0, -box[0] * scale], [0, scale, -box[1] * scale]])

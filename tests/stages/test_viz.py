@@ -56,6 +56,9 @@ def test_overlay_uses_the_sampled_video_frames(tmp_path):
                       {"keypoints2d": np.zeros((3, 17, 2)), "scores": np.ones((3, 17))})
         w.finish()
     with PoseFile(tmp_path / "p.h5") as pf:
-        frames, _ = _frames_for(pf, "v", 3)
-    assert frames.shape[0] == 3
-    np.testing.assert_allclose(frames[:, 16, 16, 0].astype(float), [0, 100, 200], atol=12)
+        frames, _ = _frames_for(pf, "v", np.arange(3))
+        picked, _ = _frames_for(pf, "v", np.array([2]))     # only the rows drawn are decoded
+    assert sorted(frames) == [0, 1, 2] and sorted(picked) == [2]
+    np.testing.assert_allclose([float(frames[k][16, 16, 0]) for k in range(3)], [0, 100, 200],
+                               atol=12)
+    np.testing.assert_array_equal(picked[2], frames[2])
