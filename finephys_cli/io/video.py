@@ -3,7 +3,7 @@ the same API; RGB uint8 frames."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,23 +254,31 @@ def read_frames(path: Path, indices: np.ndarray | None = None, reader: str = "py
     return frames, VideoInfo(fps, n, frames.shape[2], frames.shape[1])
 
 
-def write_video(path: Path, frames: np.ndarray, fps: float = 25.0, crf: int = 18) -> Path:
-    """Write (T,H,W,3) uint8 RGB as H.264 mp4 through PyAV, atomically."""
+def write_video(path: Path, frames: np.ndarray | Iterable[np.ndarray], fps: float = 25.0,
+                crf: int = 18) -> Path:
+    """Write uint8 RGB frames as H.264 mp4 through PyAV, atomically: a (T,H,W,3) array, or the
+    frames one by one (encoded as they come, so a long render never holds the whole video)."""
+    import itertools
+
     import av
 
     from .atomic import commit, partial_path
 
     path = Path(path)
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise InputError(f"{path}: no frames to write")
+    h, w = np.asarray(first).shape[:2]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(path)
-    frames = np.asarray(frames, dtype=np.uint8)
-    t, h, w = frames.shape[:3]
     with av.open(str(tmp), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=int(round(fps)))
         stream.width, stream.height = w - w % 2, h - h % 2
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for f in frames:
+        for f in itertools.chain([first], frames):
+            f = np.asarray(f, dtype=np.uint8)
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[:h - h % 2, :w - w % 2]),
                                             format="rgb24")
             for packet in stream.encode(vf):

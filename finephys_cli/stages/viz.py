@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,31 +58,40 @@ def draw_skeleton(img: np.ndarray, kp: np.ndarray, scores: np.ndarray | None = N
     return img
 
 
-def _frames_for(pf: PoseFile, vid: str, rows: np.ndarray
-                ) -> tuple[dict[int, np.ndarray] | None, tuple[int, int]]:
-    """The video frames of the pose rows drawn, {row: frame} (`frame_indices` maps row ->
-    frame; detect samples frames, so row k is not video frame k). Only those frames are
-    decoded: an 8-frame strip of a long video reads 8 frames."""
+def _video_frames(pf: PoseFile, vid: str, rows: np.ndarray
+                  ) -> tuple[Iterator[np.ndarray | None], tuple[int, int]]:
+    """For each pose row in `rows` (ascending), its video frame, decoded as it is consumed, or
+    None where there is no video or no such frame (`frame_indices` maps row -> frame; detect
+    samples frames, so row k is not video frame k). Only the frames drawn are decoded, and
+    only a chunk at a time: memory does not grow with the video."""
     attrs = pf.video_attrs(vid)
     size = (int(attrs.get("width", 384)), int(attrs.get("height", 384)))
+    rows = np.asarray(rows, dtype=np.int64)
     src = attrs.get("source_path")
-    if not src:
-        return None, size
-    path = Path(src) if Path(src).is_absolute() else pf.path.parent / src
-    if not path.exists():
-        return None, size
-    from ..io.video import read_frames
-
-    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    path = None if not src else Path(src) if Path(src).is_absolute() else pf.path.parent / src
+    if path is None or not path.exists():
+        return iter([None] * len(rows)), size
     indices = attrs.get("frame_indices")
-    if indices is not None:
-        known = np.asarray(indices, dtype=np.int64)
-        rows = rows[rows < len(known)]
-        wanted = known[rows]
-    else:
-        wanted = rows
-    frames, _ = read_frames(path, wanted)
-    return dict(zip(rows.tolist(), frames)), size
+    known = np.arange(int(rows.max()) + 1 if len(rows) else 0) if indices is None else \
+        np.asarray(indices, dtype=np.int64)
+    wanted = [int(known[r]) if r < len(known) else None for r in rows]
+    unique = np.unique([w for w in wanted if w is not None])
+
+    def frames() -> Iterator[np.ndarray | None]:
+        from ..io.video import stream_frames
+
+        decoded = zip(unique.tolist(),
+                      (f for chunk in stream_frames(path, unique, chunk=16) for f in chunk))
+        at, frame = -1, None
+        for w in wanted:
+            if w is None:
+                yield None
+                continue
+            while at != w:                 # `wanted` never goes back: rows are ascending
+                at, frame = next(decoded)
+            yield frame
+
+    return frames(), size
 
 
 def _label(img: np.ndarray, text: str) -> None:
@@ -91,35 +102,33 @@ def _label(img: np.ndarray, text: str) -> None:
     cv2.putText(img, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
 
 
-def render_2d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> np.ndarray:
-    """(F, H, W*S, 3): for each frame, one panel per source, side by side."""
+def render_2d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray
+              ) -> Iterator[np.ndarray]:
+    """(H, W*S, 3) per frame: one panel per source, side by side."""
     import cv2
 
-    n_total = int(pf.video_attrs(vid).get("n_frames", len(pf.read(vid, "keypoints2d"))))
-    frames, (w, h) = _frames_for(pf, vid, frame_ids[frame_ids < n_total])
+    frames, (w, h) = _video_frames(pf, vid, frame_ids)
     skeletons = {}
     for src in cfg.sources:
         if src not in POSE_SOURCES or src == "auto":
             raise UsageError(f"--pose-sources: 2d source {src!r}; choose from "
                              f"{', '.join(s for s in POSE_SOURCES if s != 'auto')}")
         skeletons[src] = select_keypoints(pf, vid, src)[0]
-    out = []
-    for f in frame_ids:
+    for f, frame in zip(frame_ids, frames):
         panels = []
         for src, kp_all in skeletons.items():
-            kp = kp_all[f]
-            img = frames[f].copy() if frames is not None and f in frames \
-                else np.full((h, w, 3), 235, np.uint8)
-            draw_skeleton(img, kp, thickness=max(1, w // 190))
+            img = frame.copy() if frame is not None else np.full((h, w, 3), 235, np.uint8)
+            draw_skeleton(img, kp_all[f], thickness=max(1, w // 190))
             img = cv2.resize(img, (cfg.panel, int(cfg.panel * h / w)))
             _label(img, f"{src} t={f}")
             panels.append(img)
-        out.append(np.concatenate(panels, axis=1))
-    return np.stack(out)
+        yield np.concatenate(panels, axis=1)
 
 
-def render_3d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> np.ndarray:
-    """(F, H, W*S, 3) matplotlib 3D views, y up, one panel per source, shared limits."""
+def render_3d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray
+              ) -> Iterator[np.ndarray]:
+    """(H, W*S, 3) per frame: matplotlib 3D views, y up, one panel per source, shared
+    limits."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -138,7 +147,13 @@ def render_3d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> 
         poses[src] /= scale
     dpi = 100
     fig = plt.figure(figsize=(cfg.panel * len(poses) / dpi, cfg.panel / dpi), dpi=dpi)
-    out = []
+    try:
+        yield from _views_3d(fig, poses, frame_ids)
+    finally:
+        plt.close(fig)
+
+
+def _views_3d(fig, poses: dict, frame_ids: np.ndarray) -> Iterator[np.ndarray]:
     for f in frame_ids:
         fig.clf()
         for k, (src, p) in enumerate(poses.items()):
@@ -156,10 +171,7 @@ def render_3d(pf: PoseFile, vid: str, cfg: VizConfig, frame_ids: np.ndarray) -> 
             ax.set_zticks([])
             ax.set_title(f"{src} t={f}", fontsize=8)
         fig.canvas.draw()
-        buf = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-        out.append(buf)
-    plt.close(fig)
-    return np.stack(out)
+        yield np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
 LIMB_PALETTE = np.array([[230, 25, 75], [245, 130, 48], [255, 225, 25], [60, 180, 75],
@@ -169,35 +181,35 @@ LIMB_PALETTE = np.array([[230, 25, 75], [245, 130, 48], [255, 225, 25], [60, 180
 
 
 def render_heatmap_overlay(pf: PoseFile, vid: str, cfg: VizConfig,
-                           frame_ids: np.ndarray) -> np.ndarray:
-    """Colour-coded limb heatmaps over the cropped video frame (or a grey canvas)."""
+                           frame_ids: np.ndarray) -> Iterator[np.ndarray]:
+    """Colour-coded limb heatmaps over the cropped video frame (or a grey canvas), read and
+    drawn a frame at a time."""
     import cv2
 
     names = sorted((n for n in pf.datasets(vid) if n.startswith("heatmaps/")),
                    key=lambda n: -int(n.split("/")[1].split("x")[0]))
     if not names:
         raise InputError(f"{pf.path}: video {vid} has no heatmaps (run render-heatmaps)")
-    hm = pf.read(vid, names[0]).astype(np.float32)[:, :16]     # (T,C,H,W), largest scale
-    size = hm.shape[-1]
+    stored = pf.h5["videos"][vid][names[0]]            # (T,C,H,W), largest scale, on disk
+    size = stored.shape[-1]
     box = pf.read(vid, "crop_box")
-    frames, _ = _frames_for(pf, vid, frame_ids[frame_ids < len(hm)])
-    out = []
-    for f in frame_ids:
-        if frames is not None and f in frames:
+    frames, _ = _video_frames(pf, vid, frame_ids)
+    for f, frame in zip(frame_ids, frames):
+        hm = stored[f, :16].astype(np.float32)
+        if frame is not None:
             # The crop as an affine warp, so boxes reaching outside the frame are padded.
             scale = size / box[2]
             m = np.array([[scale, 0, -box[0] * scale], [0, scale, -box[1] * scale]])
-            base = cv2.warpAffine(frames[f], m, (size, size), borderValue=(90, 90, 90))
+            base = cv2.warpAffine(frame, m, (size, size), borderValue=(90, 90, 90))
         else:
             base = np.full((size, size, 3), 90, np.uint8)
-        colour = np.einsum("chw,cd->hwd", hm[f], LIMB_PALETTE[: hm.shape[1]])
-        alpha = np.clip(hm[f].max(0), 0, 1)[..., None]
-        norm = colour / np.maximum(hm[f].sum(0), 1e-6)[..., None]
+        colour = np.einsum("chw,cd->hwd", hm, LIMB_PALETTE[: hm.shape[0]])
+        alpha = np.clip(hm.max(0), 0, 1)[..., None]
+        norm = colour / np.maximum(hm.sum(0), 1e-6)[..., None]
         img = (base * (1 - alpha) + norm * alpha).clip(0, 255).astype(np.uint8)
         img = cv2.resize(img, (cfg.panel, cfg.panel))
         _label(img, f"heatmaps t={f}")
-        out.append(img)
-    return np.stack(out)
+        yield img
 
 
 def run_viz(cfg: VizConfig, path: Path, output: Path, video_id: str | None = None) -> Path:
@@ -219,26 +231,27 @@ def run_viz(cfg: VizConfig, path: Path, output: Path, video_id: str | None = Non
         renderers = {"2d": render_2d, "3d": render_3d, "heatmap": render_heatmap_overlay}
         if cfg.mode not in renderers:
             raise UsageError(f"--mode must be 2d, 3d or heatmap, got {cfg.mode!r}")
-        render = renderers[cfg.mode]
-        frames = render(pf, vid, cfg, frame_ids)
+        suffix = output.suffix.lower()
+        if suffix not in (".png", ".gif", ".mp4"):
+            raise InputError(f"{output}: output must be .png, .gif or .mp4")
         fps = float(pf.video_attrs(vid).get("fps", 25.0))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    suffix = output.suffix.lower()
-    if suffix == ".mp4":
-        from ..io.video import write_video
+        # Frames are rendered as they are written: an mp4 of a whole video is encoded frame by
+        # frame (a GIF or a PNG strip is built in memory, as its encoder needs).
+        frames = renderers[cfg.mode](pf, vid, cfg, frame_ids)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".mp4":
+            from ..io.video import write_video
 
-        return write_video(output, frames, fps=fps)
-    from PIL import Image
+            return write_video(output, frames, fps=fps)
+        from PIL import Image
 
+        rendered = list(frames)
     tmp = partial_path(output)
     if suffix == ".gif":
-        imgs = [Image.fromarray(f) for f in frames]
+        imgs = [Image.fromarray(f) for f in rendered]
         imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:],
                      duration=int(1000 / fps), loop=0)
-    elif suffix == ".png":
-        # A strip: frames as rows, sources as columns.
-        Image.fromarray(np.concatenate(list(frames), axis=0)).save(tmp, format="PNG")
-    else:
-        raise InputError(f"{output}: output must be .png, .gif or .mp4")
+    else:       # a strip: frames as rows, sources as columns
+        Image.fromarray(np.concatenate(rendered, axis=0)).save(tmp, format="PNG")
     commit(tmp, output)
     return output

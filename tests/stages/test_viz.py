@@ -45,7 +45,7 @@ def test_overlay_uses_the_sampled_video_frames(tmp_path):
     """Regression: detect samples frames, so pose row k must be drawn on frame_indices[k]."""
     from finephys_cli.io.poses_h5 import PoseFile, PoseFileWriter
     from finephys_cli.io.video import write_video
-    from finephys_cli.stages.viz import _frames_for
+    from finephys_cli.stages.viz import _video_frames
 
     video = np.stack([np.full((32, 32, 3), 20 * i, np.uint8) for i in range(12)])
     write_video(tmp_path / "v.mp4", video, fps=25)
@@ -56,9 +56,9 @@ def test_overlay_uses_the_sampled_video_frames(tmp_path):
                       {"keypoints2d": np.zeros((3, 17, 2)), "scores": np.ones((3, 17))})
         w.finish()
     with PoseFile(tmp_path / "p.h5") as pf:
-        frames, _ = _frames_for(pf, "v", np.arange(3))
-        picked, _ = _frames_for(pf, "v", np.array([2]))     # only the rows drawn are decoded
-    assert sorted(frames) == [0, 1, 2] and sorted(picked) == [2]
+        frames = list(_video_frames(pf, "v", np.arange(4))[0])   # row 3: beyond the pose rows
+        picked = list(_video_frames(pf, "v", np.array([2]))[0])  # only the rows drawn
+    assert len(frames) == 4 and frames[3] is None and len(picked) == 1
     np.testing.assert_allclose([float(frames[k][16, 16, 0]) for k in range(3)], [0, 100, 200],
                                atol=12)
-    np.testing.assert_array_equal(picked[2], frames[2])
+    np.testing.assert_array_equal(picked[0], frames[2])
