@@ -37,8 +37,8 @@ def held_out_pose(gym_class: int, seed: int, cache: Path, cfg, size: int, device
     return synth_poses(gym_class, 1, seed, cache, cfg, size, device)[0]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def common_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options this script shares with guidance_ablation.py."""
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--classes", default="all")
@@ -46,29 +46,43 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--poses-cache", type=Path, help="the held-out skeletons' synth -> lift -> "
                     "physnet files, made here if absent (default: beside --out)")
+
+
+def open_generator(args, cache_name: str):
+    """(classes, the generator spec, its size, the skeleton cache, a GenerateConfig, dtype,
+    the loaded pipeline) for the shipped generator on args.device."""
+    import torch
+
+    from finephys_cli.data.classes import select_classes
+    from finephys_cli.generation.bundle import load_generator, resolve_generator
+    from finephys_cli.stages.generate import GenerateConfig
+
+    spec = resolve_generator()
+    cache = args.poses_cache or args.out.parent / cache_name
+    cache.mkdir(parents=True, exist_ok=True)
+    dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
+    return (select_classes(args.classes), spec, spec.native_size, cache,
+            GenerateConfig(size=spec.native_size), dtype,
+            load_generator(spec, device=args.device, dtype=dtype))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    common_arguments(ap)
     ap.add_argument("--strips", type=int, default=4, help="PNG strips to save (first classes)")
     args = ap.parse_args()
     import torch
     from PIL import Image
 
-    from finephys_cli.data.classes import select_classes
     from finephys_cli.data.prompts import extend_with
-    from finephys_cli.generation.bundle import load_generator, resolve_generator
     from finephys_cli.generation.pipeline import SampleSettings
     from finephys_cli.metrics.pose_fidelity import (mannequin_frames, part_fidelity,
                                                      part_velocity_error)
-    from finephys_cli.stages.generate import GenerateConfig, strip_image
+    from finephys_cli.stages.generate import strip_image
 
-    classes = select_classes(args.classes)
-    spec = resolve_generator()
-    size = spec.native_size
-    cache = args.poses_cache or args.out.parent / "eval_poses"
-    cache.mkdir(parents=True, exist_ok=True)
-    cfg = GenerateConfig(size=size)
+    classes, spec, size, cache, cfg, dtype, pipe = open_generator(args, "eval_poses")
     skel = {c.gym99_class: held_out_pose(c.gym99_class, args.seed, cache, cfg, size,
                                          args.device) for c in classes}
-    dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
-    pipe = load_generator(spec, device=args.device, dtype=dtype)
     ids = [c.gym99_class for c in classes]
     rows, times = [], []
     for i, c in enumerate(classes):

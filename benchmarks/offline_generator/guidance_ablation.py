@@ -28,40 +28,25 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from evaluate import common_arguments, held_out_pose, open_generator
+
 SOURCES = ("detect", "lift", "fused", "exact")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--device", default="cuda")
-    ap.add_argument("--classes", default="all")
-    ap.add_argument("--seed", type=int, default=1000)
-    ap.add_argument("--steps", type=int, default=25)
-    ap.add_argument("--poses-cache", type=Path, help="the held-out skeletons' synth -> lift -> "
-                    "physnet files, made here if absent (default: beside --out)")
+    common_arguments(ap)
     args = ap.parse_args()
     import torch
 
-    from finephys_cli.data.classes import select_classes
     from finephys_cli.data.prompts import extend_with
-    from finephys_cli.generation.bundle import load_generator, resolve_generator
     from finephys_cli.generation.conditioning import clip_pose, select_keypoints, to_crop
     from finephys_cli.generation.pipeline import SampleSettings
     from finephys_cli.io.poses_h5 import PoseFile
     from finephys_cli.metrics.pose_fidelity import (mannequin_frames, part_fidelity,
                                                      part_velocity_error)
-    from evaluate import held_out_pose
-    from finephys_cli.stages.generate import GenerateConfig
 
-    classes = select_classes(args.classes)
-    spec = resolve_generator()
-    size = spec.native_size
-    cache = args.poses_cache or args.out.parent / "ablation_poses"
-    cache.mkdir(parents=True, exist_ok=True)
-    cfg = GenerateConfig(size=size)
-    dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
-    pipe = load_generator(spec, device=args.device, dtype=dtype)
+    classes, spec, size, cache, cfg, dtype, pipe = open_generator(args, "ablation_poses")
     rows, times = [], []
     for c in classes:
         origin = held_out_pose(c.gym99_class, args.seed, cache, cfg, size, args.device)

@@ -212,6 +212,9 @@ def render_heatmap_overlay(pf: PoseFile, vid: str, cfg: VizConfig,
         yield img
 
 
+MAX_GIF_FRAMES = 750      # 30 s at 25 fps; a GIF encoder holds every frame
+
+
 def run_viz(cfg: VizConfig, path: Path, output: Path, video_id: str | None = None) -> Path:
     from ..io.atomic import commit, partial_path
 
@@ -234,6 +237,10 @@ def run_viz(cfg: VizConfig, path: Path, output: Path, video_id: str | None = Non
         suffix = output.suffix.lower()
         if suffix not in (".png", ".gif", ".mp4"):
             raise InputError(f"{output}: output must be .png, .gif or .mp4")
+        if suffix == ".gif" and len(frame_ids) > MAX_GIF_FRAMES:
+            raise UsageError(f"{output}: {len(frame_ids)} frames is too long for a GIF (built "
+                             f"in memory; at most {MAX_GIF_FRAMES}): write an .mp4, which is "
+                             "encoded frame by frame")
         fps = float(pf.video_attrs(vid).get("fps", 25.0))
         # Frames are rendered as they are written: an mp4 of a whole video is encoded frame by
         # frame (a GIF or a PNG strip is built in memory, as its encoder needs).

@@ -368,3 +368,29 @@ def test_detect_memory_does_not_grow_with_video_length(tmp_path):
                                              "all", "--imgsz", "64", "--device", "cpu", "-q"])
         assert rc == 0
     assert rss[15000] < 1.1 * rss[1500], rss
+
+
+def test_a_video_that_disappears_mid_batch_is_recorded_not_a_traceback(tmp_path):
+    """The batch was listed, then one video went away before its turn (a cleanup job, an
+    unmounted disk): it is recorded as failed, the others are written."""
+    from finephys_cli.errors import PartialFailure
+    from finephys_cli.stages.detect import DetectConfig, run_detect
+
+    frames = np.zeros((6, 32, 32, 3), np.uint8)
+    frames[:, 10, 10] = 255
+    for name in ("a", "b", "c"):
+        write_video(tmp_path / "in" / f"{name}.mp4", frames)
+    gone = tmp_path / "in" / "c.mp4"
+
+    class DeletesC(_BrightestSpot):
+        def __call__(self, batch):
+            gone.unlink(missing_ok=True)             # while a is being detected
+            return super().__call__(batch)
+
+    out = tmp_path / "d.h5"
+    with pytest.raises(PartialFailure) as exc:
+        run_detect(DetectConfig(decode_workers=1, frames=None), [tmp_path / "in"], out,
+                   progress="none", detector=DeletesC())
+    assert list(exc.value.failures) == [str(gone)] and "missing" in exc.value.failures[str(gone)]
+    with PoseFile(out) as pf:
+        assert sorted(pf.video_ids) == ["a", "b"] and list(pf.failures) == ["c"]

@@ -253,3 +253,23 @@ def test_merge_carries_the_failures_of_its_shards(runner, synth_small, tiny_pose
     with PoseFile(tmp_path / "m.h5") as pf:
         assert list(pf.failures) == [bad] and not pf.attrs["complete"]
         assert len(pf.video_ids) == 1
+
+
+def test_lift_takes_a_half_nan_clip_and_a_newer_minor_schema(runner, synth_small,
+                                                             tiny_pose_models, tmp_path):
+    import shutil
+
+    synth, _ = synth_small
+    half = tmp_path / "half.h5"
+    shutil.copy(synth, half)
+    with h5py.File(half, "a") as h5:
+        vid = sorted(h5["videos"])[0]
+        kp = h5[f"videos/{vid}/keypoints2d"]
+        kp[::2] = np.nan                             # every other frame lost
+        h5.attrs["format_version"] = "1.7"           # written by a newer finephys
+    res = runner.invoke(app, ["lift", str(half), str(tmp_path / "l.h5"), "--model",
+                              str(tiny_pose_models / "lifter"), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert "newer" in res.stderr and "Traceback" not in res.output
+    with PoseFile(tmp_path / "l.h5") as pf:
+        assert np.isfinite(pf.read(vid, "pose3d_dd")).all()

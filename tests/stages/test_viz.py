@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from finephys_cli.app import app
@@ -62,3 +63,19 @@ def test_overlay_uses_the_sampled_video_frames(tmp_path):
     np.testing.assert_allclose([float(frames[k][16, 16, 0]) for k in range(3)], [0, 100, 200],
                                atol=12)
     np.testing.assert_array_equal(picked[0], frames[2])
+
+
+def test_a_gif_of_a_long_video_is_refused_before_rendering(tmp_path):
+    from finephys_cli.errors import UsageError
+    from finephys_cli.io.poses_h5 import PoseFileWriter
+    from finephys_cli.stages.viz import MAX_GIF_FRAMES, VizConfig, run_viz
+
+    n = MAX_GIF_FRAMES + 1
+    with PoseFileWriter(tmp_path / "p.h5", format="finephys.pose2d", config={},
+                        config_hash="h") as w:
+        w.write_video("v", {"n_frames": n, "width": 32, "height": 32},
+                      {"keypoints2d": np.zeros((n, 17, 2)), "scores": np.ones((n, 17))})
+        w.finish()
+    with pytest.raises(UsageError, match="mp4"):
+        run_viz(VizConfig(), tmp_path / "p.h5", tmp_path / "v.gif")
+    assert not list(tmp_path.glob("v.gif*"))
