@@ -23,6 +23,7 @@ from ..errors import InputError
 from .deepmimic import refuse_reserved
 from .h36m import read_h36m_sequences
 from .normalize import image_aligned_3d, normalize_2d, normalize_3d
+from ..io.poses_h5 import POSE2D_FORMATS, PoseFile
 
 
 @dataclass
@@ -39,7 +40,6 @@ def read_pose_file(path: Path, allow_reserved: bool = False, video_ids: list[str
     """The 2D of a finephys file with its own 3D truth (synth), or with the truth of another
     file (`truth`: e.g. `detect` run on synth videos, paired with that synth file by video id
     and frame_indices: training on what the detector really produces)."""
-    from ..io.poses_h5 import POSE2D_FORMATS, PoseFile
     from .truth import load_truth, truth_in
 
     table = load_truth(str(truth), allow_reserved) if truth is not None else None

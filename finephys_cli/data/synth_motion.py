@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .classes import GymClass
+from ..skeleton import H36M_BONES
 
 G = 9.81
 # Dempster-style mass fractions of the segments whose point masses sit at bone midpoints.
@@ -77,7 +78,6 @@ class Body:
                    thigh=seg(0.245), shin=seg(0.246), ankle_h=seg(0.039))
 
     def bone_lengths(self) -> np.ndarray:
-        from ..skeleton import H36M_BONES
 
         by_child = {1: self.hip_half, 2: self.thigh, 3: self.shin, 4: self.hip_half,
                     5: self.thigh, 6: self.shin, 7: self.pelvis_spine, 8: self.spine_thorax,

@@ -25,6 +25,7 @@ from ..errors import InputError, NoValidJointsError, UsageError
 from ..io.poses_h5 import PoseFile
 from ..io.video import frame_plan
 from .heatmaps import SIGMA_AT_64, render_heatmaps, sigma_for
+from ..data.normalize import denormalize_2d
 
 POSE_SOURCES = ("auto", "exact", "fused", "lift", "physnet", "mlp", "detect")
 AUTO_ORDER = ("exact", "fused", "detect")
@@ -61,7 +62,6 @@ def select_keypoints(pf: PoseFile, vid: str, source: str = "auto"
                      ) -> tuple[np.ndarray, np.ndarray, str]:
     """The 2D joints (T,17,2) px of the original frame, their scores (T,17) and the source
     actually used. Only detections carry confidences; estimated skeletons are complete."""
-    from ..data.normalize import denormalize_2d
 
     name = resolve_source(pf, vid, source)
     if pf.format == HEATMAPS_FORMAT:

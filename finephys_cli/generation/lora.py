@@ -2,6 +2,7 @@
 spatial adapter on the spatial attention layers, the temporal one on the motion modules."""
 
 from __future__ import annotations
+from ..errors import ModelNotFoundError
 
 SPATIAL = r".*attentions\.\d+\.transformer_blocks\.\d+\.attn[12]\.(to_q|to_k|to_v|to_out\.0)"
 TEMPORAL = r".*motion_modules\.\d+\.transformer_blocks\.\d+\.attn[12]\.(to_q|to_k|to_v|to_out\.0)"
@@ -62,7 +63,6 @@ def load_loras(pipe, folder, scales: dict[str, float] | None = None) -> list[str
     activate them; returns the adapter names."""
     from pathlib import Path
 
-    from ..errors import ModelNotFoundError
 
     names = [n for n in ADAPTERS if (Path(folder) / n / "pytorch_lora_weights.safetensors").is_file()]
     if not names:

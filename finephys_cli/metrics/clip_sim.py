@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from ..errors import ModelNotFoundError
 
 STAR_KS = (1, 2, 4, 8, 16)
 
@@ -34,7 +35,6 @@ class ClipEmbedder:
     def load(cls, path, processor_path=None, device: str = "cpu") -> "ClipEmbedder":
         from transformers import CLIPModel, CLIPProcessor
 
-        from ..errors import ModelNotFoundError
 
         try:
             model = CLIPModel.from_pretrained(path, local_files_only=True).to(device).eval()

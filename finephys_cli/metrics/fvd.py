@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from ..errors import ModelNotFoundError
+from ..io.video import frame_plan
 
 I3D_MIN_FRAMES = 9
 
@@ -38,7 +40,6 @@ class I3DFeatures:
     def __post_init__(self) -> None:
         import torch
 
-        from ..errors import ModelNotFoundError
 
         if self.frames < I3D_MIN_FRAMES:
             raise ValueError(f"I3D needs at least {I3D_MIN_FRAMES} frames")
@@ -59,7 +60,6 @@ class I3DFeatures:
     def __call__(self, videos: list[np.ndarray]) -> np.ndarray:
         import torch
 
-        from ..io.video import frame_plan
 
         batch = []
         for v in videos:
@@ -81,7 +81,6 @@ class VideoMAEFeatures:
     def __post_init__(self) -> None:
         from transformers import VideoMAEImageProcessor, VideoMAEModel
 
-        from ..errors import ModelNotFoundError
 
         try:
             self.model = VideoMAEModel.from_pretrained(self.path, local_files_only=True) \
@@ -105,7 +104,6 @@ class VideoMAEFeatures:
     def __call__(self, videos: list[np.ndarray]) -> np.ndarray:
         import torch
 
-        from ..io.video import frame_plan
 
         clips = [list(v[frame_plan(len(v), self.frames)]) for v in videos]
         px = self.processor(clips, return_tensors="pt")["pixel_values"].to(self.device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .pose import box_size, pck
+from ..data.mannequin import PART_HUES
 
 
 def pose_fidelity(detected: np.ndarray, skeleton: np.ndarray, alpha: float = 0.1
@@ -40,7 +41,6 @@ def locate_parts(frames: np.ndarray, hue_tol: float = 14.0, min_pixels: int = 3
     """Centroids of the colour-coded limb segments of a `--mannequin parts` rendering:
     (T, 8, 2) px, NaN where a segment's hue covers fewer than `min_pixels` pixels. The order is
     that of data.mannequin.PART_HUES."""
-    from ..data.mannequin import PART_HUES
 
     rgb = frames.astype(np.float64) / 255.0
     mx, mn = rgb.max(-1), rgb.min(-1)
@@ -64,7 +64,6 @@ def locate_parts(frames: np.ndarray, hue_tol: float = 14.0, min_pixels: int = 3
 def part_fidelity(frames: np.ndarray, skeleton: np.ndarray, alpha: float = 0.1
                   ) -> dict[str, float]:
     """Colour-located limb centroids against the conditioning skeleton's bone midpoints."""
-    from ..data.mannequin import PART_HUES
 
     mids = np.stack([(skeleton[:, a] + skeleton[:, b]) / 2 for a, b in PART_HUES], axis=1)
     return compare_skeletons(locate_parts(frames), mids, alpha, box_of=skeleton)
@@ -81,7 +80,6 @@ def part_velocity_error(frames: np.ndarray, skeleton: np.ndarray) -> float:
     """MPJVE of the colour-located limb centroids against the skeleton's bone midpoints: the
     mean px norm of the difference of their frame-to-frame displacements, over the limb pairs
     located in both frames (NaN when none is)."""
-    from ..data.mannequin import PART_HUES
 
     mids = np.stack([(skeleton[:, a] + skeleton[:, b]) / 2 for a, b in PART_HUES], axis=1)
     err = np.linalg.norm(np.diff(locate_parts(frames), axis=0) - np.diff(mids, axis=0), axis=-1)

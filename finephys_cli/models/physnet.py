@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from .common import SavableMixin
+from ..errors import InputError
 
 D = 51
 N_TRI = D * (D + 1) // 2   # 1326
@@ -271,7 +272,6 @@ def load_refiner(folder, device: str):
     import json
     from pathlib import Path
 
-    from ..errors import InputError
 
     kind = json.loads((Path(folder) / "config.json").read_text()).get("model_type")
     cls = {"PhysNet": PhysNet, "MLPRefiner": MLPRefiner}.get(kind)

@@ -25,6 +25,12 @@ from ..io.fingerprint import file_fingerprint
 from ..io.clips import ClipSet, load_clips  # noqa: F401  (the reader of what this writes)
 from ..io.poses_h5 import PoseFile, PoseFileWriter, video_fingerprints
 from ..io.sidefiles import read_json
+from ..data.camera import Camera
+from ..data.classes import class_by_id
+from ..data.mannequin import MannequinRenderer
+from ..data.prompts import extend_with
+from ..io.video import read_frames
+from ..skeleton import coco_to_h36m
 
 CLIP_POSE_FORMATS = ("finephys.pose2d", "finephys.synth", "finephys.phys")
 
@@ -55,7 +61,6 @@ def crop_frames(frames: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
 
 def read_source_frames(path: Path, idx: np.ndarray) -> np.ndarray:
     """Frames `idx` of a video file, or of a folder of frame images (sorted by name)."""
-    from ..io.video import read_frames
 
     if Path(path).is_dir():
         from PIL import Image
@@ -90,8 +95,6 @@ def _video_path(pf: PoseFile, vid: str, videos: Path | None) -> Path:
 
 def _render(pf: PoseFile, vid: str, idx: np.ndarray, palette: str) -> np.ndarray:
     """The mannequin of a synth clip's sampled frames, through its stored camera."""
-    from ..data.camera import Camera
-    from ..data.mannequin import MannequinRenderer
 
     if not pf.has(vid, "pose3d_world") or not pf.has(vid, "camera_K"):
         raise InputError(f"{pf.path}: --render needs a synth file (pose3d_world and camera)")
@@ -104,8 +107,6 @@ def _render(pf: PoseFile, vid: str, idx: np.ndarray, palette: str) -> np.ndarray
 
 
 def _prompt_for(attrs: dict) -> tuple[str, int]:
-    from ..data.classes import class_by_id
-    from ..data.prompts import extend_with
 
     cls_id = int(attrs.get("gym99_class", -1))
     if cls_id >= 0:
@@ -169,7 +170,6 @@ def _prepare_coco(cfg: ClipsConfig, ann: Path, output: Path, images: Path | None
     """COCO keypoint JSON (HumanArt's format) + image folder -> one-frame samples."""
     from PIL import Image
 
-    from ..skeleton import coco_to_h36m
 
     if images is None:
         raise InputError("a COCO annotation file needs --images DIR (the image root)")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..console import console
 from ..errors import FinephysError
+from ..data.classes import select_classes
 
 
 @dataclass
@@ -50,7 +51,6 @@ def run_demo(output: Path, *, classes: str = "6,21,33", device: str = "auto",
              steps: int = 25, progress: str = "auto") -> dict:
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    from ..data.classes import select_classes
 
     chosen = select_classes(classes)
     prompts = out / "prompts.csv"

@@ -10,14 +10,14 @@ from pathlib import Path
 from ..console import log, track
 from ..errors import InputError, PartialFailure
 from ..io.atomic import atomic_write_text
+from ..data.classes import class_by_id
+from ..data.finegym import element_times, load_annotation, load_elements, select_subset
+from ..io.manifest import apply_shard, find_video
+from ..io.video import read_time_range, write_video
 
 def run_prepare_finegym(annotation: Path, element_lists: list[Path], videos: Path,
                         output: Path, *, classes: str = "FX", shard=None,
                         progress: str = "auto") -> list[Path]:
-    from ..data.classes import class_by_id
-    from ..data.finegym import element_times, load_annotation, load_elements, select_subset
-    from ..io.manifest import apply_shard, find_video
-    from ..io.video import read_time_range, write_video
 
     ann = load_annotation(annotation)
     elements = [e for path in element_lists for e in select_subset(load_elements(path), classes)]

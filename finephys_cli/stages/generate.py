@@ -20,10 +20,18 @@ from ..configs import config_hash
 from ..console import log, track
 from ..errors import (FinephysError, InputError, OutputExistsError, PartialFailure,
                       ResourceError, UsageError)
-from ..generation.conditioning import ClipPose
-from ..io.video import strip_image
+from ..generation.conditioning import ClipPose, clip_pose
+from ..io.video import strip_image, write_video
 from ..io.atomic import atomic_write_text
 from ..io.fingerprint import file_fingerprint
+from ..data.classes import class_by_id
+from ..data.prompts import extend_with, match_prompt
+from ..generation.bundle import fingerprint, load_generator, resolve_generator
+from ..generation.compile import artifact_key, enable_persistent_cache, load_artifacts
+from ..generation.pipeline import SampleSettings
+from ..io.manifest import apply_shard
+from ..io.poses_h5 import PoseFile
+from ..io.sidefiles import read_text
 
 PROVENANCE_VERSION = 1
 
@@ -66,8 +74,6 @@ def read_prompts_csv(path: Path) -> list[dict]:
     """Columns: prompt (required), class (Gym99 id, optional), seed (optional)."""
     import io
 
-    from ..data.classes import class_by_id
-    from ..io.sidefiles import read_text
 
     rows = list(csv.DictReader(io.StringIO(read_text(path, "a prompts CSV"), newline="")))
     if not rows or "prompt" not in rows[0]:
@@ -102,8 +108,6 @@ def read_prompts_csv(path: Path) -> list[dict]:
 
 def make_jobs(prompts: list[dict], num_videos: int, seed: int, gym_class: int | None,
               extend: bool) -> list[Job]:
-    from ..data.classes import class_by_id
-    from ..data.prompts import extend_with, match_prompt
 
     jobs = []
     for p in prompts:
@@ -122,8 +126,6 @@ def poses_from_file(path: Path, cfg: GenerateConfig, size: int, levels: list[int
                     n: int, source: str | None = None) -> list[ClipPose]:
     """One skeleton per video of a pose file (cycled over the jobs); a heatmaps file lends its
     maps when it holds them at these sizes. `source` overrides cfg.pose_source."""
-    from ..generation.conditioning import clip_pose
-    from ..io.poses_h5 import PoseFile
 
     out = []
     with PoseFile(path, formats=("finephys.pose2d", "finephys.synth", "finephys.phys",
@@ -179,10 +181,6 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     import torch
     from PIL import Image
 
-    from ..generation.bundle import fingerprint, load_generator, resolve_generator
-    from ..generation.pipeline import SampleSettings
-    from ..io.manifest import apply_shard
-    from ..io.video import write_video
 
     if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1:
         raise UsageError("--frames, --steps and --batch-size must be positive")
@@ -282,7 +280,6 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
 
 def _compile(pipe, cfg: GenerateConfig, spec, size: int) -> str:
     """Compile once per machine and model: load the saved caches, or say it will take a while."""
-    from ..generation.compile import artifact_key, enable_persistent_cache, load_artifacts
 
     root = enable_persistent_cache()
     key = artifact_key(spec.sd15, cfg.compile_mode, cfg.fuse_qkv, cfg.frames, size,

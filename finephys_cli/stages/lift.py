@@ -15,6 +15,7 @@ from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs,
                            shard_video_ids, video_fingerprints)
 from ..models.registry import resolve_model
+from ..models.lifter import InContextLifter
 
 # Datasets passed through unchanged, so later stages and eval-poses find them.
 PASSTHROUGH = ("keypoints2d", "scores", "bbox", "keypoints2d_exact", "pose3d_camera",
@@ -53,7 +54,6 @@ def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: i
 
 def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
              overwrite: bool = False, progress: str = "auto", shard=None) -> Path:
-    from ..models.lifter import InContextLifter
 
     model_dir = resolve_model("lifter", Path(cfg.model) if cfg.model else None)
     model = InContextLifter.from_pretrained(model_dir, device=device)

@@ -16,6 +16,7 @@ from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids,
                            video_fingerprints)
 from ..models.registry import resolve_model
+from ..data.lift_data import overlap_mean, window_rows, window_starts
 
 
 @dataclass
@@ -32,7 +33,6 @@ def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
     """Run a refiner over a whole clip in overlapping windows; the overlaps are averaged."""
     import torch
 
-    from ..data.lift_data import overlap_mean, window_rows, window_starts
 
     t = len(s_dd)
     starts = window_starts(t, frames, max(frames // 2, 1))

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..io.atomic import atomic_write_text
 from ..io.fingerprint import file_fingerprint
 from ..io.folder_output import FolderOutput
+from ..io.sidefiles import read_json
 
 QUESTIONS = (("text", "Text alignment: does the video show the described action?"),
              ("domain", "Domain consistency: does it look like the reference gymnastics?"),
@@ -177,7 +178,6 @@ def collect_study(exports: list[Path], key_path: Path) -> dict:
     """MOS ± 95% CI per method and question over all raters' exports."""
     from scipy import stats
 
-    from ..io.sidefiles import read_json
 
     key = read_json(key_path, "a study key (key.json from finephys study make)")
     if not isinstance(key, dict) or not isinstance(key.get("methods"), list) or \

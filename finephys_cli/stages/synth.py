@@ -13,8 +13,11 @@ from ..console import log, track
 from ..errors import UsageError
 from ..data.classes import GymClass, select_classes
 from ..data.detector_noise import NoiseConfig, film
-from ..data.synth_motion import PROGRAMS, centre_of_mass, generate_motion
+from ..data.synth_motion import PROGRAMS, centre_of_mass, generate_motion, rot_y
 from ..io.poses_h5 import PoseFileWriter
+from ..data.deepmimic import load_clip, resample
+from ..data.humanoid import HumanoidScene, raw_frames
+from ..skeleton import flip_h36m
 
 
 @dataclass
@@ -92,9 +95,6 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     """A DeepMimic clip with a random speed, heading, mirror and camera."""
     import zlib
 
-    from ..data.deepmimic import load_clip, resample
-    from ..data.synth_motion import rot_y
-    from ..skeleton import flip_h36m
 
     rng = np.random.default_rng([cfg.seed, zlib.crc32(clip.encode()), index])
     times, joints = load_clip(clip, allow_reserved)
@@ -134,8 +134,6 @@ def render_sample(cfg: SynthConfig, sample: SynthSample, joints: np.ndarray, cam
         from ..data.mannequin import MannequinRenderer
 
         return MannequinRenderer(cam, rng, cfg.mannequin).render(joints)
-    from ..data.humanoid import HumanoidScene, raw_frames
-    from ..data.synth_motion import rot_y
 
     a = sample.attrs
     _, raw = raw_frames(a["mocap_clip"], allow_reserved=True)   # make_mocap_sample guarded it

@@ -11,6 +11,8 @@ import numpy as np
 from ..console import track
 from ..errors import InputError
 from .training import RunDir, batch_indices, checkpoint_due, make_accelerator, optimizer_step
+from ..generation.components import small_vae
+from ..io.clips import load_clips
 
 
 @dataclass
@@ -37,8 +39,6 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
     import torch
     import torch.nn.functional as F
 
-    from ..generation.components import small_vae
-    from ..io.clips import load_clips
 
     if not cfg.clips:
         raise InputError("train-autoencoder needs --clips (files from finephys prepare-clips)")

@@ -36,6 +36,13 @@ from ..generation.training import (GeneratorParts, StepContext, cache_latents,
                                    prerender_heatmaps, skeleton_features, text_embeddings,
                                    train_step)
 from .training import RunDir, batch_indices, checkpoint_due, make_accelerator
+from ..data.prompts import match_prompt
+from ..generation.components import Components
+from ..generation.inject import pose_injection
+from ..generation.lora import add_loras, lora_mode, save_loras
+from ..generation.pipeline import FinePhysPipeline, SampleSettings, level_sizes
+from ..io.clips import load_clips
+from ..io.video import strip_image, write_video
 
 MODES = ("encoder", "lora", "unet")
 LR_SCHEDULES = ("constant", "cosine", "linear")
@@ -82,9 +89,6 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     import torch
     from accelerate.utils import DistributedDataParallelKwargs
 
-    from ..generation.lora import add_loras, lora_mode, save_loras
-    from ..generation.pipeline import level_sizes
-    from ..io.clips import load_clips
 
     if cfg.mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
@@ -288,7 +292,6 @@ def _tensorboard(path: Path, enabled: bool):
 def _validation_indices(data, prompt: str) -> np.ndarray:
     """Fixed validation samples: the clips of the validation prompt's class (else the first
     clips); their loss at fixed noise and timesteps picks model-best."""
-    from ..data.prompts import match_prompt
 
     c = match_prompt(prompt)
     hits = np.flatnonzero(data.classes == c.gym99_class) if c else np.zeros(0, int)
@@ -301,11 +304,6 @@ def _validate(acc, parts, unet, encoder, data, latents, texts, val_idx, cfg, lev
     the fixed seed and prompt, written to val/step-XXXXXXXX.mp4 and .png."""
     import torch
 
-    from ..generation.components import Components
-    from ..generation.inject import pose_injection
-    from ..generation.pipeline import FinePhysPipeline, SampleSettings
-    from ..io.video import write_video
-    from ..io.video import strip_image
 
     raw_unet, raw_enc = acc.unwrap_model(unet), acc.unwrap_model(encoder)
     dev = acc.device

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from ..console import log, track
-from ..data.lift_data import load_training_clips
+from ..data.lift_data import clip_windows, load_training_clips
 from ..errors import InputError, UsageError
-from ..models.physnet import (MLPRefinerConfig, PhysNetConfig, fuse_estimates,
-                              project_fused)
+from ..models.physnet import (MLPRefiner, MLPRefinerConfig, PhysNet, PhysNetConfig, Projection,
+                              fuse_estimates, project_fused)
 from ..data.lift_data import split_clips, windows_of
 from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
                        optimizer_step)
+from ..models.lifter import InContextLifter
+from ..models.registry import resolve_model
 
 
 @dataclass
@@ -61,7 +63,6 @@ def precompute_dd(lifter, query: np.ndarray, device: str, batch: int = 512) -> n
 
 
 def windows_2d(clips, frames: int, stride: int) -> dict[str, np.ndarray]:
-    from ..data.lift_data import clip_windows
 
     parts = [clip_windows(c, frames, stride) for c in clips]
     return {k: np.concatenate([p[k] for p in parts]) for k in ("query", "valid")}
@@ -79,9 +80,6 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
                       resume: str | None = None, progress: str = "auto") -> Path:
     import torch
 
-    from ..models.lifter import InContextLifter
-    from ..models.physnet import MLPRefiner, PhysNet, Projection
-    from ..models.registry import resolve_model
 
     if not cfg.data:
         raise InputError("train-physnet needs --data")

@@ -14,6 +14,8 @@ from ..errors import InputError, UsageError
 from ..generation.conditioning import POSE_SOURCES, select_keypoints
 from ..io.poses_h5 import PoseFile
 from ..skeleton import H36M_BONES, H36M_LEFT, H36M_RIGHT
+from ..io.atomic import commit, partial_path
+from ..io.video import stream_frames
 
 # The pose-source vocabulary of generation/conditioning.py; in 3D, exact is the camera-frame
 # truth and detect does not exist.
@@ -78,7 +80,6 @@ def _video_frames(pf: PoseFile, vid: str, rows: np.ndarray
     unique = np.unique([w for w in wanted if w is not None])
 
     def frames() -> Iterator[np.ndarray | None]:
-        from ..io.video import stream_frames
 
         decoded = zip(unique.tolist(),
                       (f for chunk in stream_frames(path, unique, chunk=16) for f in chunk))
@@ -216,7 +217,6 @@ MAX_GIF_FRAMES = 750      # 30 s at 25 fps; a GIF encoder holds every frame
 
 
 def run_viz(cfg: VizConfig, path: Path, output: Path, video_id: str | None = None) -> Path:
-    from ..io.atomic import commit, partial_path
 
     with PoseFile(path, skeleton="h36m17") as pf:
         ids = pf.video_ids

@@ -12,6 +12,8 @@ from ...io import manifest
 from .context import ScoreContext, Skip
 from .inputs import VideoItem, model_path
 from .report import summary as _summary
+from ...metrics.clip_sim import (ClipEmbedder, domain_score, pickscore as pick_score,
+                                 reference_anchor_indices, smooth_score, smooth_star, text_score)
 
 
 def _clip(ctx: ScoreContext):
@@ -43,7 +45,6 @@ def _clip_protocol(ctx: ScoreContext) -> dict:
 
 
 def clip_sim(ctx: ScoreContext) -> None:
-    from ...metrics.clip_sim import domain_score, smooth_score, text_score
 
     emb = _clip(ctx)
     cfg, per_video = ctx.cfg, ctx.per_video
@@ -101,7 +102,6 @@ def _references_by_class(ctx: ScoreContext) -> dict[int, list[VideoItem]]:
 
 
 def clip_sim_star(ctx: ScoreContext) -> None:
-    from ...metrics.clip_sim import domain_score, reference_anchor_indices, smooth_star
 
     _clip(ctx)
     cfg, per_video = ctx.cfg, ctx.per_video
@@ -151,8 +151,6 @@ def clip_sim_star(ctx: ScoreContext) -> None:
 
 
 def pickscore(ctx: ScoreContext) -> None:
-    from ...metrics.clip_sim import ClipEmbedder
-    from ...metrics.clip_sim import pickscore as pick_score
 
     path = model_path("pickscore", ctx.models.get("pickscore"))
     proc = ctx.models.get("pickscore_processor")

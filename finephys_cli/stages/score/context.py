@@ -12,6 +12,7 @@ import numpy as np
 
 from ...errors import FinephysError
 from .inputs import VideoItem
+from ...io.video import read_frames
 
 
 class Skip(Exception):
@@ -46,7 +47,6 @@ class ScoreContext:
         if key in self.recent:
             self.recent.move_to_end(key)
             return self.recent[key]
-        from ...io.video import read_frames
 
         try:
             frames = read_frames(item.path)[0]

@@ -9,11 +9,11 @@ from ...errors import InputError
 from ...generation.bundle import fingerprint
 from .context import ScoreContext, Skip
 from .inputs import VideoItem, model_path
+from ...metrics.frechet import FeatureStats, frechet_distance
+from ...metrics.fvd import I3DFeatures, VideoMAEFeatures
 
 
 def fvd(ctx: ScoreContext) -> None:
-    from ...metrics.frechet import FeatureStats, frechet_distance
-    from ...metrics.fvd import I3DFeatures, VideoMAEFeatures
 
     cfg = ctx.cfg
     if not ctx.refs:

@@ -15,6 +15,7 @@ import numpy as np
 from ...errors import InputError, ModelNotFoundError
 from ...io import manifest
 from ...io.sidefiles import read_text
+from ...models.registry import GENERATOR_PARTS, SCORE_MODELS, configured_path
 
 VIDEO_EXTS = manifest.VIDEO_EXTS + (".gif",)   # PyAV decodes GIFs too
 
@@ -92,7 +93,6 @@ def collect_items(folder: Path, prompts_csv: Path | None = None) -> list[VideoIt
 
 
 def model_path(name: str, given: Path | None) -> Path:
-    from ...models.registry import GENERATOR_PARTS, SCORE_MODELS, configured_path
 
     path, source = configured_path(name, given)
     if path is None:

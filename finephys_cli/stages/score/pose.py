@@ -6,11 +6,12 @@ from ...console import log, track
 from ...errors import InputError
 from .context import ScoreContext, Skip
 from .report import summary as _summary
+from ...metrics.pose_fidelity import part_fidelity
+from ...metrics.pose_fidelity import pose_fidelity as detected_fidelity
+from ...models.detectors import build_detector
 
 
 def pose_fidelity(ctx: ScoreContext) -> None:
-    from ...metrics.pose_fidelity import part_fidelity, pose_fidelity
-    from ...models.detectors import build_detector
     from ..detect import DetectConfig, detect_clip
 
     cfg = ctx.cfg
@@ -30,7 +31,7 @@ def pose_fidelity(ctx: ScoreContext) -> None:
             continue
         if detector is not None:
             detected = detect_clip(detector, frames, dcfg)["keypoints2d"]
-            res = pose_fidelity(detected, it.skeleton, cfg.pck_alpha)
+            res = detected_fidelity(detected, it.skeleton, cfg.pck_alpha)
         else:
             res = part_fidelity(frames, it.skeleton, cfg.pck_alpha)
         ctx.per_video[it.name].update({f"pose_{k}": v for k, v in res.items()})
