@@ -97,6 +97,8 @@ def cli_command(fn: F) -> F:
             _fail(exc, exc.exit_code)
         except FinephysError as exc:
             _fail(exc, exc.exit_code)
+        except OSError as exc:          # a full disk, a vanished folder: one line, not a trace
+            _fail(exc, 1)
         except (RuntimeError, MemoryError) as exc:
             if _is_oom(exc):
                 _fail(ResourceError(f"out of memory: {exc}".splitlines()[0]), 4)

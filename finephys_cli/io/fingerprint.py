@@ -15,10 +15,15 @@ def file_fingerprint(path: Path) -> str:
     """size + mtime + sha256 of the first 64 KiB: cheap on long videos, and it changes when a file
     is rewritten or still being copied."""
     path = Path(path)
-    st = path.stat()
-    h = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}:".encode())
-    with open(path, "rb") as fh:
-        h.update(fh.read(HEAD_BYTES))
+    try:
+        st = path.stat()
+        h = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}:".encode())
+        with open(path, "rb") as fh:
+            h.update(fh.read(HEAD_BYTES))
+    except OSError as exc:
+        from ..errors import InputError
+
+        raise InputError(f"{path}: unreadable ({exc.strerror or exc})") from None
     return h.hexdigest()[:24]
 
 

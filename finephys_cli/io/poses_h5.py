@@ -311,14 +311,15 @@ class PoseFileWriter:
 
     @contextmanager
     def guard(self, video_id: str, source: str = "", fail_fast: bool = False) -> Iterator[None]:
-        """Process one input: an error that belongs to the input (anything but a resource
-        error, Ctrl-C or a non-input bug in finephys itself) is recorded with `fail` and the
-        batch goes on; with `fail_fast` it stops the batch."""
+        """Process one input: an error that belongs to the input (an InputError from a reader,
+        or the ValueError/KeyError/IndexError/TypeError of malformed data) is recorded with
+        `fail` and the batch goes on; with `fail_fast` it stops the batch. An OSError is not
+        the input's (a full disk, a broken output): it stops the batch with one line."""
         try:
             yield
         except ResourceError:
             raise
-        except (FinephysError, OSError, ValueError, KeyError, EOFError) as exc:
+        except (FinephysError, ValueError, KeyError, IndexError, TypeError, EOFError) as exc:
             if fail_fast:
                 raise
             text = str(exc) if isinstance(exc, FinephysError) else \

@@ -272,19 +272,23 @@ def write_video(path: Path, frames: np.ndarray | Iterable[np.ndarray], fps: floa
     h, w = np.asarray(first).shape[:2]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(path)
-    with av.open(str(tmp), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=int(round(fps)))
-        stream.width, stream.height = w - w % 2, h - h % 2
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for f in itertools.chain([first], frames):
-            f = np.asarray(f, dtype=np.uint8)
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f[:h - h % 2, :w - w % 2]),
-                                            format="rgb24")
-            for packet in stream.encode(vf):
+    try:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=int(round(fps)))
+            stream.width, stream.height = w - w % 2, h - h % 2
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(crf), "preset": "veryfast"}
+            for f in itertools.chain([first], frames):
+                f = np.asarray(f, dtype=np.uint8)
+                vf = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(f[:h - h % 2, :w - w % 2]), format="rgb24")
+                for packet in stream.encode(vf):
+                    container.mux(packet)
+            for packet in stream.encode():
                 container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    except BaseException:       # frames that fail mid-render (a truncated source) leave nothing
+        tmp.unlink(missing_ok=True)
+        raise
     commit(tmp, path)
     return path
 

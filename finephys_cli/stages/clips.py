@@ -174,8 +174,14 @@ def _prepare_coco(cfg: ClipsConfig, ann: Path, output: Path, images: Path | None
     if images is None:
         raise InputError("a COCO annotation file needs --images DIR (the image root)")
     data = read_json(ann, "a COCO annotation file")
-    if not isinstance(data, dict) or not {"images", "annotations"} <= set(data):
-        raise InputError(f"{ann}: not a COCO annotation file (needs images and annotations)")
+    listed = (data.get("images"), data.get("annotations")) if isinstance(data, dict) \
+        else (None, None)
+    if not (all(isinstance(x, list) for x in listed)
+            and all(isinstance(x, dict) for x in listed[0] + listed[1])):
+        raise InputError(f"{ann}: not a COCO annotation file (needs lists of images and "
+                         "annotations)")
+    if not all("id" in im and "file_name" in im for im in data["images"]):
+        raise InputError(f"{ann}: every COCO image needs an id and a file_name")
     by_id = {im["id"]: im for im in data["images"]}
     people = [a for a in data["annotations"] if a.get("num_keypoints", 0) >= cfg.min_keypoints
               and a.get("image_id") in by_id]

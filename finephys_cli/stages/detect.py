@@ -12,7 +12,7 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
-from ..errors import FinephysError, InputError
+from ..errors import FinephysError, InputError, UsageError
 from ..models.detectors import build_detector
 from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_path
 from ..io.fingerprint import file_fingerprint
@@ -235,12 +235,29 @@ class _Decoder:
         self.queue.close()
 
 
+def check_detect_config(cfg: DetectConfig) -> None:
+    """Values from -c/--set get the checks the options have: a usage error (exit 2), not a
+    failure of every video."""
+    bad = [f"{k}={v!r}" for k, v, ok in (
+        ("batch_size", cfg.batch_size, isinstance(cfg.batch_size, int) and cfg.batch_size >= 1),
+        ("imgsz", cfg.imgsz, isinstance(cfg.imgsz, int) and cfg.imgsz >= 32),
+        ("conf", cfg.conf, 0.0 <= float(cfg.conf) <= 1.0),
+        ("keypoint_conf", cfg.keypoint_conf, 0.0 <= float(cfg.keypoint_conf) <= 1.0),
+        ("frames", cfg.frames, cfg.frames is None or int(cfg.frames) >= 1),
+        ("decode_workers", cfg.decode_workers, int(cfg.decode_workers) >= 0),
+        ("interpolate_gaps", cfg.interpolate_gaps, int(cfg.interpolate_gaps) >= 0)) if not ok]
+    if bad:
+        raise UsageError(f"detect config: {', '.join(bad)} out of range (batch_size, imgsz >= "
+                         "32, frames >= 1; conf, keypoint_conf in [0, 1])")
+
+
 def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: str = "cpu",
                shard: tuple[int, int] | None = None, overwrite: bool = False,
                fail_fast: bool = False, allow_download: bool = False, progress: str = "auto",
                detector=None) -> Path:
     """Detect every input video; a failing video is recorded in the output and skipped (exit
     3, retried by the next run), the others are saved."""
+    check_detect_config(cfg)
     items, shard_info = apply_shard(collect_inputs(inputs, VIDEO_EXTS), shard)
     out = shard_output_path(Path(output), shard)
     angles = parse_rotations(cfg.rotations)

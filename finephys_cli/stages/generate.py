@@ -311,8 +311,9 @@ def _job_state(sidecar: Path, chash: str, inputs: str) -> str:
 
 def _attach_poses(jobs: list[Job], cfg: GenerateConfig, size: int, poses: Path | None,
                   cache: Path, device: str, levels: list[int] | None) -> dict[int, str]:
-    """Give every job its skeleton; returns {job index: reason} for the jobs that get none
-    (a pose file that cannot be read at all fails the whole command instead)."""
+    """Give every job its skeleton; returns {job index: reason} for the jobs that get none,
+    even when that is all of them (each is recorded and retried by the next run; a pose file
+    that cannot be read at all fails the whole command instead)."""
     if poses is not None:
         skeletons = poses_from_file(poses, cfg, size, levels, 10 ** 9)
         for j in jobs:
@@ -330,6 +331,4 @@ def _attach_poses(jobs: list[Job], cfg: GenerateConfig, size: int, poses: Path |
             j.pose = synth_poses(j.gym_class, 1, j.seed, cache, cfg, size, device)[0]
         except FinephysError as exc:
             failures[j.index] = str(exc)
-    if len(failures) == len(jobs):
-        raise InputError(next(iter(failures.values())))
     return failures

@@ -10,7 +10,7 @@ import numpy as np
 from ..configs import config_hash
 from ..console import track
 from ..data.lift_data import Clip, clip_windows, overlap_mean
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs,
                            shard_video_ids, video_fingerprints)
@@ -54,7 +54,9 @@ def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: i
 
 def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
              overwrite: bool = False, progress: str = "auto", shard=None) -> Path:
-
+    if (cfg.batch_size is not None and cfg.batch_size < 1) or cfg.stride < 1:
+        raise UsageError(f"lift config: batch_size {cfg.batch_size!r} and stride {cfg.stride!r} "
+                         "must be at least 1")
     model_dir = resolve_model("lifter", Path(cfg.model) if cfg.model else None)
     model = InContextLifter.from_pretrained(model_dir, device=device)
     chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})

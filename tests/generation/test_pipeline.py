@@ -289,6 +289,9 @@ def test_generate_rerun_rule_and_failed_jobs(tiny, runner, tmp_path, synth_small
     assert [p.endswith(".mp4") for p in res.stdout.split()] == [True]
     failed = list((tmp_path / "mix").glob("*.failed.json"))
     assert len(failed) == 1 and "cat" in json.loads(failed[0].read_text())["prompt"]
+    again = runner.invoke(app, mixed)      # only the failed job is left: retried, fails again
+    assert again.exit_code == 3 and "matches no Gym99 FX class" in again.stderr
+    assert len(list((tmp_path / "mix").glob("*.failed.json"))) == 1
 
 
 def test_generate_prompts_csv_is_validated(runner, tmp_path):

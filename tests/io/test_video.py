@@ -65,3 +65,13 @@ def test_stream_frames_gives_read_frames_in_chunks(tmp_path, reader):
         list(stream_frames(path, np.array([3, 40]), reader))
     with pytest.raises(InputError):
         list(stream_frames(tmp_path / "missing.mp4", None, reader))
+
+
+def test_write_video_leaves_nothing_when_the_frames_fail_mid_way(tmp_path):
+    def frames():
+        yield from _clip(4)
+        raise InputError("the source ended early")
+
+    with pytest.raises(InputError):
+        write_video(tmp_path / "o.mp4", frames())
+    assert not list(tmp_path.iterdir())

@@ -394,3 +394,12 @@ def test_a_video_that_disappears_mid_batch_is_recorded_not_a_traceback(tmp_path)
     assert list(exc.value.failures) == [str(gone)] and "missing" in exc.value.failures[str(gone)]
     with PoseFile(out) as pf:
         assert sorted(pf.video_ids) == ["a", "b"] and list(pf.failures) == ["c"]
+
+
+def test_config_values_get_the_option_checks(runner, synth_small, tmp_path):
+    """Regression: `--set batch_size=0` passed the option check and failed every video."""
+    for bad in ("batch_size=0", "conf=2", "imgsz=8"):
+        res = runner.invoke(app, ["detect", str(synth_small[1]), str(tmp_path / "d.h5"),
+                                  "--set", bad, "--device", "cpu", "--progress", "none"])
+        assert res.exit_code == 2 and bad.split("=")[0] in res.stderr, res.output
+    assert not list(tmp_path.glob("*.partial"))

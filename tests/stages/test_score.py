@@ -309,7 +309,8 @@ def test_study_collect_and_prepare_clips_refuse_wrong_side_files(tmp_path, runne
         res = runner.invoke(app, ["study", "collect", str(tmp_path / name), "--key", str(key)])
         assert res.exit_code == 1 and "Traceback" not in res.output, (name, res.output)
         assert len(res.stderr.strip().splitlines()) == 1, (name, res.stderr)
-    for name in ("notjson.json", "list.json"):
+    (tmp_path / "badcoco.json").write_text(json.dumps({"images": [1, 2], "annotations": []}))
+    for name in ("notjson.json", "list.json", "badcoco.json"):
         res = runner.invoke(app, ["prepare-clips", str(tmp_path / name), "--images",
                                   str(tmp_path), "-o", str(tmp_path / "c.h5")])
         assert res.exit_code == 1 and ("COCO" in res.stderr or "JSON" in res.stderr), res.output

@@ -26,15 +26,14 @@ def _clip(ctx: ScoreContext):
     return ctx.clip
 
 
-def _embedding(ctx: ScoreContext, key: str, item: VideoItem,
-               frames: np.ndarray | None = None) -> np.ndarray | None:
-    """CLIP embeddings of a video's frames, computed once and kept (they are small; frames
-    are not); None for a video that cannot be read."""
+def _embedding(ctx: ScoreContext, key: str, item: VideoItem) -> np.ndarray | None:
+    """CLIP embeddings of a video's frames, computed once a chunk at a time and kept (they are
+    small; frames are not); None for a video that cannot be read."""
     if key not in ctx.clip_cache:
-        frames = ctx.frames(item) if frames is None else frames
-        if frames is None:
+        emb = ctx.embed(item, ctx.clip.images)
+        if emb is None:
             return None
-        ctx.clip_cache[key] = ctx.clip.images(frames)
+        ctx.clip_cache[key] = emb
     return ctx.clip_cache[key]
 
 
@@ -50,9 +49,10 @@ def clip_sim(ctx: ScoreContext) -> None:
     cfg, per_video = ctx.cfg, ctx.per_video
     domain_refs = _domain_images(ctx) if ctx.domain_images else None
     texts = {}
-    for it, frames in ctx.readable(track(ctx.items, description="clip-sim", unit="video",
-                                         mode=ctx.progress)):
-        f = _embedding(ctx, it.name, it, frames)
+    for it in track(ctx.items, description="clip-sim", unit="video", mode=ctx.progress):
+        f = _embedding(ctx, it.name, it)
+        if f is None:
+            continue
         row = per_video[it.name]
         if it.prompt:
             if it.prompt not in texts:
@@ -107,8 +107,7 @@ def clip_sim_star(ctx: ScoreContext) -> None:
     cfg, per_video = ctx.cfg, ctx.per_video
     by_class = _references_by_class(ctx)
     chosen: dict[str, list[str]] = {}
-    for it, frames in ctx.readable(track(ctx.items, description="clip-sim*", unit="video",
-                                         mode=ctx.progress)):
+    for it in track(ctx.items, description="clip-sim*", unit="video", mode=ctx.progress):
         pool = by_class.get(int(it.gym_class)) if it.gym_class is not None else None
         if not pool:
             continue
@@ -124,7 +123,9 @@ def clip_sim_star(ctx: ScoreContext) -> None:
                                 for name in chosen[key]) if e is not None]
         if not ref_embs:
             continue
-        f = _embedding(ctx, it.name, it, frames)
+        f = _embedding(ctx, it.name, it)
+        if f is None:
+            continue
         anchors = np.concatenate([e[reference_anchor_indices(len(e))] for e in ref_embs])
         row = per_video[it.name]
         row["clip_star_domain"] = domain_score(f, anchors)
@@ -151,15 +152,15 @@ def clip_sim_star(ctx: ScoreContext) -> None:
 
 
 def pickscore(ctx: ScoreContext) -> None:
-
     path = model_path("pickscore", ctx.models.get("pickscore"))
     proc = ctx.models.get("pickscore_processor")
     emb = ClipEmbedder.load(path, proc, device=ctx.device)
     scale = emb.logit_scale
     prompted = [it for it in ctx.items if it.prompt]
-    for it, frames in ctx.readable(track(prompted, description="pickscore", unit="video",
-                                         mode=ctx.progress)):
-        f = emb.images(frames)
+    for it in track(prompted, description="pickscore", unit="video", mode=ctx.progress):
+        f = ctx.embed(it, emb.images)
+        if f is None:
+            continue
         ctx.per_video[it.name]["pickscore"] = pick_score(f, emb.texts([it.prompt])[0], scale)
     rows = list(ctx.per_video.values())
     if not any("pickscore" in r for r in rows):

@@ -28,10 +28,13 @@ def fvd(ctx: ScoreContext) -> None:
         raise InputError(f"fvd_backend must be i3d or videomae, got {cfg.fvd_backend!r}")
 
     def features(items: list[VideoItem], label: str) -> np.ndarray:
-        """Features in batches of 8 videos, decoded batch by batch (memory holds one batch)."""
+        """Features in batches of 8 videos; of each only the frames the extractor samples are
+        decoded, so memory holds 8 x `frames` frames whatever the videos' length."""
         out, batch = [], []
-        for _, frames in ctx.readable(track(items, description=f"fvd {label}", unit="video",
-                                            mode=ctx.progress)):
+        for it in track(items, description=f"fvd {label}", unit="video", mode=ctx.progress):
+            frames = ctx.sampled(it, extractor.frames)
+            if frames is None:
+                continue
             batch.append(frames)
             if len(batch) == 8:
                 out.append(extractor(batch))
