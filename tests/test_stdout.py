@@ -26,9 +26,15 @@ def test_every_stage_prints_only_its_paths_with_a_fresh_home(tmp_path):
           "16", "--device", "cpu"], [t / "h.h5"]),
         (["generate", "--prompt", "switch leap with 0.5 turn", "--poses", str(t / "h.h5"),
           "--steps", "1", "-o", str(t / "g")], None),
+        (["score", str(t / "g"), "--metric", "pose-fidelity", "--set", "pose_locator=parts",
+          "-o", str(t / "s.json")], [t / "s.json", t / "s.csv"]),
+        (["prepare-clips", str(t / "s.h5"), str(t / "c.h5"), "--render", "parts", "--size",
+          "64", "--frames", "8"], [t / "c.h5"]),
+        (["viz", str(t / "p.h5"), "-o", str(t / "v.png")], [t / "v.png"]),
     ]
     for args, expected in steps:
-        res = subprocess.run([sys.executable, "-m", "finephys_cli", *args, "--progress", "none"],
+        quiet = [] if args[0] == "viz" else ["--progress", "none"]   # viz draws no progress
+        res = subprocess.run([sys.executable, "-m", "finephys_cli", *args, *quiet],
                              capture_output=True, text=True, env=env, timeout=600)
         assert res.returncode == 0, (args[0], res.stderr)
         lines = res.stdout.splitlines()
