@@ -82,7 +82,16 @@ _register()
 
 def main() -> None:
     setup_logging(0)
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == 130:
+            # Interrupted and already cleaned up: a second Ctrl-C during the interpreter's
+            # shutdown would end the process by the signal (-2) instead of exit 130.
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise
 
 
 if __name__ == "__main__":
