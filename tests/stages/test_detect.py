@@ -333,7 +333,10 @@ def test_ctrl_c_is_one_line_without_worker_tracebacks(tmp_path):
                              str(tmp_path / "d.h5"), "--frames", "all", "--imgsz", "64",
                              "--device", "cpu", "--progress", "plain"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            # as from a terminal: a test run in the background (CI) inherits
+                            # SIGINT ignored, and Python would then never see the Ctrl-C
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     partial = tmp_path / "d.h5.partial"
     for _ in range(600):                            # the output opened: workers start now
         if partial.exists() or proc.poll() is not None:
