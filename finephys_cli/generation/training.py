@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..console import log
-from ..models.physnet import fuse_estimates, project_fused
+from ..models.physnet import refine_fuse_project
 
 @dataclass
 class GeneratorParts:
@@ -73,8 +73,7 @@ def conditioning_skeleton(parts: GeneratorParts, data, idx, device, size: int):
     if parts.physnet is None:
         return kp, None
     dd = torch.as_tensor(data.pose3d_dd[idx], dtype=torch.float32, device=device)
-    fused = fuse_estimates(dd, parts.physnet(dd, sample_noise=False)["s_pp"])
-    xy = project_fused(fused, parts.projection)
+    xy = refine_fuse_project(parts.physnet, parts.projection, dd)["xy"]
     root = torch.as_tensor(data.root2d[idx], dtype=torch.float32, device=device)
     scale = torch.as_tensor(data.scale[idx], dtype=torch.float32, device=device)
     box = torch.as_tensor(data.crop_box[idx], dtype=torch.float32, device=device)

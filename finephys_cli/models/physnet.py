@@ -221,6 +221,16 @@ def project_fused(fused: torch.Tensor, projection: "Projection | None" = None) -
     return projection(fused) if projection is not None else fused[..., :2]
 
 
+def refine_fuse_project(refiner: nn.Module, projection: "Projection | None", s_dd: torch.Tensor,
+                        sample_noise: bool = False) -> dict[str, torch.Tensor]:
+    """The physics branch end to end, the one place it is written: S_dd -> S_pp (eq. 6-18),
+    the fusion F = (S_dd + S_pp)/2 (§3.3) and its 2D P(F) (eq. 20). Returns the refiner's
+    outputs plus `fused` (B,T,17,3) and `xy` (B,T,17,2), all normalised."""
+    out = refiner(s_dd, sample_noise=sample_noise)
+    fused = fuse_estimates(s_dd, out["s_pp"])
+    return {**out, "fused": fused, "xy": project_fused(fused, projection)}
+
+
 class Projection(nn.Module):
     """P: normalised image-aligned 3D -> normalised 2D; an affine camera starting as [..., :2]
     (weak perspective), learnable for the eq. 20 fine-tuning."""

@@ -10,7 +10,7 @@ import numpy as np
 from ..configs import config_hash
 from ..console import track
 from ..data.normalize import denormalize_2d
-from ..models.physnet import fuse_estimates, load_refiner, project_fused
+from ..models.physnet import load_refiner, refine_fuse_project
 from ..errors import InputError
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids,
@@ -28,37 +28,35 @@ class RefineConfig:
     batch_size: int = 256
 
 
-def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
-                   ) -> dict[str, np.ndarray]:
-    """Run a refiner over a whole clip in overlapping windows; the overlaps are averaged."""
+def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int,
+                   projection=None) -> dict[str, np.ndarray]:
+    """Run a refiner (refine -> fuse -> project, `refine_fuse_project`) over a whole clip in
+    overlapping windows; the overlaps are averaged (the fusion and the affine P commute with
+    that mean)."""
     import torch
-
 
     t = len(s_dd)
     starts = window_starts(t, frames, max(frames // 2, 1))
     wins = np.stack([s_dd[window_rows(s, frames, t)] for s in starts])
-    outs, fros, eigs = [], [], []
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("s_pp", "fused", "xy", "noise_fro",
+                                                          "minv_eig_min")}
     with torch.inference_mode():
         for k in range(0, len(wins), batch):
             x = torch.as_tensor(wins[k:k + batch], dtype=torch.float32, device=device)
-            res = model(x, sample_noise=False)
-            outs.append(res["s_pp"].float().cpu().numpy())
-            fros.append(res["noise_fro"].float().cpu().numpy())
+            res = refine_fuse_project(model, projection, x)
+            for name in ("s_pp", "fused", "xy", "noise_fro"):
+                parts[name].append(res[name].float().cpu().numpy())
             # M^-1 exists only where the rollout evaluated it (not at the seed frames).
             pad = torch.full((x.shape[0], frames), float("nan"), dtype=torch.float64)
             if "minv" in res:
                 ev = torch.linalg.eigvalsh(res["minv"].double()).min(-1).values
                 pad[:, 2:2 + ev.shape[1]] = ev.cpu()
-            eigs.append(pad.numpy())
-    return {"s_pp": overlap_mean(np.concatenate(outs), starts, t),
-            "noise_fro": overlap_mean(np.concatenate(fros), starts, t),
-            "minv_eig_min": overlap_mean(np.concatenate(eigs), starts, t)}
+            parts["minv_eig_min"].append(pad.numpy())
+    return {name: overlap_mean(np.concatenate(v), starts, t) for name, v in parts.items()}
 
 
 def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "cpu",
                 overwrite: bool = False, progress: str = "auto", shard=None) -> Path:
-    import torch
-
     model_dir = resolve_model("physnet", Path(cfg.model) if cfg.model else None)
     model, proj = load_refiner(model_dir, device)
     mlp = None
@@ -84,19 +82,13 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
                     raise InputError("NaN in pose3d_dd")
                 if len(dd) < 6:
                     raise InputError(f"{len(dd)} frames; PhysNet needs 6")
-                res = refine_windows(model, dd, device, frames, cfg.batch_size)
-                pp = res["s_pp"]
-                fused = fuse_estimates(dd, pp)
+                res = refine_windows(model, dd, device, frames, cfg.batch_size, proj)
                 root, scale = pf.read(vid, "root2d"), float(pf.read(vid, "scale"))
-                xy = fused[..., :2]
-                if proj is not None:
-                    with torch.no_grad():
-                        xy = project_fused(torch.as_tensor(fused, dtype=torch.float32,
-                                                           device=device), proj).cpu().numpy()
                 arrays = {name: pf.read(vid, name) for name in pf.datasets(vid)}
-                arrays.update(pose3d_pp=pp.astype(np.float32),
-                              pose3d_fused=fused.astype(np.float32),
-                              pose2d_fused=denormalize_2d(xy, root, scale).astype(np.float32),
+                arrays.update(pose3d_pp=res["s_pp"].astype(np.float32),
+                              pose3d_fused=res["fused"].astype(np.float32),
+                              pose2d_fused=denormalize_2d(res["xy"], root, scale
+                                                          ).astype(np.float32),
                               noise_fro=res["noise_fro"].astype(np.float32),
                               minv_eig_min=res["minv_eig_min"].astype(np.float32))
                 if mlp is not None:

@@ -13,7 +13,7 @@ from ..console import log, track
 from ..data.lift_data import clip_windows, load_training_clips
 from ..errors import InputError, UsageError
 from ..models.physnet import (MLPRefiner, MLPRefinerConfig, PhysNet, PhysNetConfig, Projection,
-                              fuse_estimates, project_fused)
+                              refine_fuse_project)
 from ..data.lift_data import split_clips, windows_of
 from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
                        optimizer_step)
@@ -139,15 +139,15 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     def compute_loss(batch: dict, sample_noise: bool = True, stage: str = cfg.stage):
         q = batch["query"].float()
         s_dd = batch["dd"].float() if not cfg.joint_lift else raw_lifter.lift(q)[0]
-        out = model(s_dd, sample_noise=sample_noise)
-        fused = fuse_estimates(s_dd, out["s_pp"])
+        out = refine_fuse_project(model, proj, s_dd, sample_noise=sample_noise)
+        fused = out["fused"]
         mask = batch["valid"][..., None].float()
         if stage == "pretrain":
             err = ((fused - batch["target"].float()) ** 2).sum(-1)              # eq. 19
             data = (err * mask).sum() / mask.sum().clamp_min(1) / 17
         else:
             w = q[..., 2] * mask                                                # eq. 20
-            err = ((project_fused(fused, proj) - q[..., :2]) ** 2).sum(-1)
+            err = ((out["xy"] - q[..., :2]) ** 2).sum(-1)
             data = (err * w).sum() / w.sum().clamp_min(1e-6)
         noise = out["noise_fro"].sum(1).mean()
         return data + noise_weight * noise, data, noise

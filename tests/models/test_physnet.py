@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from finephys_cli.models.physnet import (D, MLPRefiner, PhysNet, PhysNetConfig, Projection,
-                                         symmetric_from_upper)
+                                         refine_fuse_project, symmetric_from_upper)
 
 CFG = PhysNetConfig(hidden=32, global_layers=1, heads=2)
 
@@ -168,3 +168,19 @@ def test_teacher_forced_and_mlp_and_projection():
     torch.testing.assert_close(Projection()(x), x[..., :2])
     with pytest.raises(ValueError, match="at least 6"):
         PhysNet(CFG)(torch.randn(1, 5, 17, 3))
+
+
+def test_refine_fuse_project_is_the_mean_then_the_learnt_camera():
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 17, 3)
+    model, proj = PhysNet(CFG).eval(), Projection()
+    with torch.no_grad():
+        proj.weight.add_(0.1 * torch.randn(2, 3))
+        proj.bias.add_(torch.randn(2))
+        out = refine_fuse_project(model, proj, x)
+        s_pp = model(x)["s_pp"]
+    torch.testing.assert_close(out["s_pp"], s_pp)
+    torch.testing.assert_close(out["fused"], 0.5 * (x + s_pp))
+    torch.testing.assert_close(out["xy"], 0.5 * (x + s_pp) @ proj.weight.T + proj.bias)
+    assert not torch.allclose(out["xy"], out["fused"][..., :2])
+    torch.testing.assert_close(refine_fuse_project(model, None, x)["xy"], out["fused"][..., :2])
