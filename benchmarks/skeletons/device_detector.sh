@@ -13,7 +13,7 @@ hours=$(awk "BEGIN{print $minutes / 60}")
 s=$EPOCHREALTIME
 ${PYTHON:-python3} -m finephys_cli train-detector "${sets[@]}" --runs "$work/runs" \
   --name renders --epochs 200 --imgsz 640 --batch-size 64 --device "${DEVICE:-cuda}" \
-  --set time_limit_h="$hours" --set workers=14 --progress plain
+  --set time_limit_h="$hours" --set workers=14 --set reader=opencv --progress plain
 echo "train-detector: $(awk "BEGIN{print $EPOCHREALTIME - $s}") s" | tee "$out/times.txt"
 run=$work/runs/train-detector/renders
 cp "$run/model-best.pt" "$run/model-best.json" "$run/yolo/results.csv" "$out/"

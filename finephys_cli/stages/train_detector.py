@@ -44,6 +44,7 @@ class TrainDetectorConfig:
     val_fraction: float = 0.1        # of the videos (by id hash), never of frames of one video
     degrees: float = 180.0           # random rotation ± this: inverted bodies
     box_pad: float = 0.1             # the person box past the joints' extent, of its side
+    reader: str = "pyav"             # video decoder: pyav, decord or opencv
     optimizer: str = "AdamW"
     lr0: float = 0.001
     mosaic: float = 1.0
@@ -61,11 +62,12 @@ def check_config(cfg: TrainDetectorConfig) -> None:
         ("frame_stride", cfg.frame_stride, int(cfg.frame_stride) >= 1),
         ("val_fraction", cfg.val_fraction, 0.0 < float(cfg.val_fraction) < 1.0),
         ("degrees", cfg.degrees, 0.0 <= float(cfg.degrees) <= 180.0),
-        ("box_pad", cfg.box_pad, 0.0 <= float(cfg.box_pad) <= 1.0)) if not ok]
+        ("box_pad", cfg.box_pad, 0.0 <= float(cfg.box_pad) <= 1.0),
+        ("reader", cfg.reader, cfg.reader in ("pyav", "decord", "opencv"))) if not ok]
     if bad:
         raise UsageError(f"train-detector config: {', '.join(bad)} out of range (epochs, "
                          "batch_size, frame_stride >= 1; imgsz >= 32; val_fraction in (0, 1); "
-                         "degrees in [0, 180]; box_pad in [0, 1])")
+                         "degrees in [0, 180]; box_pad in [0, 1]; reader pyav, decord or opencv)")
     if not cfg.data:
         raise UsageError("train-detector needs --data: pose files with exact 2D "
                          "(keypoints2d_exact, e.g. from finephys synth --videos) and videos")
@@ -97,7 +99,7 @@ def build_dataset(cfg: TrainDetectorConfig, root: Path, progress: str = "auto") 
                 exact = h36m_to_coco(pf.read(vid, truth_key))
                 frame_ids = np.asarray(attrs.get("frame_indices", np.arange(len(exact))))
                 rows = np.arange(0, len(exact), cfg.frame_stride)
-                frames, info = read_frames(video, frame_ids[rows])
+                frames, info = read_frames(video, frame_ids[rows], cfg.reader)
                 split = _split(vid, cfg.val_fraction, cfg.seed)
                 writer.videos[split] += 1
                 for row, image in zip(rows, frames):
