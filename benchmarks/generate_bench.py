@@ -23,15 +23,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def build(folder: Path, dtype):
-    from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel, UNetMotionModel
+def full_size_modules(folder: Path):
+    """Random-weight SD1.5 parts at full size: (UNet2D, MotionAdapter v2, VAE, tokenizer, CLIP
+    text encoder); the tokenizer's vocabulary is the class prompts' words."""
+    from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     from finephys_cli.data.classes import load_classes
     from finephys_cli.data.prompts import extend_with
-    from finephys_cli.generation.components import Components, linear_schedulers, \
-        write_word_tokenizer
-    from finephys_cli.generation.encoder import HeatmapEncoder, HeatmapEncoderConfig
+    from finephys_cli.generation.components import write_word_tokenizer
 
     torch.manual_seed(0)
     unet2d = UNet2DConditionModel(   # the SD1.5 UNet config
@@ -40,7 +40,6 @@ def build(folder: Path, dtype):
         down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
         up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)
     adapter = MotionAdapter()          # diffusers' defaults are the v2 layout (453 M)
-    unet = UNetMotionModel.from_unet2d(unet2d, adapter)
     vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512),
                         down_block_types=("DownEncoderBlock2D",) * 4,
                         up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2,
@@ -51,6 +50,17 @@ def build(folder: Path, dtype):
                                       num_attention_heads=12, num_hidden_layers=12,
                                       vocab_size=49408, bos_token_id=0, eos_token_id=1,
                                       pad_token_id=1, max_position_embeddings=77))
+    return unet2d, adapter, vae, tok, te
+
+
+def build(folder: Path, dtype):
+    from diffusers import UNetMotionModel
+
+    from finephys_cli.generation.components import Components, linear_schedulers
+    from finephys_cli.generation.encoder import HeatmapEncoder, HeatmapEncoderConfig
+
+    unet2d, adapter, vae, tok, te = full_size_modules(folder)
+    unet = UNetMotionModel.from_unet2d(unet2d, adapter)
     noise, sample = linear_schedulers()
     comps = Components(tok, te, vae, unet, noise, sample)
     enc = HeatmapEncoder(HeatmapEncoderConfig(zero_init=False))

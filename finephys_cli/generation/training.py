@@ -92,12 +92,17 @@ def skeleton_features(encoder, kp, scores, size: int, levels: list[int]):
     return encoder(full, lv)
 
 
-def unet_prediction(acc, unet, noisy, t, ehs, feats):
+def unet_prediction(acc, unet, noisy, t, ehs, feats, slot=None):
+    """The UNet's noise prediction with the skeleton features injected: through hooks added
+    for this call, or through a PoseSlot's permanent hooks (a compiled UNet, which would
+    recompile for hooks that change)."""
     from ..generation.inject import pose_injection
 
     f = noisy.shape[2]
     ehs_f = ehs.repeat_interleave(f, dim=0)
-    with pose_injection(acc.unwrap_model(unet), feats), acc.autocast():
+    injection = slot.holding(feats) if slot is not None else \
+        pose_injection(acc.unwrap_model(unet), feats)
+    with injection, acc.autocast():
         return unet(noisy, t, encoder_hidden_states=ehs_f).sample
 
 
@@ -127,6 +132,12 @@ class StepContext:
     latents: object
     levels: list
     maps: tuple | None = None   # pre-rendered heatmaps (full, levels) per clip, when fixed
+    forward_unet: object = None  # the compiled UNet (train-lora --set compile=true), else unet
+    slot: object = None          # its PoseSlot
+
+    @property
+    def training_unet(self):
+        return self.forward_unet if self.forward_unet is not None else self.unet
 
     def features(self, b: "Batch", kp, frames: slice):
         """Encoder features of the batch's skeletons for `frames`; from the pre-rendered
@@ -175,7 +186,14 @@ class StepContext:
         kp, _ = conditioning_skeleton(self.parts, self.data, b.idx, self.acc.device, self.size)
         sl = slice(frame, frame + 1)
         feats = self.features(b, kp, sl)
-        pred = unet_prediction(self.acc, self.unet, b.noisy[:, :, sl], b.t, b.ehs, feats)
+        # With LoRA, this pass runs with the temporal adapter switched off: a compiled UNet
+        # does not follow peft's adapter switches reliably (wrong losses after the first
+        # switch, PEFT's torch.compile guide), so only the temporal pass, in one fixed adapter
+        # state, goes through the compiled graph. It holds 15/16 of a step's UNet work.
+        compiled = self.cfg.mode != "lora"
+        pred = unet_prediction(self.acc, self.training_unet if compiled else self.unet,
+                               b.noisy[:, :, sl], b.t, b.ehs, feats,
+                               self.slot if compiled else None)
         return spatial_loss(pred, b.noise[:, :, sl])
 
     def temporal_losses(self, b: Batch, anchor: int):
@@ -184,7 +202,8 @@ class StepContext:
 
         kp, l2d = conditioning_skeleton(self.parts, self.data, b.idx, self.acc.device, self.size)
         feats = self.features(b, kp, slice(None))
-        pred = unet_prediction(self.acc, self.unet, b.noisy, b.t, b.ehs, feats)
+        pred = unet_prediction(self.acc, self.training_unet, b.noisy, b.t, b.ehs, feats,
+                               self.slot)
         return (temporal_loss(pred, b.noise), ad_temporal_loss(pred, b.noise, anchor,
                                                                self.cfg.ad_beta), l2d)
 

@@ -72,6 +72,8 @@ class TrainGeneratorConfig:
     physnet_weight: float = 1.0      # weight of the L_2D term when PhysNet trains in the loop
     mixed_precision: str = "no"      # no, bf16 or fp16
     gradient_checkpointing: bool = False
+    compile: bool = False            # torch.compile the UNet's training forward (static shapes;
+    compile_backend: str = "inductor"  # the pose hooks installed once, as generate --compile)
     grad_clip: float = 1.0
     eval_every: int = 500
     val_prompt: str = "Switch leap with 0.5 turn"
@@ -202,15 +204,20 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
             {"size": size, "frames": frames, "mode": cfg.mode, "steps": state.step}))
 
     maps = prerender_heatmaps(data, size, levels, dev) if parts.physnet is None else None
+    forward_unet, slot = _compiled_unet(acc, unet, cfg.compile_backend) if cfg.compile \
+        else (None, None)
     ctx = StepContext(acc, unet, encoder, parts, data, cfg, texts, null_text, latents, levels,
-                      maps)
+                      maps, forward_unet, slot)
     steps = range(state.step, cfg.steps)
     started = time.monotonic()
+    step_times: list[float] = []    # the training steps alone (no validation), per logged row
     for step in track(steps, total=len(steps), description=command, unit="step",
                       mode=progress if acc.is_main_process else "none"):
         idx, g = batch_indices(len(data), cfg.batch_size, step, cfg.seed, acc.process_index,
                                acc.num_processes)
-        row = train_step(ctx, optimizers, idx.numpy(), g)
+        began = time.perf_counter()
+        row = train_step(ctx, optimizers, idx.numpy(), g)   # its float() reads synchronise
+        step_times.append(time.perf_counter() - began)
         for sched in schedulers:
             sched.step()
         if ema is not None:
@@ -230,7 +237,9 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
                 row["val_loss"] = val_value
             if schedulers:
                 row["lr"] = schedulers[0].get_last_lr()[0]
-            row = {"step": state.step, **row, "elapsed_s": round(time.monotonic() - started, 1)}
+            row = {"step": state.step, **row, "elapsed_s": round(time.monotonic() - started, 1),
+                   "step_s": round(float(np.median(step_times)), 4)}
+            step_times.clear()
             if run.end_step(acc, state, row, val_value, export, out_of_time, cfg.steps):
                 break
     if writer is not None:
@@ -296,6 +305,23 @@ def _validation_indices(data, prompt: str) -> np.ndarray:
     c = match_prompt(prompt)
     hits = np.flatnonzero(data.classes == c.gym99_class) if c else np.zeros(0, int)
     return (hits if len(hits) else np.arange(len(data)))[:4]
+
+
+def _compiled_unet(acc, unet, backend: str = "inductor"):
+    """(torch.compile of the prepared UNet, the PoseSlot its pose features go through). Only
+    the training forward is compiled: export, checkpoints and validation keep the eager
+    module, so parameter names and files are those of an eager run."""
+    import torch
+
+    from ..generation.compile import enable_persistent_cache
+    from ..generation.inject import PoseSlot
+
+    if backend == "inductor":
+        enable_persistent_cache()
+    slot = PoseSlot(acc.unwrap_model(unet))
+    log.info("train-lora: compiling the UNet's training step (minutes on the first step; "
+             "cached for the next run)")
+    return torch.compile(unet, backend=backend, dynamic=False), slot
 
 
 def _validate(acc, parts, unet, encoder, data, latents, texts, val_idx, cfg, levels,
