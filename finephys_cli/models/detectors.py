@@ -39,6 +39,18 @@ def bundled_yolo_pose() -> Path | None:
     return Path(str(path)) if path.is_file() else None
 
 
+# `detect --model renders`: yolo11n-pose fine-tuned by train-detector on our synthetic renders
+# (assets/detector_renders/README.md). Better on rendered bodies, worse on real photographs,
+# so never the default.
+RENDERS_ALIAS = "renders"
+
+
+def shipped_renders_detector() -> Path | None:
+    path = Path(str(resources.files("finephys_cli.assets"))) / "detector_renders" / \
+        "yolo11n-pose-renders.pt"
+    return path if path.is_file() else None
+
+
 def offline() -> bool:
     return any(os.environ.get(k, "") not in ("", "0") for k in
                ("FINEPHYS_OFFLINE", "HF_HUB_OFFLINE", "YOLO_OFFLINE"))
@@ -66,6 +78,12 @@ def resolve_yolo_model(model: str | None, allow_download: bool) -> tuple[str, st
             return str(path), f"{path.name} (random init)"
         return str(path), f"{path.resolve()} sha256:{file_digest(path)}" if path.is_file() \
             else str(path.resolve())
+    if model == RENDERS_ALIAS:
+        shipped = shipped_renders_detector()
+        if shipped is None:
+            raise ModelNotFoundError("--model renders: the fine-tuned detector is not in this "
+                                     "install (finephys_cli/assets/detector_renders/)")
+        return str(shipped), f"finephys:renders {shipped.name} sha256:{file_digest(shipped)}"
     if model.endswith(".yaml"):
         return model, f"{model} (random init, ultralytics config)"
     if not allow_download:

