@@ -26,17 +26,18 @@ class RefineConfig:
     model: str | None = None
     mlp_model: str | None = None   # optional: also write the S_dd+S_MLP ablation
     batch_size: int = 256
+    stride: int | None = None      # window step; None: half the model's frames
 
 
 def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int,
-                   projection=None) -> dict[str, np.ndarray]:
+                   projection=None, stride: int | None = None) -> dict[str, np.ndarray]:
     """Run a refiner (refine -> fuse -> project, `refine_fuse_project`) over a whole clip in
     overlapping windows; the overlaps are averaged (the fusion and the affine P commute with
     that mean)."""
     import torch
 
     t = len(s_dd)
-    starts = window_starts(t, frames, max(frames // 2, 1))
+    starts = window_starts(t, frames, stride or max(frames // 2, 1))
     wins = np.stack([s_dd[window_rows(s, frames, t)] for s in starts])
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("s_pp", "fused", "xy", "noise_fro",
                                                           "minv_eig_min")}
@@ -82,7 +83,7 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
                     raise InputError("NaN in pose3d_dd")
                 if len(dd) < 6:
                     raise InputError(f"{len(dd)} frames; PhysNet needs 6")
-                res = refine_windows(model, dd, device, frames, cfg.batch_size, proj)
+                res = refine_windows(model, dd, device, frames, cfg.batch_size, proj, cfg.stride)
                 root, scale = pf.read(vid, "root2d"), float(pf.read(vid, "scale"))
                 arrays = {name: pf.read(vid, name) for name in pf.datasets(vid)}
                 arrays.update(pose3d_pp=res["s_pp"].astype(np.float32),

@@ -273,3 +273,18 @@ def test_lift_takes_a_half_nan_clip_and_a_newer_minor_schema(runner, synth_small
     assert "newer" in res.stderr and "Traceback" not in res.output
     with PoseFile(tmp_path / "l.h5") as pf:
         assert np.isfinite(pf.read(vid, "pose3d_dd")).all()
+
+
+def test_refine_windows_stride_takes_effect_and_one_window_is_stride_free():
+    from finephys_cli.models.physnet import load_refiner
+    from finephys_cli.models.registry import shipped_path
+    from finephys_cli.stages.physnet import refine_windows
+
+    model, proj = load_refiner(shipped_path("physnet"), "cpu")
+    dd = np.random.default_rng(0).normal(scale=0.3, size=(40, 17, 3))
+    half, dense = (refine_windows(model, dd, "cpu", 16, 64, proj, s)["fused"] for s in (None, 2))
+    assert np.isfinite(dense).all() and np.abs(half - dense).max() > 1e-4
+    one = dd[:16]
+    np.testing.assert_allclose(refine_windows(model, one, "cpu", 16, 64, proj, 2)["fused"],
+                               refine_windows(model, one, "cpu", 16, 64, proj)["fused"],
+                               atol=1e-6)
