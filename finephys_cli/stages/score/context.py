@@ -52,10 +52,7 @@ class ScoreContext:
         try:
             frames = read_frames(item.path)[0]
         except (FinephysError, OSError, ValueError) as exc:
-            from ...console import log
-
-            self.failures[key] = str(exc)
-            log.warning("%s: %s", item.path, exc)
+            self._record(item, exc)
             return None
         self.recent[key] = frames
         while len(self.recent) > self.keep_videos:
