@@ -11,6 +11,7 @@ runs/<command>/<name>/
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 
 from ..configs import dump_toml
 from ..console import log
+from ..io.atomic import atomic_write_text
 from ..errors import UsageError
 
 
@@ -41,20 +43,34 @@ class RunDir:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
             cfg_path = self.path / "config.toml"
             if not cfg_path.exists():
-                from ..io.atomic import atomic_write_text
-
                 atomic_write_text(cfg_path, dump_toml(config))
 
     def log_metrics(self, row: dict[str, float], is_main: bool) -> None:
+        """Append a row to metrics.csv under the file's own header. Rows need not carry the
+        same keys (train-lora's spatial loss exists only on the steps that take that pass):
+        a missing value is left empty, and a new key rewrites the file with a wider header."""
         if not is_main:
             return
         path = self.path / "metrics.csv"
-        new = not path.exists()
+        rows: list[dict] = []
+        header: list[str] = []
+        if path.exists():
+            with open(path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                header = list(reader.fieldnames or [])
+                if any(k not in header for k in row):
+                    rows = list(reader)
+        extra = [k for k in row if k not in header]
+        if not header or extra:
+            header = header + extra
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=header, restval="")
+            writer.writeheader()
+            writer.writerows(rows + [row])
+            atomic_write_text(path, buf.getvalue())
+            return
         with open(path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+            csv.DictWriter(fh, fieldnames=header, restval="").writerow(row)
 
     def resolve_resume(self, resume: str | None) -> Path | None:
         if resume in (None, "", "none"):

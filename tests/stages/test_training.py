@@ -21,3 +21,22 @@ def test_a_non_finite_gradient_is_not_applied():
     optimizer_step(acc, good, list(model.parameters()), opt, sched, state, 1)
     assert state.skipped == 1 and not torch.equal(before[0], next(model.parameters()))
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_metrics_rows_with_different_keys_stay_in_their_columns(tmp_path):
+    """Regression: a row without the spatial loss (a step that skipped that pass) was written
+    under the first row's header, so every later value sat one column to the left."""
+    import csv
+
+    from finephys_cli.stages.training import RunDir
+
+    run = RunDir(tmp_path, "train-lora", "r")
+    run.path.mkdir(parents=True)
+    run.log_metrics({"step": 5, "loss_spat": 0.5, "loss_temp": 0.9, "step_s": 1.1}, True)
+    run.log_metrics({"step": 10, "loss_temp": 0.8, "step_s": 1.2}, True)
+    run.log_metrics({"step": 15, "loss_temp": 0.7, "step_s": 1.3, "val_loss": 2.0}, True)
+    with open(run.path / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["step_s"] for r in rows] == ["1.1", "1.2", "1.3"]
+    assert [r["loss_spat"] for r in rows] == ["0.5", "", ""]
+    assert [r["val_loss"] for r in rows] == ["", "", "2.0"]
