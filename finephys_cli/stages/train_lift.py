@@ -47,6 +47,9 @@ class TrainLiftConfig:
     joint_drop: float = 0.05
     frame_drop: float = 0.03
     model: LifterConfig = field(default_factory=LifterConfig)
+    # Fine-tune a trained lifter folder instead of a new model: its architecture, weights, eq. 4
+    # prior and prompt bank are kept (`model` is then ignored).
+    init_from: str | None = None
 
 
 def flip_normalised(x):
@@ -144,12 +147,17 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
     run.start(cfg, acc.is_main_process)
     clips = load_training_clips(list(cfg.data), allow_reserved, cfg.seed)
     train_clips, val_clips = split_clips(clips, cfg.val_fraction, cfg.seed)
-    win = windows_of(train_clips, cfg.model.frames, cfg.stride)
-    val = windows_of(val_clips, cfg.model.frames, cfg.model.frames) if val_clips else None
-    log.info("train-lift: %d train windows, %d val windows", len(win["query"]),
-             0 if val is None else len(val["query"]))
-    model = InContextLifter(cfg.model)
-    bank_clip = torch.as_tensor(build_bank(model, win, cfg.seed))
+    model = InContextLifter.from_pretrained(Path(cfg.init_from)) if cfg.init_from else \
+        InContextLifter(cfg.model)
+    frames = model.config.frames
+    win = windows_of(train_clips, frames, cfg.stride)
+    val = windows_of(val_clips, frames, frames) if val_clips else None
+    log.info("train-lift: %d train windows, %d val windows%s", len(win["query"]),
+             0 if val is None else len(val["query"]),
+             f", fine-tuning {cfg.init_from}" if cfg.init_from else "")
+    # A fine-tuned model keeps its bank, whose entries come from no clip of this data.
+    bank_clip = torch.full((model.config.bank_size,), -1) if cfg.init_from else \
+        torch.as_tensor(build_bank(model, win, cfg.seed))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
     model, opt, sched = acc.prepare(model, opt, sched)

@@ -113,3 +113,25 @@ def test_anchor_leaves_out_the_validation_clips(synth_small):
     assert val and train
     kept = anchor_clips([str(synth_small[0])], val, 0)
     assert {c.video_id for c in kept} == {c.video_id for c in train}
+
+
+def test_train_lift_init_from_fine_tunes_a_trained_lifter(runner, synth_small, tmp_path):
+    """init_from starts from a trained folder: with lr 0 the export equals it, prior and bank
+    included (the bank is not rebuilt from the new data); with lr > 0 the weights move."""
+    synth, _ = synth_small
+    base = ["train-lift", "--data", str(synth), "--runs", str(tmp_path / "runs"), *TINY]
+    res = runner.invoke(app, [*base, "--name", "first", "--steps", "3"])
+    assert res.exit_code == 0, res.output
+    first = tmp_path / "runs" / "train-lift" / "first" / "model-last"
+    runs = tmp_path / "runs" / "train-lift"
+    for name, lr in (("still", "0"), ("moved", "0.01")):
+        res = runner.invoke(app, [*base, "--name", name, "--steps", "3", "--set",
+                                  f"init_from={first}", "--set", f"lr={lr}"])
+        assert res.exit_code == 0, res.output
+    a = load_file(str(first / "model.safetensors"))
+    still = load_file(str(runs / "still" / "model-last" / "model.safetensors"))
+    moved = load_file(str(runs / "moved" / "model-last" / "model.safetensors"))
+    for k in a:
+        np.testing.assert_allclose(still[k], a[k], rtol=0, atol=1e-7, err_msg=k)
+    assert any(np.abs(moved[k] - a[k]).max() > 1e-4 for k in a if "bank" not in k)
+    np.testing.assert_array_equal(moved["bank_2d"], a["bank_2d"])
