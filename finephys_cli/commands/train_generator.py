@@ -197,8 +197,9 @@ def train_lora(
     physnet: Annotated[Path | None, typer.Option(help="Train this PhysNet (+ projection) jointly; needs clips from a phys file.", show_default=False)] = None,
     compile_: Annotated[bool, typer.Option(
         "--compile", envvar="FINEPHYS_COMPILE", help="torch.compile the UNet's training "
-        "forward (CUDA): minutes on the first step, cached after; the same losses within "
-        "float tolerance.", show_default=False)] = False,
+        "forward (CUDA): about 5 min on the first step with a cold cache (Inductor keeps its "
+        "kernels), then 1.09x faster steps on an H200; the same losses within float "
+        "tolerance.", show_default=False)] = False,
     resume: ResumeOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,

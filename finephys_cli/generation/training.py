@@ -189,7 +189,7 @@ class StepContext:
         # With LoRA, this pass runs with the temporal adapter switched off: a compiled UNet
         # does not follow peft's adapter switches reliably (wrong losses after the first
         # switch, PEFT's torch.compile guide), so only the temporal pass, in one fixed adapter
-        # state, goes through the compiled graph. It holds 15/16 of a step's UNet work.
+        # state, goes through the compiled graph: 16 of the 17 frames a step runs the UNet on.
         compiled = self.cfg.mode != "lora"
         pred = unet_prediction(self.acc, self.training_unet if compiled else self.unet,
                                b.noisy[:, :, sl], b.t, b.ehs, feats,

@@ -26,7 +26,7 @@ def find_video(folder: Path, stem: str) -> Path | None:
 
 
 def linked_video(pose_path: Path, video_id: str, source_path: str | None,
-                 videos: Path | None = None) -> Path:
+                 videos: Path | None = None, hint: str = "pass --videos DIR") -> Path:
     """A pose file's video (or frame folder): in `videos` by id when given, else the video's
     `source_path` attribute, relative to the pose file's folder."""
     if videos is not None:
@@ -38,11 +38,11 @@ def linked_video(pose_path: Path, video_id: str, source_path: str | None,
                              f"frame folder {video_id}/ in {videos}")
         return found
     if not source_path:
-        raise InputError(f"{pose_path}: video {video_id} has no source_path; pass --videos DIR")
+        raise InputError(f"{pose_path}: video {video_id} has no source_path; {hint}")
     path = Path(source_path) if Path(source_path).is_absolute() else \
         Path(pose_path).parent / source_path
     if not path.exists():
-        raise InputError(f"{pose_path}: video {video_id}: {path} not found; pass --videos DIR")
+        raise InputError(f"{pose_path}: video {video_id}: {path} not found; {hint}")
     return path
 
 

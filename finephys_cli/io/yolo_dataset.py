@@ -31,7 +31,8 @@ def label_line(coco_xy: np.ndarray, width: int, height: int, box_pad: float,
               & (xy[:, 1] >= 0) & (xy[:, 1] < height))
     if inside.sum() < min_joints:
         return None
-    lo, hi = xy[inside].min(0), xy[inside].max(0)
+    finite = np.isfinite(xy).all(-1)            # a body partly out of frame reaches its edge
+    lo, hi = xy[finite].min(0), xy[finite].max(0)
     pad = box_pad * float((hi - lo).max())
     lo = np.maximum(lo - pad, 0.0)
     hi = np.minimum(hi + pad, [width, height])
@@ -43,9 +44,10 @@ def label_line(coco_xy: np.ndarray, width: int, height: int, box_pad: float,
     return " ".join(f"{v:.6f}" if isinstance(v, float) else str(v) for v in parts)
 
 
-def write_data_yaml(root: Path) -> Path:
-    """data.yaml for a YOLO-pose dataset at `root` (one class, person)."""
-    text = (f"path: {json.dumps(str(Path(root).resolve()))}\n"
+def write_data_yaml(root: Path, named: Path | None = None) -> Path:
+    """data.yaml in `root` for a YOLO-pose dataset that will live at `named` (default `root`;
+    one class, person)."""
+    text = (f"path: {json.dumps(str(Path(named or root).resolve()))}\n"
             "train: images/train\nval: images/val\n"
             "kpt_shape: [17, 3]\n"
             f"flip_idx: {list(COCO_FLIP_IDX)}\n"
@@ -80,10 +82,10 @@ class YoloDatasetWriter:
     def commit(self, summary: dict) -> Path:
         (self.tmp / "summary.json").write_text(json.dumps(
             {**summary, "images": self.counts, "videos": self.videos}, indent=1))
+        write_data_yaml(self.tmp, named=self.root)   # before the rename: a dataset is whole
         if self.root.exists():
             shutil.rmtree(self.root)
         os.replace(self.tmp, self.root)
-        write_data_yaml(self.root)       # its path names the final folder
         return self.root
 
 

@@ -11,7 +11,7 @@ from ..configs import config_hash
 from ..console import track
 from ..data.normalize import denormalize_2d
 from ..models.physnet import load_refiner, refine_fuse_project
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids,
                            video_fingerprints)
@@ -58,6 +58,8 @@ def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
 
 def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "cpu",
                 overwrite: bool = False, progress: str = "auto", shard=None) -> Path:
+    if cfg.stride is not None and not isinstance(cfg.stride, int):
+        raise UsageError(f"physnet config: stride {cfg.stride!r} must be a whole number")
     model_dir = resolve_model("physnet", Path(cfg.model) if cfg.model else None)
     model, proj = load_refiner(model_dir, device)
     mlp = None
@@ -65,6 +67,9 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
         mlp, _ = load_refiner(Path(cfg.mlp_model), device)
     chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})
     frames = model.config.frames
+    if cfg.stride is not None and not 1 <= cfg.stride <= frames:
+        raise UsageError(f"physnet config: stride {cfg.stride} must be 1 to {frames} (the "
+                         "window); a longer step would leave frames no window covers")
     ids, shard_info = shard_video_ids(path, ["finephys.pose3d"], shard)
     output = shard_output_path(Path(output), shard)
     with PoseFile(path, formats=["finephys.pose3d"]) as pf, \
@@ -94,6 +99,7 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
                               minv_eig_min=res["minv_eig_min"].astype(np.float32))
                 if mlp is not None:
                     arrays["pose3d_mlp"] = refine_windows(
-                        mlp, dd, device, frames, cfg.batch_size)["s_pp"].astype(np.float32)
+                        mlp, dd, device, frames, cfg.batch_size, stride=cfg.stride
+                    )["s_pp"].astype(np.float32)
                 w.write_video(vid, carry_video_attrs(pf, vid, output), arrays)
         return w.finish()

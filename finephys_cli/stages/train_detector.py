@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import zlib
 from dataclasses import asdict, dataclass
@@ -95,7 +96,9 @@ def build_dataset(cfg: TrainDetectorConfig, root: Path, progress: str = "auto") 
                     raise InputError(f"{path}:{vid}: no keypoints2d_exact (exact 2D truth); "
                                      "train-detector trains on known 2D only")
                 attrs = pf.video_attrs(vid)
-                video = linked_video(path, vid, attrs.get("source_path"))
+                video = linked_video(path, vid, attrs.get("source_path"),
+                                     hint="keep the video at its source_path, relative to "
+                                          "the pose file")
                 exact = h36m_to_coco(pf.read(vid, truth_key))
                 frame_ids = np.asarray(attrs.get("frame_indices", np.arange(len(exact))))
                 rows = np.arange(0, len(exact), cfg.frame_stride)
@@ -104,8 +107,8 @@ def build_dataset(cfg: TrainDetectorConfig, root: Path, progress: str = "auto") 
                 writer.videos[split] += 1
                 for row, image in zip(rows, frames):
                     line = label_line(exact[row], info.width, info.height, cfg.box_pad)
-                    writer.add(split, f"{vid}_{int(frame_ids[row]):06d}", image,
-                               [line] if line else [])
+                    if line is not None:   # unlabelled is not background: a person is there
+                        writer.add(split, f"{vid}_{int(frame_ids[row]):06d}", image, [line])
             sources.append(str(path.resolve()))
     if writer.counts["val"] == 0 or writer.counts["train"] == 0:
         raise InputError(f"train-detector: {writer.videos['train']} training and "
@@ -132,6 +135,10 @@ def run_train_detector(cfg: TrainDetectorConfig, runs: Path, *, device: str = "c
     from ..models.detectors import resolve_yolo_model, ultralytics_on_stderr
 
     run = RunDir(runs, "train-detector", cfg.name)
+    last = run.path / "yolo" / "weights" / "last.pt"
+    if resume not in (None, "", "none", "auto"):
+        raise UsageError("train-detector --resume takes auto (Ultralytics keeps its own "
+                         f"last.pt in {last.parent})")
     run.start(cfg, True)
     key = config_hash({k: v for k, v in asdict(cfg).items()
                        if k in ("data", "frame_stride", "val_fraction", "box_pad", "seed")})
@@ -140,15 +147,13 @@ def run_train_detector(cfg: TrainDetectorConfig, runs: Path, *, device: str = "c
     log.info("train-detector: %d train / %d val images from %d / %d videos",
              summary["images"]["train"], summary["images"]["val"],
              summary["videos"]["train"], summary["videos"]["val"])
-    last = run.path / "yolo" / "weights" / "last.pt"
-    if resume not in (None, "", "none", "auto"):
-        raise UsageError("train-detector --resume takes auto (Ultralytics keeps its own "
-                         f"last.pt in {last.parent})")
-    state = _checkpoint_epoch(last) if resume == "auto" else None
     start = time.time()
-    with ultralytics_on_stderr():
+    with ultralytics_on_stderr():      # reading last.pt imports Ultralytics
         from ultralytics import YOLO
 
+        state = _checkpoint_epoch(last) if resume == "auto" else None
+        if state is None and (run.path / "yolo").exists():
+            shutil.rmtree(run.path / "yolo")   # a fresh start, not appended to the old run
         if state == -1:
             log.info("train-detector: %s is finished; exporting it", last.parent.parent)
         elif state is not None:
@@ -169,10 +174,14 @@ def run_train_detector(cfg: TrainDetectorConfig, runs: Path, *, device: str = "c
         raise InputError(f"train-detector: Ultralytics wrote no {best}")
     exported = run.path / "model-best.pt"
     atomic_write_bytes(exported, best.read_bytes())
-    card = {"base": cfg.base or "bundled yolo11n-pose.pt", "config": asdict(cfg),
-            "dataset": summary, "device": device, "seconds": round(time.time() - start, 1),
-            "final_metrics": _final_metrics(run.path / "yolo" / "results.csv")}
-    atomic_write_text(run.path / "model-best.json", json.dumps(card, indent=1))
+    card_path = run.path / "model-best.json"
+    if state != -1 or not card_path.is_file():   # a re-export keeps the training's card
+        results = run.path / "yolo" / "results.csv"
+        card = {"base": cfg.base or "bundled yolo11n-pose.pt", "config": asdict(cfg),
+                "dataset": summary, "device": device,
+                "seconds_this_call": round(time.time() - start, 1),
+                "last_epoch_metrics": _final_metrics(results)}
+        atomic_write_text(card_path, json.dumps(card, indent=1))
     return exported
 
 

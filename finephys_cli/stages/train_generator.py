@@ -320,7 +320,7 @@ def _compiled_unet(acc, unet, backend: str = "inductor"):
         enable_persistent_cache()
     slot = PoseSlot(acc.unwrap_model(unet))
     log.info("train-lora: compiling the UNet's training step (minutes on the first step; "
-             "cached for the next run)")
+             "Inductor's cache keeps the kernels for the next run)")
     return torch.compile(unet, backend=backend, dynamic=False), slot
 
 

@@ -147,8 +147,8 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
     run.start(cfg, acc.is_main_process)
     clips = load_training_clips(list(cfg.data), allow_reserved, cfg.seed)
     train_clips, val_clips = split_clips(clips, cfg.val_fraction, cfg.seed)
-    model = InContextLifter.from_pretrained(Path(cfg.init_from)) if cfg.init_from else \
-        InContextLifter(cfg.model)
+    model = InContextLifter.from_pretrained(Path(cfg.init_from)).train() if cfg.init_from \
+        else InContextLifter(cfg.model)
     frames = model.config.frames
     win = windows_of(train_clips, frames, cfg.stride)
     val = windows_of(val_clips, frames, frames) if val_clips else None
@@ -170,7 +170,8 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
     if cfg.train_prompt not in ("nearest", "random"):
         raise InputError(f"train_prompt must be nearest or random, got {cfg.train_prompt!r}")
     raw = acc.unwrap_model(model)
-    bank_n = min(raw.config.bank_size, len(q_all))
+    # A kept bank (init_from) is whole; a new one holds at most one entry per window.
+    bank_n = raw.config.bank_size if cfg.init_from else min(raw.config.bank_size, len(q_all))
 
     def export(folder: Path) -> None:
         acc.unwrap_model(model).save_pretrained(folder, extra={"trained_steps": state.step})

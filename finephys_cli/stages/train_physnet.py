@@ -139,7 +139,10 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     def compute_loss(batch: dict, sample_noise: bool = True, stage: str = cfg.stage):
         q = batch["query"].float()
         s_dd = batch["dd"].float() if not cfg.joint_lift else raw_lifter.lift(q)[0]
-        out = refine_fuse_project(model, proj, s_dd, sample_noise=sample_noise)
+        # P only where its output reaches the loss (eq. 20): an unused prepared module
+        # would stall DDP's gradient reduction.
+        out = refine_fuse_project(model, proj if stage == "finetune" else None, s_dd,
+                                  sample_noise=sample_noise)
         fused = out["fused"]
         mask = batch["valid"][..., None].float()
         if stage == "pretrain":

@@ -59,7 +59,9 @@ class RunDir:
                 reader = csv.DictReader(fh)
                 header = list(reader.fieldnames or [])
                 if any(k not in header for k in row):
-                    rows = list(reader)
+                    # a row wider than its header (files written before this fix) reads
+                    # back with a None key: its surplus values are dropped
+                    rows = [{k: v for k, v in r.items() if k is not None} for r in reader]
         extra = [k for k in row if k not in header]
         if not header or extra:
             header = header + extra

@@ -10,8 +10,9 @@ def test_label_line_normalises_pads_the_box_and_leaves_outside_joints_unlabelled
     parts = label_line(xy, 100, 200, box_pad=0.1).split()
     assert parts[0] == "0" and len(parts) == 5 + 17 * 3
     cx, cy, w, h = map(float, parts[1:5])
-    # extent x 20..60, y 10..90, padded by 0.1 * 80 = 8 px a side
-    np.testing.assert_allclose([cx * 100, cy * 200, w * 100, h * 200], [40, 50, 56, 96],
+    # every finite joint counts for the box (the body reaches the frame's edge): extent x
+    # 20..150, y 10..90, padded by 0.1 * 130 = 13 px a side, clipped to the frame
+    np.testing.assert_allclose([cx * 100, cy * 200, w * 100, h * 200], [53.5, 51.5, 93, 103],
                                atol=1e-4)
     kp = np.array(parts[5:], float).reshape(17, 3)
     assert (kp[:5, 2] == 0).all() and (kp[5:, 2] == 2).all()

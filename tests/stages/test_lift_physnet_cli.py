@@ -288,3 +288,12 @@ def test_refine_windows_stride_takes_effect_and_one_window_is_stride_free():
     np.testing.assert_allclose(refine_windows(model, one, "cpu", 16, 64, proj, 2)["fused"],
                                refine_windows(model, one, "cpu", 16, 64, proj)["fused"],
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("stride", [0, 17, -2])
+def test_physnet_stride_outside_the_window_is_a_usage_error(stride, tmp_path):
+    from finephys_cli.errors import UsageError
+    from finephys_cli.stages.physnet import RefineConfig, run_physnet
+
+    with pytest.raises(UsageError, match="stride"):
+        run_physnet(RefineConfig(stride=stride), tmp_path / "missing.h5", tmp_path / "o.h5")

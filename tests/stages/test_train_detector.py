@@ -32,7 +32,8 @@ def test_train_detector_fine_tunes_exports_and_detect_loads_it(runner, renders, 
     assert res.stdout.strip() == str(model) and model.stat().st_size > 1e6
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["dataset"]["videos"] == {"train": 2, "val": 4}
-    assert card["final_metrics"]["epoch"] == 1 and "metrics/mAP50(P)" in card["final_metrics"]
+    metrics = card["last_epoch_metrics"]
+    assert metrics["epoch"] == 1 and "metrics/mAP50(P)" in metrics
     # frames of one video are never in both splits
     ds = next((runs / "train-detector" / "detector").glob("dataset-*"))
     train = {p.stem.rsplit("_", 1)[0] for p in (ds / "images" / "train").iterdir()}
@@ -44,6 +45,7 @@ def test_train_detector_fine_tunes_exports_and_detect_loads_it(runner, renders, 
                               "--resume", "auto", *ARGS])
     assert res.exit_code == 0, res.output
     assert (runs / "train-detector" / "detector" / "yolo" / "results.csv").read_text() == before
+    assert json.loads(model.with_suffix(".json").read_text()) == card
     video = renders.parent / "v" / "fx06_s3_000.mp4"
     out = tmp_path / "d.h5"
     res = runner.invoke(app, ["detect", str(video), str(out), "--model", str(model), "--imgsz",
