@@ -175,12 +175,17 @@ def load_training_clips(specs: list[str], allow_reserved: bool = False, seed: in
     return clips
 
 
-def split_clips(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
-    """A split by video id hash: deterministic and independent of the file order."""
+def in_validation(video_id: str, fraction: float, seed: int) -> bool:
+    """Whether a video falls in the validation share: by id hash, so deterministic and
+    independent of the file order."""
     import zlib
 
-    val = [c for c in clips if (zlib.crc32(f"{seed}:{c.video_id}".encode()) % 1000) / 1000
-           < fraction]
+    return (zlib.crc32(f"{seed}:{video_id}".encode()) % 1000) / 1000 < fraction
+
+
+def split_clips(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Clip], list[Clip]]:
+    """A split by video id hash (`in_validation`)."""
+    val = [c for c in clips if in_validation(c.video_id, fraction, seed)]
     ids = {c.video_id for c in val}
     return [c for c in clips if c.video_id not in ids], val
 

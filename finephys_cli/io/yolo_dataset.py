@@ -27,12 +27,11 @@ def label_line(coco_xy: np.ndarray, width: int, height: int, box_pad: float,
     `min_joints` joints inside the frame. The box is the labelled joints' extent, widened by
     `box_pad` of its larger side on each side (joints are centres, a body extends past them)."""
     xy = np.asarray(coco_xy, dtype=np.float64)
-    inside = (np.isfinite(xy).all(-1) & (xy[:, 0] >= 0) & (xy[:, 0] < width)
-              & (xy[:, 1] >= 0) & (xy[:, 1] < height))
+    finite = np.isfinite(xy).all(-1)
+    inside = finite & (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
     if inside.sum() < min_joints:
         return None
-    finite = np.isfinite(xy).all(-1)            # a body partly out of frame reaches its edge
-    lo, hi = xy[finite].min(0), xy[finite].max(0)
+    lo, hi = xy[finite].min(0), xy[finite].max(0)   # a body partly out of frame reaches its edge
     pad = box_pad * float((hi - lo).max())
     lo = np.maximum(lo - pad, 0.0)
     hi = np.minimum(hi + pad, [width, height])

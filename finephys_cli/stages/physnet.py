@@ -58,8 +58,6 @@ def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
 
 def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "cpu",
                 overwrite: bool = False, progress: str = "auto", shard=None) -> Path:
-    if cfg.stride is not None and not isinstance(cfg.stride, int):
-        raise UsageError(f"physnet config: stride {cfg.stride!r} must be a whole number")
     model_dir = resolve_model("physnet", Path(cfg.model) if cfg.model else None)
     model, proj = load_refiner(model_dir, device)
     mlp = None
@@ -67,9 +65,10 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
         mlp, _ = load_refiner(Path(cfg.mlp_model), device)
     chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})
     frames = model.config.frames
-    if cfg.stride is not None and not 1 <= cfg.stride <= frames:
-        raise UsageError(f"physnet config: stride {cfg.stride} must be 1 to {frames} (the "
-                         "window); a longer step would leave frames no window covers")
+    if cfg.stride is not None and not (isinstance(cfg.stride, int) and 1 <= cfg.stride <= frames):
+        raise UsageError(f"physnet config: stride {cfg.stride!r} must be a whole number 1 to "
+                         f"{frames} (the window); a longer step would leave frames no window "
+                         "covers")
     ids, shard_info = shard_video_ids(path, ["finephys.pose3d"], shard)
     output = shard_output_path(Path(output), shard)
     with PoseFile(path, formats=["finephys.pose3d"]) as pf, \

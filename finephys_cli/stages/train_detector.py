@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import time
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from ..configs import config_hash
 from ..console import log, track
+from ..data.lift_data import in_validation
 from ..errors import InputError, UsageError
 from ..io.atomic import atomic_write_bytes, atomic_write_text
 from ..io.manifest import linked_video
@@ -74,11 +74,6 @@ def check_config(cfg: TrainDetectorConfig) -> None:
                          "(keypoints2d_exact, e.g. from finephys synth --videos) and videos")
 
 
-def _split(video_id: str, fraction: float, seed: int) -> str:
-    return "val" if (zlib.crc32(f"{seed}:{video_id}".encode()) % 1000) / 1000 < fraction \
-        else "train"
-
-
 def build_dataset(cfg: TrainDetectorConfig, root: Path, progress: str = "auto") -> dict:
     """Every `frame_stride`-th frame of every video in `cfg.data`, labelled from its exact 2D
     (H36M-17 -> COCO-17), split into train/val by video id."""
@@ -103,7 +98,7 @@ def build_dataset(cfg: TrainDetectorConfig, root: Path, progress: str = "auto") 
                 frame_ids = np.asarray(attrs.get("frame_indices", np.arange(len(exact))))
                 rows = np.arange(0, len(exact), cfg.frame_stride)
                 frames, info = read_frames(video, frame_ids[rows], cfg.reader)
-                split = _split(vid, cfg.val_fraction, cfg.seed)
+                split = "val" if in_validation(vid, cfg.val_fraction, cfg.seed) else "train"
                 writer.videos[split] += 1
                 for row, image in zip(rows, frames):
                     line = label_line(exact[row], info.width, info.height, cfg.box_pad)

@@ -54,16 +54,17 @@ class RunDir:
         path = self.path / "metrics.csv"
         rows: list[dict] = []
         header: list[str] = []
+        extra = list(row)
         if path.exists():
             with open(path, newline="") as fh:
                 reader = csv.DictReader(fh)
                 header = list(reader.fieldnames or [])
-                if any(k not in header for k in row):
+                extra = [k for k in row if k not in header]
+                if extra:
                     # a row wider than its header (files written before this fix) reads
                     # back with a None key: its surplus values are dropped
                     rows = [{k: v for k, v in r.items() if k is not None} for r in reader]
-        extra = [k for k in row if k not in header]
-        if not header or extra:
+        if extra:
             header = header + extra
             buf = io.StringIO()
             writer = csv.DictWriter(buf, fieldnames=header, restval="")
