@@ -22,12 +22,17 @@ def main() -> None:
     ap.add_argument("--base", type=Path, required=True, help="base run's model-best/")
     ap.add_argument("--lora", type=Path, help="LoRA run's model-best/ (optional)")
     ap.add_argument("-o", "--output", type=Path, required=True)
+    ap.add_argument("--vae", type=Path, help="an AutoencoderKL folder to use instead of the "
+                    "base run's (a decoder fine-tuned on the same latents)")
     ap.add_argument("--info", type=Path, help="JSON with training facts for the card")
     args = ap.parse_args()
     out = args.output
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(args.base / "sd15", out / "sd15")
+    if args.vae is not None:
+        shutil.rmtree(out / "sd15" / "vae")
+        shutil.copytree(args.vae, out / "sd15" / "vae")
     enc = (args.lora or args.base) / "heatmap_encoder"
     shutil.copytree(enc, out / "heatmap_encoder")
     if args.lora is not None:

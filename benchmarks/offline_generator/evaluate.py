@@ -44,8 +44,23 @@ def common_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--classes", default="all")
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--guidance-scale", type=float, default=7.5)
+    ap.add_argument("--pose-scale", type=float, default=1.0, help="of the skeleton it is given")
+    ap.add_argument("--pose-cfg", action="store_true",
+                    help="sample with the skeleton left out of the unconditional branch")
+    ap.add_argument("--generator", type=Path, help="an offline-generator bundle folder "
+                    "(default: the configured or shipped generator)")
     ap.add_argument("--poses-cache", type=Path, help="the held-out skeletons' synth -> lift -> "
                     "physnet files, made here if absent (default: beside --out)")
+
+
+def sample_settings(args, size: int, **overrides):
+    """The SampleSettings these options give (16 frames at the generator's size)."""
+    from finephys_cli.generation.pipeline import SampleSettings
+
+    return SampleSettings(**{"steps": args.steps, "frames": 16, "size": size,
+                             "guidance_scale": args.guidance_scale, "pose_scale": args.pose_scale,
+                             "pose_cfg": args.pose_cfg, **overrides})
 
 
 def open_generator(args, cache_name: str):
@@ -54,10 +69,10 @@ def open_generator(args, cache_name: str):
     import torch
 
     from finephys_cli.data.classes import select_classes
-    from finephys_cli.generation.bundle import load_generator, resolve_generator
+    from finephys_cli.generation.bundle import bundle_spec, load_generator, resolve_generator
     from finephys_cli.stages.generate import GenerateConfig
 
-    spec = resolve_generator()
+    spec = bundle_spec(args.generator) if args.generator else resolve_generator()
     cache = args.poses_cache or args.out.parent / cache_name
     cache.mkdir(parents=True, exist_ok=True)
     dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
@@ -70,12 +85,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     common_arguments(ap)
     ap.add_argument("--strips", type=int, default=4, help="PNG strips to save (first classes)")
+    ap.add_argument("--conditions", default="guided,unguided,mismatched")
+    ap.add_argument("--skeletons-only", action="store_true",
+                    help="make the held-out skeletons in --poses-cache, then stop")
     args = ap.parse_args()
+    conditions = args.conditions.split(",")
     import torch
     from PIL import Image
 
     from finephys_cli.data.prompts import extend_with
-    from finephys_cli.generation.pipeline import SampleSettings
     from finephys_cli.metrics.pose_fidelity import (mannequin_frames, part_fidelity,
                                                      part_velocity_error)
     from finephys_cli.stages.generate import strip_image
@@ -83,6 +101,9 @@ def main() -> None:
     classes, spec, size, cache, cfg, dtype, pipe = open_generator(args, "eval_poses")
     skel = {c.gym99_class: held_out_pose(c.gym99_class, args.seed, cache, cfg, size,
                                          args.device) for c in classes}
+    if args.skeletons_only:
+        print(cache)
+        return
     ids = [c.gym99_class for c in classes]
     rows, times = [], []
     for i, c in enumerate(classes):
@@ -90,9 +111,11 @@ def main() -> None:
         b = skel[ids[(i + len(ids) // 2) % len(ids)]]
         prompt = extend_with(c.label, c)
         out = {}
-        for name, pose, scale in (("guided", a, 1.0), ("unguided", a, 0.0),
-                                  ("mismatched", b, 1.0)):
-            settings = SampleSettings(steps=args.steps, frames=16, size=size, pose_scale=scale)
+        for name, pose, scale in (("guided", a, args.pose_scale), ("unguided", a, 0.0),
+                                  ("mismatched", b, args.pose_scale)):
+            if name not in conditions:
+                continue
+            settings = sample_settings(args, size, pose_scale=scale)
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             t = time.perf_counter()
@@ -110,24 +133,27 @@ def main() -> None:
                 row.update({f"given_{k}": v for k, v in
                             part_fidelity(video, b.keypoints).items()})
             rows.append(row)
-        if i < args.strips:
+        if i < args.strips and len(out) == 3:
             Image.fromarray(np.concatenate([strip_image(out[k]) for k in
                                             ("guided", "unguided", "mismatched")], 0)).save(
                 args.out.parent / f"strip_fx{c.gym99_class:02d}.png")
-        print(c.gym99_class, {r["condition"]: round(r["pck"], 3) for r in rows[-3:]},
+        print(c.gym99_class, {r["condition"]: round(r["pck"], 3) for r in rows[-len(out):]},
               file=sys.stderr, flush=True)
     table = {}
-    for cond in ("guided", "unguided", "mismatched"):
+    for cond in conditions:
         sel = [r for r in rows if r["condition"] == cond]
         table[cond] = {k: float(np.nanmean([r[k] for r in sel]))
                        for k in ("pck", "px_error", "px_error_rel", "detected",
                                  "mannequin_frames", "velocity_px")}
     sel = [r for r in rows if r["condition"] == "mismatched"]
-    table["mismatched_vs_given"] = {k: float(np.nanmean([r[f"given_{k}"] for r in sel]))
-                                    for k in ("pck", "px_error", "px_error_rel", "detected")}
+    if sel:
+        table["mismatched_vs_given"] = {k: float(np.nanmean([r[f"given_{k}"] for r in sel]))
+                                        for k in ("pck", "px_error", "px_error_rel", "detected")}
     res = {"device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
            "generator": str(spec.sd15.parent), "size": size, "steps": args.steps,
            "dtype": str(dtype), "classes": len(classes), "seed": args.seed,
+           "pose_cfg": args.pose_cfg, "guidance_scale": args.guidance_scale,
+           "pose_scale": args.pose_scale,
            "seconds_per_video_median": float(np.median(times)), "table": table, "rows": rows}
     args.out.write_text(json.dumps(res, indent=1))
     print(json.dumps(table, indent=1))

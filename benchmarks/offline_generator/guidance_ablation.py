@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaluate import common_arguments, held_out_pose, open_generator
+from evaluate import common_arguments, held_out_pose, open_generator, sample_settings
 
 SOURCES = ("detect", "lift", "fused", "exact")
 
@@ -41,7 +41,6 @@ def main() -> None:
 
     from finephys_cli.data.prompts import extend_with
     from finephys_cli.generation.conditioning import clip_pose, select_keypoints, to_crop
-    from finephys_cli.generation.pipeline import SampleSettings
     from finephys_cli.io.poses_h5 import PoseFile
     from finephys_cli.metrics.pose_fidelity import (mannequin_frames, part_fidelity,
                                                      part_velocity_error)
@@ -58,8 +57,7 @@ def main() -> None:
         for source, pose in poses.items():
             truth = to_crop(exact_px[pose.frame_indices], pose.crop_box, size)
             t = time.perf_counter()
-            video = pipe([prompt], [args.seed], SampleSettings(steps=args.steps, frames=16,
-                                                              size=size),
+            video = pipe([prompt], [args.seed], sample_settings(args, size),
                          poses=[(pose.keypoints, pose.scores)])[0]
             times.append(time.perf_counter() - t)
             err = np.linalg.norm(pose.keypoints - truth, axis=-1)
@@ -75,7 +73,8 @@ def main() -> None:
              for s in SOURCES}
     res = {"device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
            "generator": str(spec.sd15.parent), "size": size, "steps": args.steps,
-           "classes": len(classes), "seed": args.seed,
+           "classes": len(classes), "seed": args.seed, "pose_cfg": args.pose_cfg,
+           "guidance_scale": args.guidance_scale,
            "seconds_per_video_median": float(np.median(times)), "table": table, "rows": rows}
     args.out.write_text(json.dumps(res, indent=1))
     print(json.dumps(table, indent=1))

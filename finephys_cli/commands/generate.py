@@ -24,6 +24,7 @@ def generate(
     steps: Annotated[int, typer.Option(help="DDIM steps.", min=1)] = 25,
     guidance_scale: Annotated[float, typer.Option(help="Classifier-free guidance.")] = 7.5,
     pose_scale: Annotated[float, typer.Option(help="Weight of the skeleton features (0: off).")] = 1.0,
+    pose_cfg: Annotated[bool | None, typer.Option("--pose-cfg/--no-pose-cfg", help="Leave the skeleton out of the unconditional branch, so --guidance-scale amplifies the pose with the text. Default: the generator's own (on for the offline generator).", show_default=False)] = None,
     frames: Annotated[int, typer.Option(help="Frames per video.", min=1)] = 16,
     size: Annotated[int | None, typer.Option(help="Frame size (default 384, or the offline generator's own).", show_default=False, min=8)] = None,
     dtype: Annotated[Literal["auto", "fp16", "bf16", "fp32"], typer.Option(help="auto: fp16 on CUDA, fp32 on CPU.")] = "auto",
@@ -59,7 +60,7 @@ def generate(
     if poses is not None and not poses.exists():
         raise InputError(f"--poses {poses}: no such file")
     cfg = load_config(GenerateConfig, config, set_, steps=steps, guidance_scale=guidance_scale,
-                      pose_scale=pose_scale, frames=frames, size=size, dtype=dtype,
+                      pose_scale=pose_scale, pose_cfg=pose_cfg, frames=frames, size=size, dtype=dtype,
                       batch_size=batch_size, free_init=free_init, extend_prompt=not no_extend,
                       pose_source=pose_source, compile=compile_)
     models = {"sd15": sd15, "motion_adapter": motion_adapter,

@@ -22,6 +22,7 @@ class GeneratorSpec:
     offline: bool = False
     sources: dict[str, str] = field(default_factory=dict)
     native_size: int | None = None    # the size the shipped generator was trained at
+    pose_cfg: bool = False            # its sampling default (pipeline.SampleSettings.pose_cfg)
 
     def paths(self) -> dict[str, str | None]:
         return {k: (str(getattr(self, k)) if getattr(self, k) else None) for k in GENERATOR_PARTS}
@@ -46,15 +47,21 @@ def resolve_generator(**given: Path | None) -> GeneratorSpec:
             f"FINEPHYS_SD15_MODEL or add it to {user_models_toml()} (see finephys models)")
     log.warning("no SD1.5 configured: using the small offline generator shipped in the package "
                 "(%s); it renders mannequins only, see its README", bundle)
+    return bundle_spec(bundle, paths["heatmap_encoder"], paths["lora"],
+                       {**sources, "sd15": "shipped"})
+
+
+def bundle_spec(bundle: Path, heatmap_encoder: Path | None = None, lora: Path | None = None,
+                sources: dict | None = None) -> GeneratorSpec:
+    """The spec of an offline-generator bundle folder (sd15/, heatmap_encoder/, lora/,
+    finephys_generator.json), its encoder and LoRA unless given."""
     meta = json.loads((bundle / "finephys_generator.json").read_text()) \
         if (bundle / "finephys_generator.json").is_file() else {}
-    spec = GeneratorSpec(sd15=bundle / "sd15", motion_adapter=None,
-                         heatmap_encoder=paths["heatmap_encoder"] or bundle / "heatmap_encoder",
-                         lora=paths["lora"] or ((bundle / "lora") if (bundle / "lora").is_dir()
-                                                else None),
-                         offline=True, sources={**sources, "sd15": "shipped"},
-                         native_size=meta.get("size"))
-    return spec
+    return GeneratorSpec(sd15=bundle / "sd15", motion_adapter=None,
+                         heatmap_encoder=heatmap_encoder or bundle / "heatmap_encoder",
+                         lora=lora or ((bundle / "lora") if (bundle / "lora").is_dir() else None),
+                         offline=True, sources=sources or {"sd15": str(bundle)},
+                         native_size=meta.get("size"), pose_cfg=bool(meta.get("pose_cfg")))
 
 
 def load_generator(spec: GeneratorSpec, *, device: str, dtype, allow_download: bool = False):

@@ -11,11 +11,27 @@ from contextlib import contextmanager
 import torch
 
 
+def tiled(feat: torch.Tensor, output: torch.Tensor, pose_cfg: bool = False) -> torch.Tensor:
+    """`feat` (B·F, ...) repeated to the UNet batch of `output`. Under classifier-free guidance
+    that batch is [uncond; cond]; with `pose_cfg` the unconditional half gets no skeleton, so
+    the guidance extrapolates from (no text, no pose) to (text, pose) and amplifies both."""
+    reps = output.shape[0] // feat.shape[0]
+    if reps * feat.shape[0] != output.shape[0]:
+        raise ValueError(f"pose features batch {feat.shape[0]} does not divide the "
+                         f"UNet batch {output.shape[0]}")
+    if reps == 1:
+        return feat
+    f = feat.repeat(reps, 1, 1, 1)
+    if pose_cfg:
+        f[: len(f) // 2] = 0
+    return f
+
+
 @contextmanager
 def pose_injection(unet, feats: Sequence[torch.Tensor],
-                   scales: Sequence[float] | None = None) -> Iterator[None]:
-    """feats[i]: (B·F, C_i, h_i, w_i). Under classifier-free guidance the UNet batch is
-    [uncond; cond] of B·F each, so the features are tiled to match."""
+                   scales: Sequence[float] | None = None, pose_cfg: bool = False
+                   ) -> Iterator[None]:
+    """feats[i]: (B·F, C_i, h_i, w_i), tiled to the UNet batch (`tiled`)."""
     if len(feats) > len(unet.down_blocks):
         raise ValueError(f"{len(feats)} features for {len(unet.down_blocks)} down blocks")
     handles = []
@@ -24,12 +40,7 @@ def pose_injection(unet, feats: Sequence[torch.Tensor],
         module = unet.down_blocks[i].motion_modules[-1]
 
         def hook(mod, inputs, output, feat=feat, scale=scale):
-            reps = output.shape[0] // feat.shape[0]
-            if reps * feat.shape[0] != output.shape[0]:
-                raise ValueError(f"pose features batch {feat.shape[0]} does not divide the "
-                                 f"UNet batch {output.shape[0]}")
-            f = feat.repeat(reps, 1, 1, 1) if reps > 1 else feat
-            return output + scale * f.to(output.dtype)
+            return output + scale * tiled(feat, output, pose_cfg).to(output.dtype)
 
         handles.append(module.register_forward_hook(hook))
     try:
@@ -47,6 +58,7 @@ class PoseSlot:
     def __init__(self, unet) -> None:
         self.feats: list[torch.Tensor | None] = [None] * len(unet.down_blocks)
         self.scales: list[float] = [1.0] * len(unet.down_blocks)
+        self.pose_cfg = False
         self.handles = [block.motion_modules[-1].register_forward_hook(self._hook(i))
                         for i, block in enumerate(unet.down_blocks)]
 
@@ -55,16 +67,16 @@ class PoseSlot:
             feat = self.feats[i]
             if feat is None:
                 return output
-            reps = output.shape[0] // feat.shape[0]
-            f = feat.repeat(reps, 1, 1, 1) if reps > 1 else feat
-            return output + self.scales[i] * f.to(output.dtype)
+            return output + self.scales[i] * tiled(feat, output, self.pose_cfg).to(output.dtype)
         return hook
 
     @contextmanager
     def holding(self, feats: Sequence[torch.Tensor],
-                scales: Sequence[float] | None = None) -> Iterator[None]:
+                scales: Sequence[float] | None = None, pose_cfg: bool = False
+                ) -> Iterator[None]:
         if len(feats) > len(self.feats):
             raise ValueError(f"{len(feats)} features for {len(self.feats)} down blocks")
+        self.pose_cfg = pose_cfg
         for i, feat in enumerate(feats):
             self.feats[i] = feat
             self.scales[i] = 1.0 if scales is None else float(scales[i])

@@ -25,6 +25,7 @@ class SampleSettings:
     steps: int = 25
     guidance_scale: float = 7.5
     pose_scale: float = 1.0
+    pose_cfg: bool = False        # the unconditional branch without the skeleton (inject.tiled)
     frames: int = 16
     size: int = 384
     negative_prompt: str = ""
@@ -155,9 +156,11 @@ class FinePhysPipeline:
         if feats is None:
             injection = nullcontext()
         elif self.slot is not None:
-            injection = self.slot.holding(feats, [settings.pose_scale] * len(feats))
+            injection = self.slot.holding(feats, [settings.pose_scale] * len(feats),
+                                          settings.pose_cfg)
         else:
-            injection = pose_injection(self.unet, feats, [settings.pose_scale] * len(feats))
+            injection = pose_injection(self.unet, feats, [settings.pose_scale] * len(feats),
+                                       settings.pose_cfg)
         with injection, torch.inference_mode():
             out = self.pipe(prompt=list(prompts),
                             negative_prompt=[settings.negative_prompt] * len(prompts),

@@ -116,6 +116,7 @@ class Batch:
     scores: object     # (b, F, 17)
     pose_keep: object = None   # (b,) 1.0 where the skeleton conditions the sample, 0.0 where
                                # pose-conditioning dropout turned the encoder off
+    weight: object = None      # (b,1,F,h,w) loss weights (foreground_weight), else None
 
 
 @dataclass
@@ -134,6 +135,7 @@ class StepContext:
     maps: tuple | None = None   # pre-rendered heatmaps (full, levels) per clip, when fixed
     forward_unet: object = None  # the compiled UNet (train-lora --set compile=true), else unet
     slot: object = None          # its PoseSlot
+    foreground: object = None    # (N,1,F,h,w) bool latent foreground cells (foreground_weight)
 
     @property
     def training_unet(self):
@@ -177,7 +179,11 @@ class StepContext:
         keep = None
         if self.cfg.pose_dropout > 0:   # drawn last, so pose_dropout=0 keeps the old stream
             keep = (torch.rand(len(idx), generator=g) >= self.cfg.pose_dropout).float().to(dev)
-        return Batch(idx, ehs, noise, t, sched.add_noise(z0, noise, t), scores, keep)
+        weight = None
+        if self.foreground is not None:
+            cells = self.foreground[torch.as_tensor(idx)].to(dev)
+            weight = 1 + self.cfg.foreground_weight * cells.float()
+        return Batch(idx, ehs, noise, t, sched.add_noise(z0, noise, t), scores, keep, weight)
 
     def spatial_loss(self, b: Batch, frame: int):
         """L_spat: frame `frame` alone, as a 1-frame clip (eq. 22)."""
@@ -194,7 +200,8 @@ class StepContext:
         pred = unet_prediction(self.acc, self.training_unet if compiled else self.unet,
                                b.noisy[:, :, sl], b.t, b.ehs, feats,
                                self.slot if compiled else None)
-        return spatial_loss(pred, b.noise[:, :, sl])
+        return spatial_loss(pred, b.noise[:, :, sl],
+                            None if b.weight is None else b.weight[:, :, sl])
 
     def temporal_losses(self, b: Batch, anchor: int):
         """(L_temp, L_ad-temp, L_2D or None) on the whole clip (eq. 23-24)."""
@@ -204,8 +211,8 @@ class StepContext:
         feats = self.features(b, kp, slice(None))
         pred = unet_prediction(self.acc, self.training_unet, b.noisy, b.t, b.ehs, feats,
                                self.slot)
-        return (temporal_loss(pred, b.noise), ad_temporal_loss(pred, b.noise, anchor,
-                                                               self.cfg.ad_beta), l2d)
+        return (temporal_loss(pred, b.noise, b.weight),
+                ad_temporal_loss(pred, b.noise, anchor, self.cfg.ad_beta, b.weight), l2d)
 
 
 def train_step(ctx: StepContext, optimizers: list, idx: np.ndarray, g) -> dict[str, float]:

@@ -41,6 +41,7 @@ class GenerateConfig:
     steps: int = 25
     guidance_scale: float = 7.5
     pose_scale: float = 1.0
+    pose_cfg: bool | None = None   # None: the generator's own default (the offline one: on)
     frames: int = 16
     size: int | None = None        # None: 384, or the offline generator's native size
     dtype: str = "auto"            # auto: fp16 on CUDA, fp32 on CPU
@@ -193,14 +194,16 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
                           shard)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
+    pose_cfg = spec.pose_cfg if cfg.pose_cfg is None else cfg.pose_cfg
     settings = SampleSettings(steps=cfg.steps, guidance_scale=cfg.guidance_scale,
-                              pose_scale=cfg.pose_scale, frames=cfg.frames, size=size,
-                              negative_prompt=cfg.negative_prompt, free_init=cfg.free_init)
+                              pose_scale=cfg.pose_scale, pose_cfg=pose_cfg, frames=cfg.frames,
+                              size=size, negative_prompt=cfg.negative_prompt,
+                              free_init=cfg.free_init)
     model_info = {k: {"path": v, "sha256": fingerprint(Path(v)) if v else None,
                       "source": spec.sources.get(k)} for k, v in spec.paths().items()}
     speed_only = ("compile", "compile_mode", "fuse_qkv", "batch_size")
     chash = config_hash({**{k: v for k, v in asdict(cfg).items() if k not in speed_only},
-                         "size": size, "models": model_info,
+                         "size": size, "pose_cfg": pose_cfg, "models": model_info,
                          "poses": str(poses) if poses else None})
     names = {j.index: f"{j.index:04d}_{slug(j.label or j.prompt)}_s{j.seed}" for j in jobs}
     inputs = file_fingerprint(Path(poses)) if poses else ""
@@ -254,7 +257,9 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
                 "video": mp4.name, "strip": png.name, "prompt": job.prompt,
                 "prompt_extended": job.extended, "gym99_class": job.gym_class,
                 "label": job.label, "seed": job.seed, "frames": cfg.frames, "size": size,
-                "fps": 8.0, "settings": {**asdict(cfg), "size": size, "dtype": str(dtype)},
+                "fps": 8.0,
+                "settings": {**asdict(cfg), "size": size, "pose_cfg": pose_cfg,
+                             "dtype": str(dtype)},
                 "models": model_info, "offline_generator": spec.offline,
                 "pose": {"source": job.pose.label, **job.pose.record(),
                          "keypoints_crop_px": np.round(job.pose.keypoints, 3).tolist(),

@@ -65,6 +65,7 @@ class TrainGeneratorConfig:
     ad_beta: float = 1.0
     null_text: float = 0.1
     pose_dropout: float = 0.0        # share of samples trained with the skeleton encoder off
+    foreground_weight: float = 0.0   # extra ε-loss weight on latent cells the performer covers
     ema_decay: float = 0.0           # 0: no EMA; else the exported model holds EMA weights
     lr_schedule: str = "constant"    # constant, cosine or linear decay over `steps`
     warmup_steps: int = 0
@@ -206,8 +207,13 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     maps = prerender_heatmaps(data, size, levels, dev) if parts.physnet is None else None
     forward_unet, slot = _compiled_unet(acc, unet, cfg.compile_backend) if cfg.compile \
         else (None, None)
+    foreground = None
+    if cfg.foreground_weight > 0:
+        from ..data.foreground import foreground_masks, latent_masks
+
+        foreground = latent_masks(foreground_masks(data.frames), vae_factor)
     ctx = StepContext(acc, unet, encoder, parts, data, cfg, texts, null_text, latents, levels,
-                      maps, forward_unet, slot)
+                      maps, forward_unet, slot, foreground)
     steps = range(state.step, cfg.steps)
     started = time.monotonic()
     step_times: list[float] = []    # the training steps alone (no validation), per logged row

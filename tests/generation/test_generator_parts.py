@@ -7,8 +7,9 @@ import torch
 
 from finephys_cli.generation.components import build_tiny, linear_schedulers, load_components
 from finephys_cli.generation.encoder import HeatmapEncoder, HeatmapEncoderConfig
-from finephys_cli.generation.inject import pose_injection
-from finephys_cli.generation.losses import ad_temporal_loss, temporal_loss
+from finephys_cli.generation.inject import PoseSlot, pose_injection, tiled
+from finephys_cli.generation.losses import (ad_temporal_loss, spatial_loss, temporal_loss,
+                                            weighted_mean)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,56 @@ def test_injection_tiles_features_under_cfg_and_passes_gradients(comps):
     out.mean().backward()
     assert enc.out[0].weight.grad is not None and enc.out[0].weight.grad.abs().sum() > 0
     unet.zero_grad(set_to_none=True)
+
+
+def test_pose_cfg_leaves_the_skeleton_out_of_the_unconditional_half(comps):
+    feat = torch.randn(4, 3, 2, 2)
+    out = torch.zeros(8, 3, 2, 2)
+    both = tiled(feat, out)
+    assert torch.equal(both[:4], feat) and torch.equal(both[4:], feat)
+    cfg = tiled(feat, out, pose_cfg=True)
+    assert float(cfg[:4].abs().max()) == 0 and torch.equal(cfg[4:], feat)
+    assert torch.equal(tiled(feat, out[:4], pose_cfg=True), feat)   # no CFG batch: untouched
+    with pytest.raises(ValueError, match="does not divide"):
+        tiled(feat, torch.zeros(6, 3, 2, 2))
+    # Through the UNet: the cond half is steered as before, the uncond half as without a pose.
+    enc = _encoder(zero_init=False)
+    with torch.no_grad():
+        feats = enc(torch.rand(4, 16, 64, 64))
+    sample, ehs = _inputs()
+    x, e = torch.cat([sample, sample]), torch.cat([ehs, ehs])
+    with torch.no_grad():
+        plain = comps.unet(x, 10, encoder_hidden_states=e).sample
+        with pose_injection(comps.unet, feats):
+            posed = comps.unet(x, 10, encoder_hidden_states=e).sample
+        slot = PoseSlot(comps.unet)
+        with slot.holding(feats, pose_cfg=True):
+            split = comps.unet(x, 10, encoder_hidden_states=e).sample
+        slot.remove()
+    torch.testing.assert_close(split[0], plain[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(split[1], posed[1], atol=1e-5, rtol=1e-5)
+    assert (posed[1] - plain[1]).abs().max() > 1e-3
+
+
+def test_weighted_losses_reduce_to_the_paper_and_ignore_zero_weight():
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(2, 4, 3, 5, 5, generator=g), torch.randn(2, 4, 3, 5, 5, generator=g)
+    ones = torch.ones(2, 1, 3, 5, 5)
+    for loss in (spatial_loss, temporal_loss):
+        assert loss(pred, target, ones).item() == pytest.approx(loss(pred, target).item())
+        assert loss(pred, target, 3 * ones).item() == pytest.approx(loss(pred, target).item())
+    assert ad_temporal_loss(pred, target, 1, weight=ones).item() == pytest.approx(
+        ad_temporal_loss(pred, target, 1).item())
+    # Cells of weight 0 do not count: the loss is the mean over the others.
+    w = torch.zeros_like(ones)
+    w[..., :2, :] = 1
+    sq = (pred - target) ** 2
+    assert temporal_loss(pred, target, w).item() == pytest.approx(sq[..., :2, :].mean().item())
+    changed = pred.clone()
+    changed[..., 2:, :] += 5
+    assert temporal_loss(changed, target, w).item() == pytest.approx(
+        temporal_loss(pred, target, w).item())
+    assert weighted_mean(sq, None).item() == pytest.approx(sq.mean().item())
 
 
 def test_ad_temporal_loss_properties():

@@ -371,3 +371,55 @@ def test_train_lora_compiled_step_matches_eager(tiny_gen, tiny_clips, tmp_path, 
     for k in w_eager:
         torch.testing.assert_close(w_comp[k], w_eager[k], rtol=1e-4, atol=1e-6)
     assert any(float(v.abs().sum()) > 0 for k, v in w_comp.items() if "lora_B" in k)
+
+
+def test_decoder_fine_tune_keeps_the_encoder_and_weighs_the_foreground(tiny_clips, tmp_path,
+                                                                        runner):
+    from safetensors.torch import load_file
+
+    from finephys_cli.app import app
+
+    base = ["train-autoencoder", "--clips", str(tiny_clips), "--runs", str(tmp_path),
+            "--steps", "2", "--batch-size", "2", "--progress", "none",
+            "--set", "channels=[8,8,8,8]", "--set", "eval_every=2"]
+    res = runner.invoke(app, base + ["--name", "first"])
+    assert res.exit_code == 0, res.output
+    first = tmp_path / "train-autoencoder" / "first" / "model-last" / "vae"
+    res = runner.invoke(app, base + ["--name", "dec", "--set", f"init_from={first.parent}",
+                                     "--set", "train_encoder=false",
+                                     "--set", "foreground_weight=20", "--set", "lr=1e-2"])
+    assert res.exit_code == 0, res.output
+    run = tmp_path / "train-autoencoder" / "dec"
+    a = load_file(str(first / "diffusion_pytorch_model.safetensors"))
+    b = load_file(str(run / "model-last" / "vae" / "diffusion_pytorch_model.safetensors"))
+    kept = [k for k in a if k.startswith(("encoder.", "quant_conv."))]
+    moved = [k for k in a if k.startswith(("decoder.", "post_quant_conv."))]
+    assert kept and all(torch.equal(a[k], b[k]) for k in kept)
+    assert any(not torch.equal(a[k], b[k]) for k in moved)
+    header = (run / "metrics.csv").read_text().splitlines()[0]
+    assert "val_psnr_fg" in header
+    # A decoder-only run needs the autoencoder whose latent space it keeps.
+    res = runner.invoke(app, base + ["--name", "bad", "--set", "train_encoder=false"])
+    assert res.exit_code == 2 and "init_from" in res.output
+    res = runner.invoke(app, base + ["--name", "bad2", "--set", f"init_from={tmp_path}/none"])
+    assert res.exit_code == 1 and "AutoencoderKL" in res.output
+
+
+def test_foreground_weight_counts_the_performer_cells_more(tiny_gen, tiny_clips, tmp_path):
+    from finephys_cli.data.foreground import foreground_masks, latent_masks
+
+    ctx = _context(tiny_gen, tiny_clips, tmp_path, mode="unet")
+    g = torch.Generator().manual_seed(4)
+    plain = ctx.batch(np.array([0, 1]), g)
+    assert plain.weight is None
+    factor = ctx.data.frames.shape[2] // ctx.latents.shape[-1]
+    ctx.foreground = latent_masks(foreground_masks(ctx.data.frames), factor)
+    ctx.cfg.foreground_weight = 4.0
+    b = ctx.batch(np.array([0, 1]), torch.Generator().manual_seed(4))
+    assert torch.equal(b.noise, plain.noise)
+    assert tuple(b.weight.shape) == (2, 1, *ctx.latents.shape[2:])
+    assert set(b.weight.unique().tolist()) == {1.0, 5.0}
+    with torch.no_grad():
+        weighted = ctx.temporal_losses(b, anchor=0)[0]
+        unweighted = ctx.temporal_losses(plain, anchor=0)[0]
+    assert torch.isfinite(weighted) and weighted.item() != pytest.approx(unweighted.item())
