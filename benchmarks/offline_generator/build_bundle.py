@@ -24,6 +24,10 @@ def main() -> None:
     ap.add_argument("-o", "--output", type=Path, required=True)
     ap.add_argument("--vae", type=Path, help="an AutoencoderKL folder to use instead of the "
                     "base run's (a decoder fine-tuned on the same latents)")
+    ap.add_argument("--pose-cfg", action=argparse.BooleanOptionalAction, default=True,
+                    help="the bundle's sampling default (finephys_generator.json pose_cfg)")
+    ap.add_argument("--prior-steps", type=int, default=0,
+                    help="UNet steps of the generator the base run continued")
     ap.add_argument("--info", type=Path, help="JSON with training facts for the card")
     args = ap.parse_args()
     out = args.output
@@ -40,6 +44,8 @@ def main() -> None:
     for sub in ("sd15/unet", "sd15/vae", "sd15/text_encoder", "heatmap_encoder"):
         _half(out / sub)
     meta = json.loads((args.base / "finephys_generator.json").read_text())
+    meta["steps"] = int(meta.get("steps", 0)) + args.prior_steps
+    meta["pose_cfg"] = args.pose_cfg
     if args.info and args.info.is_file():
         meta["training"] = json.loads(args.info.read_text())
     (out / "finephys_generator.json").write_text(json.dumps(meta, indent=1))

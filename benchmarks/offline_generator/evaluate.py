@@ -46,8 +46,9 @@ def common_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--guidance-scale", type=float, default=7.5)
     ap.add_argument("--pose-scale", type=float, default=1.0, help="of the skeleton it is given")
-    ap.add_argument("--pose-cfg", action="store_true",
-                    help="sample with the skeleton left out of the unconditional branch")
+    ap.add_argument("--pose-cfg", action=argparse.BooleanOptionalAction, default=None,
+                    help="sample with the skeleton left out of the unconditional branch "
+                         "(default: the generator's own, as generate)")
     ap.add_argument("--generator", type=Path, help="an offline-generator bundle folder "
                     "(default: the configured or shipped generator)")
     ap.add_argument("--poses-cache", type=Path, help="the held-out skeletons' synth -> lift -> "
@@ -73,6 +74,8 @@ def open_generator(args, cache_name: str):
     from finephys_cli.stages.generate import GenerateConfig
 
     spec = bundle_spec(args.generator) if args.generator else resolve_generator()
+    if args.pose_cfg is None:
+        args.pose_cfg = spec.pose_cfg
     cache = args.poses_cache or args.out.parent / cache_name
     cache.mkdir(parents=True, exist_ok=True)
     dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
@@ -90,6 +93,9 @@ def main() -> None:
                     help="make the held-out skeletons in --poses-cache, then stop")
     args = ap.parse_args()
     conditions = args.conditions.split(",")
+    unknown = set(conditions) - {"guided", "unguided", "mismatched"}
+    if unknown:
+        ap.error(f"--conditions: unknown {sorted(unknown)}")
     import torch
     from PIL import Image
 

@@ -83,8 +83,12 @@ unet() {  # name, foreground weight
 }
 unet_pids=()
 for fg in $FGS; do unet "fg$fg" "$fg" & unet_pids+=($!); done
-wait $p_dec; stamp "decoder trained"
-for p in "${unet_pids[@]}"; do wait "$p"; done; stamp "UNets and LoRAs trained"
+fail() { stamp "$1"; tar -C "$RES" -cf "$OUT/results.tar" .; exit 1; }
+wait $p_dec || fail "the decoder training failed"
+stamp "decoder trained"
+for p in "${unet_pids[@]}"; do wait "$p" || fail "a UNet training failed"; done
+stamp "UNets and LoRAs trained"
+PRIOR=$(python3 -c "import json; print(json.load(open('$START/finephys_generator.json')).get('steps', 0))")
 wait "$base_eval" || stamp "the starting bundle's evaluation failed"
 cp "$R/train-autoencoder/decoder/metrics.csv" "$RES/metrics_decoder.csv"
 pids=()
@@ -95,11 +99,12 @@ for fg in $FGS; do
   b="$WORK/bundle_$n"
   python3 benchmarks/offline_generator/build_bundle.py --base "$R/train-lora/unet_$n/model-last" \
     --lora "$R/train-lora/lora_$n/model-last" --vae "$R/train-autoencoder/decoder/model-best/vae" \
+    --prior-steps "$PRIOR" \
     -o "$b" > /dev/null
   for cond in guided unguided mismatched; do
     evaluate "${n}_${cond}_posecfg" "$b" --conditions "$cond" --pose-cfg & pids+=($!)
   done
-  evaluate "${n}_guided" "$b" --conditions guided & pids+=($!)
+  evaluate "${n}_guided" "$b" --conditions guided --no-pose-cfg & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || stamp "an evaluation failed"; done
 stamp "evaluated"

@@ -13,23 +13,24 @@ CHUNKS=${CHUNKS:-"6,7,8,9,10,11,12 13,14,15,16,17,18,19 20,21,22,23,24,25,26 27,
 STRIP_CLASSES=${STRIP_CLASSES:-6,7,8,9,10,11,12,13}
 SWEEP_CLASSES=${SWEEP_CLASSES:-all}
 B=benchmarks/offline_generator
+G=${G:-finephys_cli/assets/generator}
 RES="$WORK/report"
 mkdir -p "$RES" "$OUT"
 pids=()
 i=0
 for chunk in $CHUNKS; do
-  python3 $B/guidance_ablation.py --device "$DEVICE" --steps "$STEPS" --pose-cfg --classes "$chunk" \
+  python3 $B/guidance_ablation.py --generator "$G" --device "$DEVICE" --steps "$STEPS" --pose-cfg --classes "$chunk" \
     --poses-cache "$WORK/cache_ablation_$i" --out "$RES/ablation_$i.json" > /dev/null \
     2> "$RES/ablation_$i.log" & pids+=($!)
   i=$((i + 1))
 done
 mkdir -p "$RES/strips"
-python3 $B/evaluate.py --device "$DEVICE" --steps "$STEPS" --pose-cfg --classes "$STRIP_CLASSES" \
+python3 $B/evaluate.py --generator "$G" --device "$DEVICE" --steps "$STEPS" --pose-cfg --classes "$STRIP_CLASSES" \
   --strips 8 --poses-cache "$WORK/cache_strips" --out "$RES/strips/eval_strip_classes.json" \
   > /dev/null 2> "$RES/strips.log" & pids+=($!)
 sweep() {  # name, then evaluate.py options
   local name=$1; shift
-  python3 $B/evaluate.py --device "$DEVICE" --steps "$STEPS" --pose-cfg --conditions guided \
+  python3 $B/evaluate.py --generator "$G" --device "$DEVICE" --steps "$STEPS" --pose-cfg --conditions guided \
     --strips 0 --classes "$SWEEP_CLASSES" --poses-cache "$WORK/cache_$name" --out "$RES/sweep_$name.json" "$@" > /dev/null \
     2> "$RES/sweep_$name.log"
 }
@@ -45,7 +46,10 @@ rows = [r for f in sorted(glob.glob(f"{res}/ablation_*.json")) for r in json.loa
 keys = ("pck", "px_error", "velocity_px", "detected", "mannequin_frames", "input_px_error")
 table = {s: {k: float(np.nanmean([r[k] for r in rows if r["source"] == s])) for k in keys}
          for s in ("detect", "lift", "fused", "exact")}
-json.dump({"classes": len({r["class"] for r in rows}), "table": table, "rows": rows},
+first = json.load(open(sorted(glob.glob(f"{res}/ablation_*.json"))[0]))
+meta = {k: first.get(k) for k in ("device", "generator", "size", "steps", "seed", "pose_cfg",
+                                  "guidance_scale")}
+json.dump({**meta, "classes": len({r["class"] for r in rows}), "table": table, "rows": rows},
           open(f"{res}/ablation.json", "w"), indent=1)
 print(json.dumps(table, indent=1))
 PY

@@ -9,7 +9,7 @@
 #     reconstructions), and evaluate.py (guided) with each kept-latent decoder swapped into the
 #     shipped bundle, with and without --pose-cfg;
 #  4. train-lora --mode unet step time at batch 32 / 128 / 256 (until DEADLINE seconds).
-# Usage: OUT=out/ bash benchmarks/offline_generator/vae_probe.sh
+# Usage: OUT=out/ bash benchmarks/offline_generator/vae_probe.sh   (OUT receives probe.tar)
 set -euo pipefail
 WORK=${WORK:-/tmp/vae_probe}
 OUT=${OUT:-$WORK/out}
@@ -18,13 +18,13 @@ VAE_S=${VAE_S:-120}
 DEADLINE=${DEADLINE:-500}
 JOBS=${JOBS:-16}
 FP="python3 -m finephys_cli"
-G=finephys_cli/assets/generator
+G=${G:-finephys_cli/assets/generator}   # the generator probed (in the recorded run: v2, git df57c38)
 mkdir -p "$WORK/data" "$WORK/held" "$OUT"
 t0=$(date +%s)
 stamp() { echo "[probe $(( $(date +%s) - t0 )) s] $*" >&2; }
 
 python3 benchmarks/offline_generator/evaluate.py --device cuda --strips 0 --conditions guided \
-  --poses-cache "$WORK/eval_poses" --out "$OUT/eval_shipped.json" > /dev/null 2> "$OUT/eval_shipped.log" &
+  --generator "$G" --no-pose-cfg --poses-cache "$WORK/eval_poses" --out "$OUT/eval_shipped.json" > /dev/null 2> "$OUT/eval_shipped.log" &
 base_eval=$!
 jobs=()
 for s in $SEEDS; do for c in $(seq 6 40); do jobs+=("$s:$c:12:data"); done; done
@@ -66,14 +66,14 @@ pids=()
 for n in dec_w0 dec_w20; do
   b="$WORK/bundle_$n"; cp -r "$G" "$b"; rm -rf "$b/sd15/vae"; cp -r "$A/$n/model-best/vae" "$b/sd15/vae"
   python3 benchmarks/offline_generator/evaluate.py --device cuda --strips 0 --conditions guided \
-    --generator "$b" --poses-cache "$WORK/eval_poses" --out "$OUT/eval_$n.json" > /dev/null \
+    --generator "$b" --no-pose-cfg --poses-cache "$WORK/eval_poses" --out "$OUT/eval_$n.json" > /dev/null \
     2> "$OUT/eval_$n.log" & pids+=($!)
   python3 benchmarks/offline_generator/evaluate.py --device cuda --strips 0 --conditions guided \
     --generator "$b" --pose-cfg --poses-cache "$WORK/eval_poses" --out "$OUT/eval_${n}_posecfg.json" \
     > /dev/null 2> "$OUT/eval_${n}_posecfg.log" & pids+=($!)
 done
 python3 benchmarks/offline_generator/evaluate.py --device cuda --strips 0 --conditions guided \
-  --pose-cfg --poses-cache "$WORK/eval_poses" --out "$OUT/eval_shipped_posecfg.json" > /dev/null \
+  --generator "$G" --pose-cfg --poses-cache "$WORK/eval_poses" --out "$OUT/eval_shipped_posecfg.json" > /dev/null \
   2> "$OUT/eval_shipped_posecfg.log" & pids+=($!)
 for p in "${pids[@]}"; do wait "$p" || echo "an evaluation failed" >&2; done
 stamp "evaluations done"
@@ -89,3 +89,5 @@ for bs in 32 128 256; do
   cp "$WORK/runs/train-lora/bs$bs/metrics.csv" "$OUT/unet_bs${bs}_metrics.csv" 2>/dev/null || true
   stamp "batch $bs timed"
 done
+# a device call returns at most 8 files: one archive
+tar -C "$OUT" -cf "$WORK/probe.tar" . && rm -rf "${OUT:?}"/* && mv "$WORK/probe.tar" "$OUT/"

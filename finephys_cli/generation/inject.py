@@ -21,6 +21,8 @@ def tiled(feat: torch.Tensor, output: torch.Tensor, pose_cfg: bool = False) -> t
                          f"UNet batch {output.shape[0]}")
     if reps == 1:
         return feat
+    if pose_cfg and reps != 2:
+        raise ValueError(f"pose_cfg needs a [uncond; cond] UNet batch, got {reps} copies")
     f = feat.repeat(reps, 1, 1, 1)
     if pose_cfg:
         f[: len(f) // 2] = 0

@@ -230,7 +230,7 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
              "seed": job.seed, "reason": failures[job.index], "config_hash": chash}, indent=1))
         log.warning("%s: %s", name, failures[job.index])
     todo = [j for j in todo if j.index not in failures]
-    cache_key = _compile(pipe, cfg, spec, size) if cfg.compile else None
+    cache_key = _compile(pipe, cfg, spec, size, pose_cfg) if cfg.compile else None
     batches = [todo[i:i + cfg.batch_size] for i in range(0, len(todo), cfg.batch_size)]
     ticks = iter(track(range(len(batches) * cfg.steps * max(cfg.free_init, 1)),
                        description="generate", unit="step", mode=progress))
@@ -283,12 +283,12 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     return sorted(written)
 
 
-def _compile(pipe, cfg: GenerateConfig, spec, size: int) -> str:
+def _compile(pipe, cfg: GenerateConfig, spec, size: int, pose_cfg: bool) -> str:
     """Compile once per machine and model: load the saved caches, or say it will take a while."""
 
     root = enable_persistent_cache()
     key = artifact_key(spec.sd15, cfg.compile_mode, cfg.fuse_qkv, cfg.frames, size,
-                       cfg.batch_size, cfg.dtype)
+                       cfg.batch_size, cfg.dtype, pose_cfg)
     if load_artifacts(key):
         log.info("compiling with the cache in %s (seconds, not minutes)", root)
     else:

@@ -31,9 +31,11 @@ class TrainAutoencoderConfig:
     eval_every: int = 500
     time_limit_s: float = 0.0
     seed: int = 0
-    init_from: str = ""              # an AutoencoderKL folder to start from (its `vae` or itself)
+    init_from: str = ""              # an AutoencoderKL folder to start from (its `vae` or itself);
+                                     # its own channels and latent_channels then apply
     train_encoder: bool = True       # False: the decoder alone learns, the latent space is kept
     foreground_weight: float = 0.0   # extra weight on pixels off their clip's static background
+                                     # (fixed-camera clips, as prepare-clips makes from synth)
 
 
 def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: str = "cpu",
@@ -51,6 +53,13 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
 
     if not cfg.clips:
         raise InputError("train-autoencoder needs --clips (files from finephys prepare-clips)")
+    if cfg.foreground_weight < 0:
+        raise UsageError(f"foreground_weight must be >= 0, got {cfg.foreground_weight}")
+    if not cfg.train_encoder and not cfg.init_from:
+        raise UsageError("train_encoder=false keeps a latent space: give --set init_from=")
+    # The starting VAE is read before anything is written, so a bad path leaves no run behind.
+    vae = load_vae(cfg.init_from) if cfg.init_from else \
+        small_vae(cfg.latent_channels, tuple(cfg.channels))
     acc = make_accelerator(device, cfg.seed, mixed_precision=cfg.mixed_precision)
     run = RunDir(runs, "train-autoencoder", cfg.name)
     run.start(cfg, acc.is_main_process)
@@ -62,11 +71,7 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
     val_sel = held if held.any() else ~held
     val_frames = torch.from_numpy(data.frames[val_sel].reshape(-1, *data.frames.shape[2:])[:64])
     val_masks = torch.from_numpy(masks[val_sel].reshape(-1, *masks.shape[2:])[:64])
-    vae = load_vae(cfg.init_from) if cfg.init_from else \
-        small_vae(cfg.latent_channels, tuple(cfg.channels))
     if not cfg.train_encoder:
-        if not cfg.init_from:
-            raise UsageError("train_encoder=false keeps a latent space: give --set init_from=")
         for part in (vae.encoder, vae.quant_conv):
             if part is not None:
                 part.requires_grad_(False)

@@ -66,6 +66,7 @@ class TrainGeneratorConfig:
     null_text: float = 0.1
     pose_dropout: float = 0.0        # share of samples trained with the skeleton encoder off
     foreground_weight: float = 0.0   # extra ε-loss weight on latent cells the performer covers
+                                     # (fixed-camera clips: data/foreground.py)
     ema_decay: float = 0.0           # 0: no EMA; else the exported model holds EMA weights
     lr_schedule: str = "constant"    # constant, cosine or linear decay over `steps`
     warmup_steps: int = 0
@@ -100,6 +101,8 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
                          f"got {cfg.lr_schedule!r}")
     if not 0 <= cfg.pose_dropout < 1 or not 0 <= cfg.ema_decay < 1:
         raise UsageError("pose_dropout and ema_decay must lie in [0, 1)")
+    if cfg.foreground_weight < 0:
+        raise UsageError(f"foreground_weight must be >= 0, got {cfg.foreground_weight}")
     if not cfg.clips:
         raise InputError(f"{command} needs --clips (files from finephys prepare-clips)")
     acc = make_accelerator(device, cfg.seed, mixed_precision=cfg.mixed_precision,

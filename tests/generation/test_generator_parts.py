@@ -97,6 +97,8 @@ def test_pose_cfg_leaves_the_skeleton_out_of_the_unconditional_half(comps):
     assert torch.equal(tiled(feat, out[:4], pose_cfg=True), feat)   # no CFG batch: untouched
     with pytest.raises(ValueError, match="does not divide"):
         tiled(feat, torch.zeros(6, 3, 2, 2))
+    with pytest.raises(ValueError, match="uncond; cond"):
+        tiled(feat, torch.zeros(12, 3, 2, 2), pose_cfg=True)
     # Through the UNet: the cond half is steered as before, the uncond half as without a pose.
     enc = _encoder(zero_init=False)
     with torch.no_grad():

@@ -403,6 +403,9 @@ def test_decoder_fine_tune_keeps_the_encoder_and_weighs_the_foreground(tiny_clip
     assert res.exit_code == 2 and "init_from" in res.output
     res = runner.invoke(app, base + ["--name", "bad2", "--set", f"init_from={tmp_path}/none"])
     assert res.exit_code == 1 and "AutoencoderKL" in res.output
+    assert not (tmp_path / "train-autoencoder" / "bad2").exists()   # checked before writing
+    res = runner.invoke(app, base + ["--name", "bad3", "--set", "foreground_weight=-2"])
+    assert res.exit_code == 2 and "foreground_weight" in res.output
 
 
 def test_foreground_weight_counts_the_performer_cells_more(tiny_gen, tiny_clips, tmp_path):
@@ -423,3 +426,14 @@ def test_foreground_weight_counts_the_performer_cells_more(tiny_gen, tiny_clips,
         weighted = ctx.temporal_losses(b, anchor=0)[0]
         unweighted = ctx.temporal_losses(plain, anchor=0)[0]
     assert torch.isfinite(weighted) and weighted.item() != pytest.approx(unweighted.item())
+
+
+def test_negative_foreground_weight_is_a_usage_error(tiny_gen, tiny_clips, tmp_path, runner):
+    from finephys_cli.app import app
+
+    root, sd, motion = tiny_gen
+    res = runner.invoke(app, ["train-lora", "--mode", "unet", "--clips", str(tiny_clips),
+                              "--sd15", str(sd), "--motion-adapter", str(motion), "--runs",
+                              str(tmp_path), "--steps", "1", "--progress", "none",
+                              "--set", "foreground_weight=-1"])
+    assert res.exit_code == 2 and "foreground_weight" in res.output
