@@ -6,12 +6,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 
 def weighted_mean(sq: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    """The mean of `sq` (B,C,F,h,w), each cell counted `weight` (B,1,F,h,w) times; plain
-    mean without weights (the paper's losses)."""
+    """The mean of `sq` (B,C,...), each cell counted `weight` (B,1,...) times over its
+    channels; the plain mean without weights (the paper's losses)."""
     if weight is None:
         return sq.mean()
     return (sq * weight).sum() / (weight.sum() * sq.shape[1])
@@ -20,8 +19,6 @@ def weighted_mean(sq: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor
 def spatial_loss(pred: torch.Tensor, target: torch.Tensor,
                  weight: torch.Tensor | None = None) -> torch.Tensor:
     """L_spat: pred/target (B,C,1,h,w) for the one sampled frame."""
-    if weight is None:
-        return F.mse_loss(pred.float(), target.float())
     return weighted_mean((pred.float() - target.float()) ** 2, weight)
 
 

@@ -51,6 +51,8 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
     the latents, and so a generator trained on them, stay valid."""
     import torch
 
+    from ..generation.losses import weighted_mean
+
     if not cfg.clips:
         raise InputError("train-autoencoder needs --clips (files from finephys prepare-clips)")
     if cfg.foreground_weight < 0:
@@ -102,7 +104,7 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
             eps = torch.randn(dist.mean.shape, generator=g).to(dev)
             rec = acc.unwrap_model(vae).decode(dist.mean + dist.std * eps).sample
         err = rec.float() - x
-        l_rec = ((err.abs() + err ** 2) * weight).sum() / (weight.sum() * x.shape[1])
+        l_rec = weighted_mean(err.abs() + err ** 2, weight)   # L1 + MSE
         l_kl = dist.kl().mean() / x[0].numel()
         loss = l_rec + cfg.kl_weight * l_kl if cfg.train_encoder else l_rec
         optimizer_step(acc, loss, trained, opt, sched, state, step)
