@@ -52,12 +52,7 @@ else
   evaluate skeletons "$START" --skeletons-only &
 fi
 base_eval=$!
-jobs=()
-for s in $SEEDS; do for c in $CLASS_IDS; do jobs+=("$s:$c"); done; done
-printf '%s\n' "${jobs[@]}" | xargs -P "$JOBS" -I{} sh -c 's=${1%%:*}; c=${1##*:}; \
-  '"$FP"' synth --classes $c --per-class 12 --seed $s -o '"$WORK"'/data/s$s-$c.h5 \
-  --progress none >/dev/null 2>&1 && '"$FP"' prepare-clips '"$WORK"'/data/s$s-$c.h5 --render parts \
-  --size 128 --frames 16 -o '"$WORK"'/data/c$s-$c.h5 --progress none >/dev/null 2>&1' _ {}
+bash benchmarks/offline_generator/make_clips.sh "$WORK/data" 12 "$JOBS" "$SEEDS" "$CLASS_IDS"
 CLIPS=(); for f in "$WORK"/data/c*.h5; do CLIPS+=(--clips "$f"); done
 stamp "data: ${#CLIPS[@]} clip files"
 

@@ -26,15 +26,8 @@ stamp() { echo "[probe $(( $(date +%s) - t0 )) s] $*" >&2; }
 python3 benchmarks/offline_generator/evaluate.py --device cuda --strips 0 --conditions guided \
   --generator "$G" --no-pose-cfg --poses-cache "$WORK/eval_poses" --out "$OUT/eval_shipped.json" > /dev/null 2> "$OUT/eval_shipped.log" &
 base_eval=$!
-jobs=()
-for s in $SEEDS; do for c in $(seq 6 40); do jobs+=("$s:$c:12:data"); done; done
-for c in $(seq 6 40); do jobs+=("1000:$c:1:held"); done
-printf '%s\n' "${jobs[@]}" | xargs -P "$JOBS" -I{} sh -c 'IFS=: read s c n d <<E
-$1
-E
-'"$FP"' synth --classes $c --per-class $n --seed $s -o '"$WORK"'/$d/s$s-$c.h5 --progress none \
-  >/dev/null 2>&1 && '"$FP"' prepare-clips '"$WORK"'/$d/s$s-$c.h5 --render parts --size 128 \
-  --frames 16 -o '"$WORK"'/$d/c$s-$c.h5 --progress none >/dev/null 2>&1' _ {}
+bash benchmarks/offline_generator/make_clips.sh "$WORK/data" 12 "$JOBS" "$SEEDS" "$(seq 6 40)"
+bash benchmarks/offline_generator/make_clips.sh "$WORK/held" 1 "$JOBS" 1000 "$(seq 6 40)"
 CLIPS=(); for f in "$WORK"/data/c*.h5; do CLIPS+=(--clips "$f"); done
 stamp "data: ${#CLIPS[@]} clip files, $(ls "$WORK"/held/c*.h5 | wc -l) held-out"
 
