@@ -14,7 +14,9 @@ import torch
 def tiled(feat: torch.Tensor, output: torch.Tensor, pose_cfg: bool = False) -> torch.Tensor:
     """`feat` (B·F, ...) repeated to the UNet batch of `output`. Under classifier-free guidance
     that batch is [uncond; cond]; with `pose_cfg` the unconditional half gets no skeleton, so
-    the guidance extrapolates from (no text, no pose) to (text, pose) and amplifies both."""
+    the guidance extrapolates from (no text, no pose) to (text, pose) and amplifies both. The
+    paper does not say how the skeleton meets CFG; without `pose_cfg` both halves get it, as
+    in Follow-Your-Pose (the offline generator's card has the ablation)."""
     reps = output.shape[0] // feat.shape[0]
     if reps * feat.shape[0] != output.shape[0]:
         raise ValueError(f"pose features batch {feat.shape[0]} does not divide the "

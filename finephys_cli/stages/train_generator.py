@@ -16,8 +16,9 @@ differentiable heatmap render, so the generator loss (and the L_2D term) reach P
 Beyond the paper (off by default): pose-conditioning dropout (`pose_dropout`, the encoder's
 features zeroed on that share of samples, so the text alone learns the performer and
 pose-scale 0 still draws one), EMA weights for the exported model (`ema_decay`), and a warm-up +
-cosine learning-rate schedule (`lr_schedule`, `warmup_steps`). The step itself is
-`generation/training.py`.
+cosine learning-rate schedule (`lr_schedule`, `warmup_steps`), and a foreground weight on the
+ε losses (`foreground_weight`; it did not help the offline generator: its model card). The
+step itself is `generation/training.py`.
 """
 
 from __future__ import annotations
