@@ -79,19 +79,27 @@ def unet_flops(unet, frames: int, latent: int, dtype, device) -> float:
 
 
 CONFIGS = {
-    # name: (pipeline, compile mode or None, fuse_qkv, dtype, batch)
+    # name: (pipeline, compile mode or None, fuse_qkv, dtype, batch[, levers])
     "stock-eager": ("stock", None, False, "fp16", 1),
     "finephys-eager": ("finephys", None, False, "fp16", 1),
     "finephys-eager-bf16": ("finephys", None, False, "bf16", 1),
     "finephys-eager-batch2": ("finephys", None, False, "fp16", 2),
     "stock-compile": ("stock", "default", False, "fp16", 1),
     "finephys-compile": ("finephys", "default", False, "fp16", 1),
+    "finephys-compile-blocks": ("finephys", "default", False, "fp16", 1, {"blocks"}),
     "finephys-compile-fuseqkv": ("finephys", "default", True, "fp16", 1),
     "finephys-compile-cudagraphs": ("finephys", "reduce-overhead", False, "fp16", 1),
+    "finephys-compile-cudagraphs-cudnn": ("finephys", "reduce-overhead", False, "fp16", 1,
+                                          {"cudnn"}),
+    "finephys-compile-cudagraphs-cudnn-1x1mm": ("finephys", "reduce-overhead", False, "fp16", 1,
+                                                {"cudnn", "1x1mm"}),
     # fuse_qkv changes the UNet in place: run these after the unfused configs.
     "finephys-compile-all": ("finephys", "reduce-overhead", True, "fp16", 1),
     "finephys-compile-all-batch2": ("finephys", "reduce-overhead", True, "fp16", 2),
 }
+# Levers beyond the compile mode: "blocks" compiles each ResNet/transformer block alone
+# (FinePhysPipeline.compile scope), "cudnn" sets cudnn.benchmark (the fastest conv algorithm per
+# shape), "1x1mm" lets Inductor run 1x1 convolutions as matmuls.
 
 
 def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> dict:
@@ -101,9 +109,13 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
 
     from finephys_cli.generation.pipeline import FinePhysPipeline
 
-    kind, mode, fuse, dt, batch = CONFIGS[name]
+    kind, mode, fuse, dt, batch, *rest = CONFIGS[name]
+    levers = rest[0] if rest else set()
+    import torch._inductor.config
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[dt]
     torch._dynamo.reset()
+    torch.backends.cudnn.benchmark = "cudnn" in levers
+    torch._inductor.config.conv_1x1_as_mm = "1x1mm" in levers
     comps.unet.to(memory_format=torch.contiguous_format)
     ours = FinePhysPipeline(comps, enc, device="cuda", dtype=dtype)
     prompt = "Switch leap with 0.5 turn"
@@ -127,7 +139,8 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
             return ours.decode(lat, settings.decode_chunk)
     else:
         if mode:
-            ours.compile(mode=mode, fuse_qkv=fuse)
+            ours.compile(mode=mode, fuse_qkv=fuse,
+                         scope="blocks" if "blocks" in levers else "unet")
 
         def run():
             return ours([prompt] * batch, list(range(batch)), settings, poses=[pose] * batch)
@@ -143,6 +156,7 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
     first, frames = timed()
     times = [timed()[0] for _ in range(args.repeats)]
     out = {"pipeline": kind, "compile": mode, "fuse_qkv": fuse, "dtype": dt, "batch": batch,
+           "levers": sorted(levers),
            "first_call_s": first, "seconds_per_video": float(np.median(times)) / batch,
            "raw_s": times, "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30}
     if reference is not None:
@@ -151,6 +165,8 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
     # Put the eager modules back for the next config.
     if mode:
         comps.vae.decoder = getattr(comps.vae.decoder, "_orig_mod", comps.vae.decoder)
+        for module in [*comps.unet.modules(), *comps.vae.decoder.modules()]:
+            module._compiled_call_impl = None     # undo scope="blocks"
         if ours.slot is not None:
             ours.slot.remove()
     print(name, json.dumps({k: v for k, v in out.items() if k != "raw_s"}), file=sys.stderr,
@@ -169,8 +185,8 @@ def warm_start(args) -> dict:
     comps, enc = build(Path("/tmp/genbench"), torch.float16)
     pipe = FinePhysPipeline(comps, enc, device="cuda", dtype=torch.float16)
     t0 = time.perf_counter()
-    loaded = load_artifacts(artifact_key("bench", args.frames, args.size))
-    pipe.compile()
+    loaded = load_artifacts(artifact_key("bench", args.warm_scope, args.frames, args.size))
+    pipe.compile(scope=args.warm_scope)
     steps: list[float] = []
     settings = SampleSettings(steps=args.steps, guidance_scale=7.5, frames=args.frames,
                               size=args.size)
@@ -179,7 +195,8 @@ def warm_start(args) -> dict:
     pipe(["Switch leap with 0.5 turn"], [0], settings, poses=[pose],
          on_step=lambda: steps.append(time.perf_counter() - t0))
     torch.cuda.synchronize()
-    return {"megacache_loaded": loaded, "seconds_to_first_step": steps[0],
+    return {"scope": args.warm_scope, "megacache_loaded": loaded,
+            "seconds_to_first_step": steps[0],
             "seconds_to_video": time.perf_counter() - t0}
 
 
@@ -194,6 +211,9 @@ def main() -> None:
                                          "stock-compile", help=", ".join(CONFIGS))
     ap.add_argument("--warm-start", action="store_true",
                     help="after the configs, time a second process that loads the caches")
+    ap.add_argument("--warm-scope", default="unet", choices=("unet", "blocks"),
+                    help="the compile scope the warm-start process uses (its cache must come "
+                         "from finephys-compile or finephys-compile-blocks)")
     ap.add_argument("--warm-start-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.warm_start_child:
@@ -221,10 +241,13 @@ def main() -> None:
             results[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
             traceback.print_exc()
             continue
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"partial": True, "configs": results}, indent=1))
         if name == "finephys-eager":
             reference = frames
-        if name == "finephys-compile":
-            save_artifacts(artifact_key("bench", args.frames, args.size))
+        if name in ("finephys-compile", "finephys-compile-blocks"):
+            save_artifacts(artifact_key("bench", "blocks" if "blocks" in name else "unet",
+                                        args.frames, args.size))
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
            "settings": {"frames": args.frames, "size": args.size, "steps": args.steps,
                         "guidance_scale": 7.5, "repeats": args.repeats},
@@ -247,7 +270,8 @@ def main() -> None:
 
         child = subprocess.run([sys.executable, __file__, "--out", str(args.out),
                                 "--frames", str(args.frames), "--size", str(args.size),
-                                "--steps", str(args.steps), "--warm-start-child"],
+                                "--steps", str(args.steps), "--warm-scope", args.warm_scope,
+                                "--warm-start-child"],
                                capture_output=True, text=True)
         out["warm_start"] = json.loads(child.stdout.strip().splitlines()[-1]) \
             if child.returncode == 0 else {"error": child.stderr[-2000:]}

@@ -92,6 +92,7 @@ def lifter_ablation(lifter_dir: str, noprompt_dir: str, files: list[str], device
 def throughput(lifter_dir: str, phys_dir: str, device: str, clips: int = 1024) -> dict:
     import torch
 
+    from finephys_cli.models.batching import map_pieces
     from finephys_cli.models.lifter import InContextLifter
     from finephys_cli.models.physnet import PhysNet
 
@@ -100,26 +101,27 @@ def throughput(lifter_dir: str, phys_dir: str, device: str, clips: int = 1024) -
     q = torch.randn(clips, 16, 17, 3, device=device) * 0.3
     q[..., 2] = 1.0
     res = {}
-    # As `lift` and `physnet` run them: the lifter in chunks of 16 windows on CPU (cache-sized),
-    # PhysNet over the whole batch (its rollout is a Python loop over frames).
+    # As `lift` and `physnet` run them (models/batching.py): the lifter in pieces of 16 windows
+    # on CPU (cache-sized) and 256 on CUDA, PhysNet in pieces of 256; on CPU the pieces run on
+    # one single-threaded worker per intra-op thread.
     chunk = 16 if device == "cpu" else clips
 
-    def lift_all():
-        return torch.cat([lifter.lift(q[s:s + chunk])[0] for s in range(0, clips, chunk)])
+    def lift_then_refine():
+        s_dd = torch.cat(map_pieces(lambda x: lifter.lift(x)[0].float(), q, chunk, device))
+        return map_pieces(lambda x: phys(x, sample_noise=False), s_dd, 256, device)
 
     for dtype in (torch.float32, torch.bfloat16):
         if device == "cpu" and dtype == torch.bfloat16:
             continue
-        with torch.inference_mode(), torch.autocast(device.split(":")[0], dtype=dtype,
-                                                    enabled=dtype != torch.float32):
+        with torch.autocast(device.split(":")[0], dtype=dtype, enabled=dtype != torch.float32):
             for _ in range(2):
-                phys(lift_all().float(), sample_noise=False)
+                lift_then_refine()
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             reps = 5
             for _ in range(reps):
-                phys(lift_all().float(), sample_noise=False)
+                lift_then_refine()
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             res[str(dtype).replace("torch.", "")] = round(clips * reps /

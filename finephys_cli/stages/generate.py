@@ -28,7 +28,7 @@ from ..data.classes import class_by_id
 from ..data.prompts import extend_with, match_prompt
 from ..generation.bundle import fingerprint, load_generator, resolve_generator
 from ..generation.compile import artifact_key, enable_persistent_cache, load_artifacts
-from ..generation.pipeline import SampleSettings
+from ..generation.pipeline import COMPILE_SCOPES, SampleSettings
 from ..io.manifest import apply_shard
 from ..io.poses_h5 import PoseFile
 from ..io.sidefiles import read_text
@@ -53,6 +53,7 @@ class GenerateConfig:
     pose_source: str = "auto"      # generation/conditioning.py POSE_SOURCES
     compile: bool = False          # torch.compile the UNet and VAE decoder (same output within
     compile_mode: str = "default"  # float tolerance, so not part of the skip key)
+    compile_scope: str = "unet"    # or "blocks": each ResNet/transformer block alone (regional)
     fuse_qkv: bool = False
 
 
@@ -185,6 +186,9 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
 
     if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1:
         raise UsageError("--frames, --steps and --batch-size must be positive")
+    if cfg.compile_scope not in COMPILE_SCOPES:
+        raise UsageError(f"compile_scope {cfg.compile_scope!r}: expected one of "
+                         f"{', '.join(COMPILE_SCOPES)}")
     spec = resolve_generator(**(models or {}))
     size = cfg.size or spec.native_size or 384
     if spec.native_size and size != spec.native_size:
@@ -201,7 +205,7 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
                               free_init=cfg.free_init)
     model_info = {k: {"path": v, "sha256": fingerprint(Path(v)) if v else None,
                       "source": spec.sources.get(k)} for k, v in spec.paths().items()}
-    speed_only = ("compile", "compile_mode", "fuse_qkv", "batch_size")
+    speed_only = ("compile", "compile_mode", "compile_scope", "fuse_qkv", "batch_size")
     chash = config_hash({**{k: v for k, v in asdict(cfg).items() if k not in speed_only},
                          "size": size, "pose_cfg": pose_cfg, "models": model_info,
                          "poses": str(poses) if poses else None})
@@ -287,14 +291,14 @@ def _compile(pipe, cfg: GenerateConfig, spec, size: int, pose_cfg: bool) -> str:
     """Compile once per machine and model: load the saved caches, or say it will take a while."""
 
     root = enable_persistent_cache()
-    key = artifact_key(spec.sd15, cfg.compile_mode, cfg.fuse_qkv, cfg.frames, size,
-                       cfg.batch_size, cfg.dtype, pose_cfg)
+    key = artifact_key(spec.sd15, cfg.compile_mode, cfg.compile_scope, cfg.fuse_qkv, cfg.frames,
+                       size, cfg.batch_size, cfg.dtype, pose_cfg)
     if load_artifacts(key):
         log.info("compiling with the cache in %s (seconds, not minutes)", root)
     else:
         log.info("compiling the UNet and VAE decoder: about 2 min, once per machine and model "
                  "(cached in %s)", root)
-    pipe.compile(mode=cfg.compile_mode, fuse_qkv=cfg.fuse_qkv)
+    pipe.compile(mode=cfg.compile_mode, fuse_qkv=cfg.fuse_qkv, scope=cfg.compile_scope)
     return key
 
 

@@ -15,6 +15,7 @@ from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs,
                            shard_video_ids, video_fingerprints)
 from ..models.registry import resolve_model
+from ..models.batching import map_pieces
 from ..models.lifter import InContextLifter
 
 # Datasets passed through unchanged, so later stages and eval-poses find them.
@@ -41,13 +42,10 @@ def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: i
     batch = batch or (256 if str(device).startswith("cuda") else 16)
     clip = Clip("q", kp2d, scores, None)
     win = clip_windows(clip, f, stride)
-    preds, prompts = [], []
-    with torch.inference_mode():
-        for s in range(0, len(win["query"]), batch):
-            q = torch.as_tensor(win["query"][s:s + batch], dtype=torch.float32, device=device)
-            out, idx = model.lift(q, prompt)
-            preds.append(out.float().cpu().numpy())
-            prompts.append(idx.cpu().numpy())
+    queries = torch.as_tensor(win["query"], dtype=torch.float32, device=device)
+    pieces = map_pieces(lambda q: tuple(t.float().cpu().numpy() for t in model.lift(q, prompt)),
+                        queries, batch, device)
+    preds, prompts = zip(*pieces)
     s_dd = overlap_mean(np.concatenate(preds), win["starts"], len(kp2d))
     return s_dd, win["root2d"], float(win["scale"]), np.concatenate(prompts)
 

@@ -10,6 +10,7 @@ import numpy as np
 from ..configs import config_hash
 from ..console import track
 from ..data.normalize import denormalize_2d
+from ..models.batching import map_pieces
 from ..models.physnet import load_refiner, refine_fuse_project
 from ..errors import InputError, UsageError
 from ..io.manifest import shard_output_path
@@ -39,21 +40,23 @@ def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
     t = len(s_dd)
     starts = window_starts(t, frames, stride or max(frames // 2, 1))
     wins = np.stack([s_dd[window_rows(s, frames, t)] for s in starts])
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("s_pp", "fused", "xy", "noise_fro",
-                                                          "minv_eig_min")}
-    with torch.inference_mode():
-        for k in range(0, len(wins), batch):
-            x = torch.as_tensor(wins[k:k + batch], dtype=torch.float32, device=device)
-            res = refine_fuse_project(model, projection, x)
-            for name in ("s_pp", "fused", "xy", "noise_fro"):
-                parts[name].append(res[name].float().cpu().numpy())
-            # M^-1 exists only where the rollout evaluated it (not at the seed frames).
-            pad = torch.full((x.shape[0], frames), float("nan"), dtype=torch.float64)
-            if "minv" in res:
-                ev = torch.linalg.eigvalsh(res["minv"].double()).min(-1).values
-                pad[:, 2:2 + ev.shape[1]] = ev.cpu()
-            parts["minv_eig_min"].append(pad.numpy())
-    return {name: overlap_mean(np.concatenate(v), starts, t) for name, v in parts.items()}
+
+    def refine_piece(x):
+        res = refine_fuse_project(model, projection, x)
+        out = {name: res[name].float().cpu().numpy() for name in ("s_pp", "fused", "xy",
+                                                                  "noise_fro")}
+        # M^-1 exists only where the rollout evaluated it (not at the seed frames).
+        pad = torch.full((x.shape[0], frames), float("nan"), dtype=torch.float64)
+        if "minv" in res:
+            ev = torch.linalg.eigvalsh(res["minv"].double()).min(-1).values
+            pad[:, 2:2 + ev.shape[1]] = ev.cpu()
+        out["minv_eig_min"] = pad.numpy()
+        return out
+
+    parts = map_pieces(refine_piece, torch.as_tensor(wins, dtype=torch.float32, device=device),
+                       batch, device)
+    return {name: overlap_mean(np.concatenate([p[name] for p in parts]), starts, t)
+            for name in parts[0]}
 
 
 def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "cpu",

@@ -50,10 +50,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255 ** 2 / max(mse, 1e-12))
 
 
-def _check(parts, backend, device="cpu", dtype=torch.float32, min_psnr=40.0):
+def _check(parts, backend, device="cpu", dtype=torch.float32, min_psnr=40.0, scope="unet"):
     eager = _pipe(parts, device, dtype)(["salto"], [0], SETTINGS, poses=[_pose(0)])
     compiled = _pipe(parts, device, dtype)
-    compiled.compile(backend=backend)
+    compiled.compile(backend=backend, scope=scope)
     first = compiled(["salto"], [0], SETTINGS, poses=[_pose(0)])
     assert psnr(first, eager) > min_psnr
     # Another prompt, seed and skeleton reuse the graphs: the hooks read a PoseSlot.
@@ -63,9 +63,24 @@ def _check(parts, backend, device="cpu", dtype=torch.float32, min_psnr=40.0):
     return first
 
 
-def test_compiled_graph_matches_eager_and_does_not_recompile(parts):
+@pytest.mark.parametrize("scope", ["unet", "blocks"])
+def test_compiled_graph_matches_eager_and_does_not_recompile(parts, scope):
     torch._dynamo.reset()
-    _check(parts, "eager")          # dynamo's graphs without Inductor: seconds, not minutes
+    _check(parts, "eager", scope=scope)   # dynamo's graphs without Inductor: seconds, not minutes
+
+
+def test_blocks_scope_compiles_every_resnet_and_transformer_block(parts):
+    from diffusers.models.attention import BasicTransformerBlock
+    from diffusers.models.resnet import ResnetBlock2D
+
+    pipe = _pipe(parts)
+    pipe.compile(backend="eager", scope="blocks")
+    modules = [*pipe.unet.modules(), *pipe.components.vae.decoder.modules()]
+    blocks = [m for m in modules if isinstance(m, (BasicTransformerBlock, ResnetBlock2D))]
+    assert blocks and all(m._compiled_call_impl is not None for m in blocks)
+    assert not hasattr(pipe.unet, "_orig_mod")      # the UNet itself stays an eager module
+    with pytest.raises(ValueError, match="compile scope"):
+        _pipe(parts).compile(backend="eager", scope="everything")
 
 
 @pytest.mark.gpu
@@ -74,6 +89,8 @@ def test_inductor_on_cuda_matches_eager(parts):
         pytest.skip("no CUDA device")
     torch._dynamo.reset()
     _check(parts, "inductor", "cuda", torch.float16, min_psnr=35.0)
+    torch._dynamo.reset()
+    _check(parts, "inductor", "cuda", torch.float16, min_psnr=35.0, scope="blocks")
 
 
 @pytest.mark.slow

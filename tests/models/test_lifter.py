@@ -85,3 +85,22 @@ def test_prompt_free_lift_skips_retrieval():
         out, idx = model.lift(q)
         torch.testing.assert_close(out, model(q))
     assert idx.tolist() == [0, 0, 0]
+
+
+def test_last_layer_computes_only_the_frames_it_is_read_at():
+    """keep_from drops the frames before it once no temporal stage is left; the kept frames
+    equal the full layer's, on the CPU inference path and under autograd (SDPA)."""
+    torch.manual_seed(0)
+    model = InContextLifter(CFG).eval()
+    layer = model.layers[-1]
+    x = torch.randn(3, 32, 17, CFG.dim)
+    with torch.inference_mode():
+        full, kept = layer(x), layer(x, 16)
+    assert kept.shape == (3, 16, 17, CFG.dim)
+    torch.testing.assert_close(kept, full[:, 16:], atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(layer(x, 16), layer(x)[:, 16:], atol=1e-6, rtol=1e-6)
+    # A temporal stage still reads the dropped frames: changing them changes the kept output.
+    y = x.clone()
+    y[:, :16] = torch.randn(3, 16, 17, CFG.dim)
+    with torch.inference_mode():
+        assert (layer(y, 16) - kept).abs().max() > 1e-3
