@@ -10,6 +10,7 @@ benchmarks/results/pose_throughput_cpu.json; outputs are those of a sequential r
 from __future__ import annotations
 
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, TypeVar
@@ -21,7 +22,9 @@ T = TypeVar("T")
 
 
 @lru_cache(maxsize=4)
-def _pool(workers: int) -> ThreadPoolExecutor:
+def _pool(workers: int, pid: int) -> ThreadPoolExecutor:
+    """Per process: a forked child (a DataLoader worker) inherits the pool but not its
+    threads, so it makes its own."""
     import torch
 
     # The intra-op thread count is per thread under OpenMP, so this leaves the caller's alone.
@@ -46,7 +49,7 @@ def map_pieces(fn: Callable[["torch.Tensor"], T], batch: "torch.Tensor", piece_s
         return [run(p) for p in batch.split(max(piece_size, 1))]
     size = max(1, min(piece_size, math.ceil(n / workers)))
     pieces = batch.split(size)
-    results = list(_pool(min(workers, len(pieces))).map(run, pieces))
+    results = list(_pool(min(workers, len(pieces)), os.getpid()).map(run, pieces))
     if torch.get_num_threads() != workers:   # a thread pool backend without per-thread counts
         torch.set_num_threads(workers)
     return results

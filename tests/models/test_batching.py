@@ -53,3 +53,25 @@ def test_errors_in_a_piece_reach_the_caller():
             map_pieces(fail, torch.zeros(4), 2, "cpu")
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_forked_child_gets_its_own_workers():
+    """Regression guard: the pool is cached per process, so a fork (DataLoader workers) that
+    inherits it without its threads does not wait forever."""
+    import multiprocessing as mp
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        map_pieces(lambda p: p, torch.zeros(64), 2, "cpu")   # the parent's pool, 32 pieces done
+        ctx = mp.get_context("fork")
+        with ctx.Pool(1) as pool:
+            got = pool.apply_async(_child_sum).get(timeout=60)
+    finally:
+        torch.set_num_threads(before)
+    assert got == 12.0
+
+
+def _child_sum():
+    torch.set_num_threads(2)
+    return float(torch.cat(map_pieces(lambda p: p * 2, torch.arange(4.0), 2, "cpu")).sum())
