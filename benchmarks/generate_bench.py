@@ -114,6 +114,10 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
     import torch._inductor.config
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[dt]
     torch._dynamo.reset()
+    # Eager modules back, also after a config that failed half-way.
+    comps.vae.decoder = getattr(comps.vae.decoder, "_orig_mod", comps.vae.decoder)
+    for module in [*comps.unet.modules(), *comps.vae.decoder.modules()]:
+        module._compiled_call_impl = None     # undo scope="blocks"
     torch.backends.cudnn.benchmark = "cudnn" in levers
     torch._inductor.config.conv_1x1_as_mm = "1x1mm" in levers
     comps.unet.to(memory_format=torch.contiguous_format)
@@ -162,13 +166,8 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
     if reference is not None:
         mse = float(np.mean((frames[0].astype(np.float64) - reference.astype(np.float64)) ** 2))
         out["psnr_vs_eager_db"] = 10 * np.log10(255 ** 2 / max(mse, 1e-12))
-    # Put the eager modules back for the next config.
-    if mode:
-        comps.vae.decoder = getattr(comps.vae.decoder, "_orig_mod", comps.vae.decoder)
-        for module in [*comps.unet.modules(), *comps.vae.decoder.modules()]:
-            module._compiled_call_impl = None     # undo scope="blocks"
-        if ours.slot is not None:
-            ours.slot.remove()
+    if mode and ours.slot is not None:      # the next config installs its own hooks
+        ours.slot.remove()
     print(name, json.dumps({k: v for k, v in out.items() if k != "raw_s"}), file=sys.stderr,
           flush=True)
     return out, frames[0]

@@ -102,8 +102,9 @@ def throughput(lifter_dir: str, phys_dir: str, device: str, clips: int = 1024) -
     q[..., 2] = 1.0
     res = {}
     # As `lift` and `physnet` run them (models/batching.py): the lifter in pieces of 16 windows
-    # on CPU (cache-sized) and 256 on CUDA, PhysNet in pieces of 256; on CPU the pieces run on
-    # one single-threaded worker per intra-op thread.
+    # on CPU (cache-sized; on CUDA the whole batch), PhysNet in pieces of 256 (before session 8
+    # it ran the whole batch); on CPU the pieces run on one single-threaded worker per
+    # intra-op thread.
     chunk = 16 if device == "cpu" else clips
 
     def lift_then_refine():

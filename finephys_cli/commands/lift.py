@@ -23,9 +23,11 @@ def lift(
                                                show_default=False)] = None,
     prompt_choice: Annotated[Literal["nearest", "random"], typer.Option(
         help="The in-context prompt pair: nearest (2D retrieval from the prompt bank) or "
-             "random (seeded).")] = "nearest",
+             "random (torch's default generator, which starts from the same seed in every "
+             "process).")] = "nearest",
     batch_size: Annotated[int | None, typer.Option(
-        help="Windows per lifter call (default: 16 on CPU, 256 on CUDA).", min=1,
+        help="Most windows per lifter call (default: 16 on CPU, 256 on CUDA); on CPU a "
+             "clip's windows are split evenly over the threads.", min=1,
         show_default=False)] = None,
     shard: ShardOpt = None,
     device: DeviceOpt = "auto",

@@ -184,12 +184,13 @@ class InContextLifter(SavableMixin, nn.Module):
         diff = (query_2d[:, None, :, :, :2] - bank[None, :, :f]) * conf[:, None]
         return diff.pow(2).sum(dim=(2, 3, 4)).argmin(1)
 
-    def lift(self, query_2d: torch.Tensor, prompt_mode: str = "nearest") -> tuple[torch.Tensor,
-                                                                                 torch.Tensor]:
-        """Lift with prompts from the stored bank; returns (S_dd, prompt indices)."""
+    def lift(self, query_2d: torch.Tensor, prompt_mode: str = "nearest",
+             indices: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Lift with prompts from the stored bank (`indices`, or chosen by `prompt_mode`);
+        returns (S_dd, prompt indices)."""
         if not self.config.use_prompt:        # no retrieval to pay for: index 0 is unused
             idx = torch.zeros(query_2d.shape[0], dtype=torch.long, device=query_2d.device)
             return self(query_2d), idx
-        idx = self.choose_prompts(query_2d, prompt_mode)
+        idx = self.choose_prompts(query_2d, prompt_mode) if indices is None else indices
         f = query_2d.shape[1]
         return self(query_2d, self.bank_2d[idx, :f], self.bank_3d[idx, :f]), idx

@@ -296,8 +296,8 @@ def _compile(pipe, cfg: GenerateConfig, spec, size: int, pose_cfg: bool) -> str:
     if load_artifacts(key):
         log.info("compiling with the cache in %s (seconds, not minutes)", root)
     else:
-        log.info("compiling the UNet and VAE decoder: about 2 min, once per machine and model "
-                 "(cached in %s)", root)
+        log.info("compiling the UNet and VAE decoder: about %s, once per machine and model "
+                 "(cached in %s)", "1 min" if cfg.compile_scope == "blocks" else "2 min", root)
     pipe.compile(mode=cfg.compile_mode, fuse_qkv=cfg.fuse_qkv, scope=cfg.compile_scope)
     return key
 

@@ -27,9 +27,10 @@ PASSTHROUGH = ("keypoints2d", "scores", "bbox", "keypoints2d_exact", "pose3d_cam
 class LiftConfig:
     model: str | None = None
     prompt_choice: str = "nearest"   # the in-context prompt pair: nearest (2D retrieval) or
-                                     # random (seeded)
-    batch_size: int | None = None    # windows per lifter call; None: 16 on CPU (cache-sized,
-    stride: int = 8                  # 2x faster there than 256), 256 on CUDA
+                                     # random (torch's default generator, drawn in the caller)
+    batch_size: int | None = None    # most windows per lifter call; None: 16 on CPU (cache-
+    stride: int = 8                  # sized, 2x faster there than 256), 256 on CUDA; on CPU a
+                                     # clip's windows are split evenly over the threads
 
 
 def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: int,
@@ -43,9 +44,17 @@ def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: i
     clip = Clip("q", kp2d, scores, None)
     win = clip_windows(clip, f, stride)
     queries = torch.as_tensor(win["query"], dtype=torch.float32, device=device)
-    pieces = map_pieces(lambda q: tuple(t.float().cpu().numpy() for t in model.lift(q, prompt)),
-                        queries, batch, device)
-    preds, prompts = zip(*pieces)
+    # Random prompts are drawn here, in one thread, so the draw does not depend on how the
+    # pieces are scheduled.
+    chosen = model.choose_prompts(queries, prompt) if prompt == "random" and \
+        model.config.use_prompt else None
+
+    def lift_piece(rows):
+        out, idx = model.lift(queries[rows], prompt, None if chosen is None else chosen[rows])
+        return out.float().cpu().numpy(), idx.cpu().numpy()
+
+    rows = torch.arange(len(queries), device=device)
+    preds, prompts = zip(*map_pieces(lift_piece, rows, batch, device))
     s_dd = overlap_mean(np.concatenate(preds), win["starts"], len(kp2d))
     return s_dd, win["root2d"], float(win["scale"]), np.concatenate(prompts)
 

@@ -20,6 +20,11 @@ def test_pieces_in_order_under_inference_mode_on_worker_threads():
     try:
         out = map_pieces(fn, batch, 16, "cpu")
         assert torch.get_num_threads() == 2          # the caller's count is left alone
+        later = []                                   # and so is the default of new threads
+        t = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+        t.start()
+        t.join()
+        assert later == [2]
     finally:
         torch.set_num_threads(before)
     # 10 rows, 2 intra-op threads: two pieces of 5, one per single-threaded worker.

@@ -297,3 +297,34 @@ def test_physnet_stride_outside_the_window_is_a_usage_error(stride, tmp_path):
 
     with pytest.raises(UsageError, match="stride"):
         run_physnet(RefineConfig(stride=stride), tmp_path / "missing.h5", tmp_path / "o.h5")
+
+
+def test_lift_clip_prompt_indices_are_ints_and_random_draws_do_not_depend_on_threads():
+    """Regressions: the pieces returned float indices, and random prompts were drawn inside
+    the worker threads, so which window got which prompt followed thread timing."""
+    import torch
+
+    from finephys_cli.models.lifter import InContextLifter, LifterConfig
+    from finephys_cli.stages.lift import lift_clip
+
+    torch.manual_seed(0)
+    model = InContextLifter(LifterConfig(dim=16, depth=2, heads=2, bank_size=8)).eval()
+    model.bank_2d.normal_()
+    model.bank_3d.normal_()
+    rng = np.random.default_rng(0)
+    kp, sc = rng.uniform(0, 100, (200, 17, 2)), np.ones((200, 17))
+    before = torch.get_num_threads()
+    draws = {}
+    try:
+        for threads in (1, 2, 2):
+            torch.set_num_threads(threads)
+            torch.manual_seed(5)
+            _, _, _, idx = lift_clip(model, kp, sc, "cpu", 4, 8, prompt="random")
+            draws.setdefault(threads, []).append(idx)
+            _, _, _, near = lift_clip(model, kp, sc, "cpu", 4, 8)
+            assert near.dtype.kind == "i" and idx.dtype.kind == "i"
+    finally:
+        torch.set_num_threads(before)
+    assert len(set(draws[1][0].tolist())) > 1
+    np.testing.assert_array_equal(draws[2][0], draws[1][0])
+    np.testing.assert_array_equal(draws[2][1], draws[1][0])
