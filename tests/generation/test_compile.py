@@ -121,3 +121,12 @@ def test_cache_folder_is_persistent_and_user_chosen(tmp_path, inductor_env):
                                                         "inductor")
     assert not fc.load_artifacts("missing")
     assert fc.cache_report()["megacaches"] == 0
+
+
+def test_generate_rejects_an_unknown_compile_scope(tmp_path):
+    from finephys_cli.errors import UsageError
+    from finephys_cli.stages.generate import GenerateConfig, run_generate
+
+    with pytest.raises(UsageError, match="compile_scope 'everything'"):
+        run_generate(GenerateConfig(compile=True, compile_scope="everything"),
+                     [{"prompt": "salto", "class": None, "seed": None}], tmp_path / "out")
