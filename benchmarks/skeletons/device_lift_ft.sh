@@ -3,7 +3,8 @@
 # on the humanoid training renders, paired with their truth, plus synth FX seeds 1-4
 # (detector-noise model), inside a time limit.
 #   bash benchmarks/skeletons/device_lift_ft.sh DATA OUT SECONDS
-# DATA holds data.tar.xz: hum_truth.h5 (the renders' truth) and one or more hum_det_*.h5, each
+# DATA holds data.tar.xz (made by pack_lift_pairs.py): hum_truth.h5 (the renders' truth) and
+# one or more hum_det_*.h5, each
 # a detector's output on those renders (hum_det_renders.h5: detect --model renders;
 # hum_det_stock.h5: the default detector), all of which are paired with the truth; training on
 # one detector's pairs alone forgot the other's errors (lifter card). OUT receives the model
