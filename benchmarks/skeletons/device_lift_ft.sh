@@ -4,11 +4,10 @@
 # (detector-noise model), inside a time limit.
 #   bash benchmarks/skeletons/device_lift_ft.sh DATA OUT SECONDS
 # DATA holds data.tar.xz (made by pack_lift_pairs.py): hum_truth.h5 (the renders' truth) and
-# one or more hum_det_*.h5, each
-# a detector's output on those renders (hum_det_renders.h5: detect --model renders;
-# hum_det_stock.h5: the default detector), all of which are paired with the truth; training on
-# one detector's pairs alone forgot the other's errors (lifter card). OUT receives the model
-# and its metrics.
+# one or more hum_det_*.h5, each a detector's output on those renders (hum_det_renders.h5:
+# detect --model renders; hum_det_stock.h5: the default detector), all paired with the truth;
+# training on one detector's pairs alone forgot the other's errors (lifter card). OUT receives
+# the model and its metrics.
 set -euo pipefail
 data=${1:?DATA}; out=${2:?OUT}; seconds=${3:-150}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
