@@ -107,6 +107,14 @@ CONFIGS = {
 # shape), "1x1mm" lets Inductor run 1x1 convolutions as matmuls.
 
 
+def levers_of(name: str) -> set:
+    return CONFIGS[name][5] if len(CONFIGS[name]) > 5 else set()
+
+
+def scope_of(name: str) -> str:
+    return "blocks" if "blocks" in levers_of(name) else "unet"
+
+
 def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> dict:
     """Seconds per video (median of args.repeats after a warm-up that includes any compile),
     peak GiB, first-call seconds, and PSNR to the eager FinePhys frames of the same seed."""
@@ -114,8 +122,8 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
 
     from finephys_cli.generation.pipeline import FinePhysPipeline
 
-    kind, mode, fuse, dt, batch, *rest = CONFIGS[name]
-    levers = rest[0] if rest else set()
+    kind, mode, fuse, dt, batch = CONFIGS[name][:5]
+    levers = levers_of(name)
     import torch._inductor.config
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[dt]
     torch._dynamo.reset()
@@ -148,8 +156,7 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
             return ours.decode(lat, settings.decode_chunk)
     else:
         if mode:
-            ours.compile(mode=mode, fuse_qkv=fuse,
-                         scope="blocks" if "blocks" in levers else "unet")
+            ours.compile(mode=mode, fuse_qkv=fuse, scope=scope_of(name))
 
         def run():
             return ours([prompt] * batch, list(range(batch)), settings, poses=[pose] * batch)
@@ -250,8 +257,7 @@ def main() -> None:
         if name == "finephys-eager":
             reference = frames
         if name in ("finephys-compile", "finephys-compile-blocks"):
-            save_artifacts(artifact_key("bench", "blocks" if "blocks" in name else "unet",
-                                        args.frames, args.size))
+            save_artifacts(artifact_key("bench", scope_of(name), args.frames, args.size))
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
            "settings": {"frames": args.frames, "size": args.size, "steps": args.steps,
                         "guidance_scale": 7.5, "repeats": args.repeats},
