@@ -42,6 +42,10 @@ class TrainPhysnetConfig:
     # λ of L_noise = Σ_t ‖N_t‖_F. None: the paper's, eq. 19-20 add L_noise to the *sum* of
     # squared joint errors over T·17, and our data term is their mean, so λ = 1 / (T·17).
     noise_weight: float | None = None
+    # λ_v of a velocity twin of eq. 19 (a departure, 0 = the paper): the same squared error on
+    # the frame-to-frame displacements of the fused skeleton, added to the 3D data term (so
+    # also to the fine-tuning anchor). Eq. 19 alone leaves S_pp jerkier than S_dd.
+    velocity_weight: float = 0.0
     seed: int = 0
     time_limit_s: float = 0.0          # > 0: stop, checkpointed, after this long (Slurm walltime)
     val_fraction: float = 0.1
@@ -49,6 +53,21 @@ class TrainPhysnetConfig:
     stride: int = 8
     physnet: PhysNetConfig = field(default_factory=PhysNetConfig)
     mlp: MLPRefinerConfig = field(default_factory=MLPRefinerConfig)
+
+
+def eq19_data_term(fused, target, valid, velocity_weight: float = 0.0):
+    """Eq. 19's data term: the squared joint error of the fused skeleton (B, T, 17, 3) over the
+    valid frames (B, T), per joint; plus `velocity_weight` times the same error of the
+    frame-to-frame displacements, over pairs of valid frames (our departure, 0 = the paper)."""
+    mask = valid[..., None].float()
+    err = ((fused - target) ** 2).sum(-1)
+    data = (err * mask).sum() / mask.sum().clamp_min(1) / 17
+    if velocity_weight:
+        step_err = ((fused.diff(dim=1) - target.diff(dim=1)) ** 2).sum(-1)
+        step_mask = mask[:, 1:] * mask[:, :-1]
+        data = data + velocity_weight * (
+            (step_err * step_mask).sum() / step_mask.sum().clamp_min(1) / 17)
+    return data
 
 
 def precompute_dd(lifter, query: np.ndarray, device: str, batch: int = 512) -> np.ndarray:
@@ -144,12 +163,11 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         out = refine_fuse_project(model, proj if stage == "finetune" else None, s_dd,
                                   sample_noise=sample_noise)
         fused = out["fused"]
-        mask = batch["valid"][..., None].float()
         if stage == "pretrain":
-            err = ((fused - batch["target"].float()) ** 2).sum(-1)              # eq. 19
-            data = (err * mask).sum() / mask.sum().clamp_min(1) / 17
+            data = eq19_data_term(fused, batch["target"].float(), batch["valid"],
+                                  cfg.velocity_weight)
         else:
-            w = q[..., 2] * mask                                                # eq. 20
+            w = q[..., 2] * batch["valid"][..., None].float()                   # eq. 20
             err = ((out["xy"] - q[..., :2]) ** 2).sum(-1)
             data = (err * w).sum() / w.sum().clamp_min(1e-6)
         noise = out["noise_fro"].sum(1).mean()

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# [13] device part D (one GPU, one 10-minute call): the lifter fine-tuned on both detectors'
+# 2D (device_lift_ft.sh), then PhysNet continued on that lifter's S_dd with the eq. 19
+# velocity term λ_v ∈ VELOCITY_WEIGHTS (3 seeds each) and the MLP ablation (3 seeds), then
+# eq. 20 + anchor on the detectors' 2D for every PhysNet, then the GPU throughput.
+#   bash benchmarks/skeletons/device_d.sh DATA OUT [LIFT_S PHYS_S FT_S]
+# DATA holds data.tar.xz (pack_lift_pairs.py) and dm_train.h5.xz (the DeepMimic training clips
+# with synthetic noise, as training_data.sh uses). Each phase leaves its bundle in OUT as it
+# ends, so a call cut short still returns what finished.
+set -uo pipefail
+data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
+fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
+work=${WORK:-/tmp/skd}; mkdir -p "$work/runs" "$work/bundle"
+t0=$(date +%s); stamp() { echo "$1 at $(( $(date +%s) - t0 )) s" | tee -a "$work/bundle/times.log"; }
+pack() { tar -czf "$out/device_d.tar.gz" -C "$work" bundle; }
+tar -xJf "$data/data.tar.xz" -C "$work" && xz -dc "$data/dm_train.h5.xz" > "$work/dm_train.h5"
+for s in 1 2 3 4; do fp synth --per-class "${SYNTH_PER_CLASS:-3}" --seed "$s" -o "$work/s$s.h5" --progress none & done
+wait
+threed=(--data "$work/s1.h5" --data "$work/s2.h5" --data "$work/s3.h5" --data "$work/s4.h5"
+        --data "$work/dm_train.h5")
+twod=()
+for det in "$work"/hum_det_*.h5; do threed+=(--data "$det+$work/hum_truth.h5"); twod+=(--data "$det"); done
+stamp "data ready"
+common=(--runs "$work/runs" --batch-size 256 --device "${DEVICE:-cuda}" --progress plain)
+
+fp train-lift "${threed[@]}" "${common[@]}" --name lift_ft --steps "${LIFT_STEPS:-1600}" \
+  --set init_from=finephys_cli/assets/lifter --set lr=2e-4 --set eval_every=200 \
+  --set time_limit_s="$lift_s" > "$work/bundle/lift_ft.log" 2>&1
+lifter="$work/runs/train-lift/lift_ft/model-best"
+cp -r "$lifter" "$work/bundle/lifter" && cp "$work/runs/train-lift/lift_ft/metrics.csv" \
+  "$work/bundle/metrics_lift_ft.csv"
+stamp "lift done"; pack
+[ -d "$lifter" ] || exit 1
+
+phys() {  # name init extra...
+  local name=$1 init=$2; shift 2
+  OMP_NUM_THREADS=1 fp train-physnet "$@" --lifter "$lifter" --init "$init" --name "$name" \
+    "${common[@]}" --set eval_every=250 > "$work/bundle/$name.log" 2>&1
+}
+for seed in 0 1 2; do
+  for vw in ${VELOCITY_WEIGHTS:-0 1 4}; do
+    phys "pre_v${vw}_seed$seed" finephys_cli/assets/physnet "${threed[@]}" --steps 3000 \
+      --set "time_limit_s=$phys_s" --set "seed=$seed" --set "velocity_weight=$vw" &
+  done
+  phys "mlp_seed$seed" finephys_cli/assets/physnet_mlp "${threed[@]}" --model-type mlp \
+    --steps 3000 --set "time_limit_s=$phys_s" --set "seed=$seed" &
+done
+wait
+stamp "pretrain done"
+keep() { local d="$work/runs/train-physnet/$1"; cp "$d/metrics.csv" "$work/bundle/metrics_$1.csv"
+         [ -d "$d/model-best" ] && cp -r "$d/model-best" "$work/bundle/$1"; }
+for d in "$work"/runs/train-physnet/*/; do keep "$(basename "$d")"; done
+pack
+
+anchor=$(printf '"%s",' "${threed[@]/--data/}" | sed 's/"",//g; s/,$//')
+for seed in 0 1 2; do
+  for vw in ${VELOCITY_WEIGHTS:-0 1 4}; do
+    init="$work/runs/train-physnet/pre_v${vw}_seed$seed/model-best"
+    [ -d "$init" ] || continue
+    phys "ft_v${vw}_seed$seed" "$init" "${twod[@]}" --stage finetune --steps 1500 \
+      --set "time_limit_s=$ft_s" --set "seed=$seed" --set "velocity_weight=$vw" \
+      --set "anchor_data=[$anchor]" &
+  done
+done
+wait
+stamp "finetune done"
+for d in "$work"/runs/train-physnet/ft_*/; do keep "$(basename "$d")"; done
+pack
+for p in ft_v1_seed0 ft_v0_seed0; do
+  [ -d "$work/bundle/$p" ] || continue
+  ${PYTHON:-python3} benchmarks/skeletons/throughput.py "$lifter" "$work/bundle/$p" \
+    "${DEVICE:-cuda}" > "$work/bundle/throughput_$p.json" 2> "$work/bundle/throughput_$p.log"
+  break
+done
+stamp "throughput done"; pack
