@@ -87,8 +87,6 @@ CONFIGS = {
     "stock-compile": ("stock", "default", False, "fp16", 1),
     "finephys-compile": ("finephys", "default", False, "fp16", 1),
     "finephys-compile-blocks": ("finephys", "default", False, "fp16", 1, {"blocks"}),
-    "finephys-compile-blocks-cudagraphs": ("finephys", "reduce-overhead", False, "fp16", 1,
-                                           {"blocks"}),
     # Autotuning one graph per block shape, where the whole UNet's did not finish in 9 min.
     "finephys-compile-blocks-autotune": ("finephys", "max-autotune-no-cudagraphs", False,
                                          "fp16", 1, {"blocks"}),

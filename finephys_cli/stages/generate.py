@@ -28,7 +28,7 @@ from ..data.classes import class_by_id
 from ..data.prompts import extend_with, match_prompt
 from ..generation.bundle import fingerprint, load_generator, resolve_generator
 from ..generation.compile import artifact_key, enable_persistent_cache, load_artifacts
-from ..generation.pipeline import COMPILE_SCOPES, SampleSettings
+from ..generation.pipeline import SampleSettings, check_compile_options
 from ..io.manifest import apply_shard
 from ..io.poses_h5 import PoseFile
 from ..io.sidefiles import read_text
@@ -186,9 +186,10 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
 
     if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1:
         raise UsageError("--frames, --steps and --batch-size must be positive")
-    if cfg.compile_scope not in COMPILE_SCOPES:
-        raise UsageError(f"compile_scope {cfg.compile_scope!r}: expected one of "
-                         f"{', '.join(COMPILE_SCOPES)}")
+    try:
+        check_compile_options(cfg.compile_mode, cfg.compile_scope)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     spec = resolve_generator(**(models or {}))
     size = cfg.size or spec.native_size or 384
     if spec.native_size and size != spec.native_size:

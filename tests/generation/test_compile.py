@@ -79,8 +79,10 @@ def test_blocks_scope_compiles_every_resnet_and_transformer_block(parts):
     blocks = [m for m in modules if isinstance(m, (BasicTransformerBlock, ResnetBlock2D))]
     assert blocks and all(m._compiled_call_impl is not None for m in blocks)
     assert not hasattr(pipe.unet, "_orig_mod")      # the UNet itself stays an eager module
-    with pytest.raises(ValueError, match="compile scope"):
+    with pytest.raises(ValueError, match="compile_scope"):
         _pipe(parts).compile(backend="eager", scope="everything")
+    with pytest.raises(ValueError, match="CUDA graphs"):
+        _pipe(parts).compile(mode="reduce-overhead", scope="blocks")
 
 
 @pytest.mark.gpu
@@ -127,6 +129,13 @@ def test_generate_rejects_an_unknown_compile_scope(tmp_path):
     from finephys_cli.errors import UsageError
     from finephys_cli.stages.generate import GenerateConfig, run_generate
 
+    job = [{"prompt": "salto", "class": None, "seed": None}]
     with pytest.raises(UsageError, match="compile_scope 'everything'"):
-        run_generate(GenerateConfig(compile=True, compile_scope="everything"),
-                     [{"prompt": "salto", "class": None, "seed": None}], tmp_path / "out")
+        run_generate(GenerateConfig(compile=True, compile_scope="everything"), job,
+                     tmp_path / "out")
+    # CUDA graphs per block crashed on the H200 (outputs overwritten by the next replay)
+    for mode in ("reduce-overhead", "max-autotune"):
+        with pytest.raises(UsageError, match="CUDA graphs"):
+            run_generate(GenerateConfig(compile=True, compile_scope="blocks", compile_mode=mode),
+                         job, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
