@@ -6,13 +6,16 @@
 #   bash benchmarks/skeletons/device_d.sh DATA OUT [LIFT_S PHYS_S FT_S]
 # DATA holds data.tar.xz (pack_lift_pairs.py) and dm_train.h5.xz (the DeepMimic training clips
 # with synthetic noise, as training_data.sh uses). Each phase leaves its bundle in OUT as it
-# ends, so a call cut short still returns what finished.
+# ends (as device_d.tar.xz.aa, .ab, ...: cat them), so a call cut short still returns what
+# finished. LIFTER=folder skips the lift fine-tuning and uses that lifter; MLP=0 skips the MLP.
 set -uo pipefail
 data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
 work=${WORK:-/tmp/skd}; mkdir -p "$work/runs" "$work/bundle"
 t0=$(date +%s); stamp() { echo "$1 at $(( $(date +%s) - t0 )) s" | tee -a "$work/bundle/times.log"; }
-pack() { tar -czf "$out/device_d.tar.gz" -C "$work" bundle; }
+# the device returns files of at most 16 MiB: the bundle goes back as 15 MiB parts
+pack() { rm -f "$out"/device_d.tar.xz.*
+         tar -cf - -C "$work" bundle | xz -T0 -6 | split -b 15M - "$out/device_d.tar.xz."; }
 tar -xJf "$data/data.tar.xz" -C "$work" && xz -dc "$data/dm_train.h5.xz" > "$work/dm_train.h5"
 for s in 1 2 3 4; do fp synth --per-class "${SYNTH_PER_CLASS:-3}" --seed "$s" -o "$work/s$s.h5" --progress none & done
 wait
@@ -23,13 +26,17 @@ for det in "$work"/hum_det_*.h5; do threed+=(--data "$det+$work/hum_truth.h5"); 
 stamp "data ready"
 common=(--runs "$work/runs" --batch-size 256 --device "${DEVICE:-cuda}" --progress plain)
 
-fp train-lift "${threed[@]}" "${common[@]}" --name lift_ft --steps "${LIFT_STEPS:-1600}" \
-  --set init_from=finephys_cli/assets/lifter --set lr=2e-4 --set eval_every=200 \
-  --set time_limit_s="$lift_s" > "$work/bundle/lift_ft.log" 2>&1
-lifter="$work/runs/train-lift/lift_ft/model-best"
-cp -r "$lifter" "$work/bundle/lifter" && cp "$work/runs/train-lift/lift_ft/metrics.csv" \
-  "$work/bundle/metrics_lift_ft.csv"
-stamp "lift done"; pack
+if [ -n "${LIFTER:-}" ]; then
+  lifter=$LIFTER    # a lifter given: no lift fine-tuning
+else
+  fp train-lift "${threed[@]}" "${common[@]}" --name lift_ft --steps "${LIFT_STEPS:-1600}" \
+    --set init_from=finephys_cli/assets/lifter --set lr=2e-4 --set eval_every=200 \
+    --set time_limit_s="$lift_s" > "$work/bundle/lift_ft.log" 2>&1
+  lifter="$work/runs/train-lift/lift_ft/model-best"
+  cp -r "$lifter" "$work/bundle/lifter" && cp "$work/runs/train-lift/lift_ft/metrics.csv" \
+    "$work/bundle/metrics_lift_ft.csv"
+  stamp "lift done"; pack
+fi
 [ -d "$lifter" ] || exit 1
 
 phys() {  # name init extra...
@@ -42,7 +49,7 @@ for seed in 0 1 2; do
     phys "pre_v${vw}_seed$seed" finephys_cli/assets/physnet "${threed[@]}" --steps 3000 \
       --set "time_limit_s=$phys_s" --set "seed=$seed" --set "velocity_weight=$vw" &
   done
-  phys "mlp_seed$seed" finephys_cli/assets/physnet_mlp "${threed[@]}" --model-type mlp \
+  [ "${MLP:-1}" = 1 ] && phys "mlp_seed$seed" finephys_cli/assets/physnet_mlp "${threed[@]}" --model-type mlp \
     --steps 3000 --set "time_limit_s=$phys_s" --set "seed=$seed" &
 done
 wait
