@@ -4,25 +4,39 @@
 # velocity term λ_v ∈ VELOCITY_WEIGHTS (3 seeds each) and the MLP ablation (3 seeds), then
 # eq. 20 + anchor on the detectors' 2D for every PhysNet, then the GPU throughput.
 #   bash benchmarks/skeletons/device_d.sh DATA OUT [LIFT_S PHYS_S FT_S]
+# LIFT_INIT, PHYS_INIT and MLP_INIT (default: the shipped models) are the starting weights.
+# The shipped v0.3 models came from two calls (session 9), started from v0.2, the assets of
+# commit 27d8cc8 (git worktree add v02 27d8cc8; LIFT_INIT=v02/finephys_cli/assets/lifter ...):
+#   bash benchmarks/skeletons/device_d.sh DATA OUT 120 130 70
+#       (lifter v0.3, λ_v 0/1/4 and the MLP, 3 seeds each)
+#   LIFTER=<lifter v0.3> MLP=0 VELOCITY_WEIGHTS="16 64" \
+#       bash benchmarks/skeletons/device_d.sh DATA OUT 0 180 80    (λ_v 16/64; 16 seed 0 shipped)
 # DATA holds data.tar.xz (pack_lift_pairs.py) and dm_train.h5.xz (the DeepMimic training clips
 # with synthetic noise, as training_data.sh uses). Each phase leaves its bundle in OUT as it
 # ends (as device_d.tar.xz.aa, .ab, ...: cat them), so a call cut short still returns what
 # finished. LIFTER=folder skips the lift fine-tuning and uses that lifter; MLP=0 skips the MLP.
 set -uo pipefail
+shopt -s nullglob
 data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
 work=${WORK:-/tmp/skd}; mkdir -p "$work/runs" "$work/bundle"
 t0=$(date +%s); stamp() { echo "$1 at $(( $(date +%s) - t0 )) s" | tee -a "$work/bundle/times.log"; }
-# the device returns files of at most 16 MiB: the bundle goes back as 15 MiB parts
-pack() { rm -f "$out"/device_d.tar.xz.*
-         tar -cf - -C "$work" bundle | xz -T0 -6 | split -b 15M - "$out/device_d.tar.xz."; }
+# the device returns files of at most 16 MiB: the bundle goes back as 15 MiB parts, written
+# beside OUT first so that a call cut short mid-pack still returns the previous bundle
+pack() { rm -rf "$work/pack" && mkdir -p "$work/pack"
+         tar -cf - -C "$work" bundle | xz -T0 -6 | split -b 15M - "$work/pack/device_d.tar.xz." &&
+         rm -f "$out"/device_d.tar.xz.* && mv "$work"/pack/device_d.tar.xz.* "$out/"; }
 tar -xJf "$data/data.tar.xz" -C "$work" && xz -dc "$data/dm_train.h5.xz" > "$work/dm_train.h5"
 for s in 1 2 3 4; do fp synth --per-class "${SYNTH_PER_CLASS:-3}" --seed "$s" -o "$work/s$s.h5" --progress none & done
 wait
 threed=(--data "$work/s1.h5" --data "$work/s2.h5" --data "$work/s3.h5" --data "$work/s4.h5"
         --data "$work/dm_train.h5")
-twod=()
-for det in "$work"/hum_det_*.h5; do threed+=(--data "$det+$work/hum_truth.h5"); twod+=(--data "$det"); done
+twod=(); anchor_specs=("$work/s1.h5" "$work/s2.h5" "$work/s3.h5" "$work/s4.h5" "$work/dm_train.h5")
+for det in "$work"/hum_det_*.h5; do
+  threed+=(--data "$det+$work/hum_truth.h5"); twod+=(--data "$det")
+  anchor_specs+=("$det+$work/hum_truth.h5")
+done
+[ ${#twod[@]} -gt 0 ] || { echo "no hum_det_*.h5 in $data/data.tar.xz" >&2; exit 1; }
 stamp "data ready"
 common=(--runs "$work/runs" --batch-size 256 --device "${DEVICE:-cuda}" --progress plain)
 
@@ -30,7 +44,7 @@ if [ -n "${LIFTER:-}" ]; then
   lifter=$LIFTER    # a lifter given: no lift fine-tuning
 else
   fp train-lift "${threed[@]}" "${common[@]}" --name lift_ft --steps "${LIFT_STEPS:-1600}" \
-    --set init_from=finephys_cli/assets/lifter --set lr=2e-4 --set eval_every=200 \
+    --set init_from="${LIFT_INIT:-finephys_cli/assets/lifter}" --set lr=2e-4 --set eval_every=200 \
     --set time_limit_s="$lift_s" > "$work/bundle/lift_ft.log" 2>&1
   lifter="$work/runs/train-lift/lift_ft/model-best"
   cp -r "$lifter" "$work/bundle/lifter" && cp "$work/runs/train-lift/lift_ft/metrics.csv" \
@@ -46,10 +60,10 @@ phys() {  # name init extra...
 }
 for seed in 0 1 2; do
   for vw in ${VELOCITY_WEIGHTS:-0 1 4}; do
-    phys "pre_v${vw}_seed$seed" finephys_cli/assets/physnet "${threed[@]}" --steps 3000 \
+    phys "pre_v${vw}_seed$seed" "${PHYS_INIT:-finephys_cli/assets/physnet}" "${threed[@]}" --steps 3000 \
       --set "time_limit_s=$phys_s" --set "seed=$seed" --set "velocity_weight=$vw" &
   done
-  [ "${MLP:-1}" = 1 ] && phys "mlp_seed$seed" finephys_cli/assets/physnet_mlp "${threed[@]}" --model-type mlp \
+  [ "${MLP:-1}" != 0 ] && phys "mlp_seed$seed" "${MLP_INIT:-finephys_cli/assets/physnet_mlp}" "${threed[@]}" --model-type mlp \
     --steps 3000 --set "time_limit_s=$phys_s" --set "seed=$seed" &
 done
 wait
@@ -59,7 +73,7 @@ keep() { local d="$work/runs/train-physnet/$1"; cp "$d/metrics.csv" "$work/bundl
 for d in "$work"/runs/train-physnet/*/; do keep "$(basename "$d")"; done
 pack
 
-anchor=$(printf '"%s",' "${threed[@]/--data/}" | sed 's/"",//g; s/,$//')
+anchor=$(printf '"%s",' "${anchor_specs[@]}"); anchor=${anchor%,}
 for seed in 0 1 2; do
   for vw in ${VELOCITY_WEIGHTS:-0 1 4}; do
     init="$work/runs/train-physnet/pre_v${vw}_seed$seed/model-best"
@@ -73,9 +87,9 @@ wait
 stamp "finetune done"
 for d in "$work"/runs/train-physnet/ft_*/; do keep "$(basename "$d")"; done
 pack
-for p in ft_v1_seed0 ft_v0_seed0; do
-  [ -d "$work/bundle/$p" ] || continue
-  ${PYTHON:-python3} benchmarks/skeletons/throughput.py "$lifter" "$work/bundle/$p" \
+for d in "$work"/bundle/ft_*_seed0; do      # the architecture is the same for every λ_v
+  p=$(basename "$d")
+  ${PYTHON:-python3} benchmarks/skeletons/throughput.py "$lifter" "$d" \
     "${DEVICE:-cuda}" > "$work/bundle/throughput_$p.json" 2> "$work/bundle/throughput_$p.log"
   break
 done

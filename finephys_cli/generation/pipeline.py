@@ -22,15 +22,17 @@ from .inject import PoseSlot, pose_injection
 COMPILE_SCOPES = ("unet", "blocks")
 # Inductor modes that capture CUDA graphs. Per block they fail: a block's graph output is still
 # held by the residual path when the next block of that shape replays the same graph and
-# overwrites it ("accessing tensor output of CUDAGraphs that has been overwritten", H200).
+# overwrites it ("accessing tensor output of CUDAGraphs that has been overwritten", H200, with
+# reduce-overhead; max-autotune captures graphs the same way and is refused by that reasoning).
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
-def check_compile_options(mode: str, scope: str) -> None:
-    """ValueError for a scope not in COMPILE_SCOPES, or CUDA graphs on the blocks scope."""
+def check_compile_options(mode: str, scope: str, backend: str = "inductor") -> None:
+    """ValueError for a scope not in COMPILE_SCOPES, or Inductor's CUDA graphs on the blocks
+    scope (other backends ignore the mode)."""
     if scope not in COMPILE_SCOPES:
         raise ValueError(f"compile_scope {scope!r}: expected one of {', '.join(COMPILE_SCOPES)}")
-    if scope == "blocks" and mode in CUDA_GRAPH_MODES:
+    if scope == "blocks" and backend == "inductor" and mode in CUDA_GRAPH_MODES:
         raise ValueError(f"compile_mode {mode!r} captures CUDA graphs, which the blocks scope "
                          "cannot replay; use compile_scope=unet, or a mode without CUDA graphs "
                          "(default, max-autotune-no-cudagraphs)")
@@ -95,7 +97,7 @@ class FinePhysPipeline:
         compiles each ResNet and transformer block alone instead of the whole network
         (regional compilation): one graph per block shape, so a shorter first compile and a
         faster warm start, with the glue between blocks left eager."""
-        check_compile_options(mode, scope)
+        check_compile_options(mode, scope, backend)
         unet = self.pipe.unet
         if fuse_qkv:
             unet.fuse_qkv_projections()

@@ -186,10 +186,11 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
 
     if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1:
         raise UsageError("--frames, --steps and --batch-size must be positive")
-    try:
-        check_compile_options(cfg.compile_mode, cfg.compile_scope)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    if cfg.compile:
+        try:
+            check_compile_options(cfg.compile_mode, cfg.compile_scope)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     spec = resolve_generator(**(models or {}))
     size = cfg.size or spec.native_size or 384
     if spec.native_size and size != spec.native_size:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..configs import config_hash
-from ..console import track
+from ..console import log, track
 from ..data.normalize import denormalize_2d
 from ..models.batching import map_pieces
 from ..models.physnet import load_refiner, refine_fuse_project
@@ -43,20 +43,45 @@ def refine_windows(model, s_dd: np.ndarray, device: str, frames: int, batch: int
 
     def refine_piece(x):
         res = refine_fuse_project(model, projection, x)
+        # A rollout can overflow on input far from any pose (seen on random joints): such a
+        # window keeps S_dd as its S_pp, so the fused skeleton is S_dd there, not NaN.
+        diverged = ~torch.isfinite(res["s_pp"]).flatten(1).all(1)
+        if diverged.any():
+            fallback = refine_fuse_project(_Identity(), projection, x[diverged])
+            for name in ("s_pp", "fused", "xy"):
+                res[name][diverged] = fallback[name].to(res[name].dtype)
+            res["noise_fro"][diverged] = float("nan")
         out = {name: res[name].float().cpu().numpy() for name in ("s_pp", "fused", "xy",
                                                                   "noise_fro")}
         # M^-1 exists only where the rollout evaluated it (not at the seed frames).
         pad = torch.full((x.shape[0], frames), float("nan"), dtype=torch.float64)
         if "minv" in res:
-            ev = torch.linalg.eigvalsh(res["minv"].double()).min(-1).values
-            pad[:, 2:2 + ev.shape[1]] = ev.cpu()
+            minv = res["minv"].double()
+            finite = torch.isfinite(minv).flatten(2).all(-1)
+            ev = torch.full(minv.shape[:2], float("nan"), dtype=torch.float64)
+            ev[finite] = torch.linalg.eigvalsh(minv[finite]).min(-1).values.cpu()
+            pad[:, 2:2 + ev.shape[1]] = ev
         out["minv_eig_min"] = pad.numpy()
+        out["diverged"] = diverged.cpu().numpy()
         return out
 
     parts = map_pieces(refine_piece, torch.as_tensor(wins, dtype=torch.float32, device=device),
                        batch, device)
+    diverged = int(np.concatenate([p.pop("diverged") for p in parts]).sum())
+    if diverged:
+        log.warning("physnet: the rollout overflowed in %d of %d windows; S_dd stands in for "
+                    "S_pp there", diverged, len(starts))
     return {name: overlap_mean(np.concatenate([p[name] for p in parts]), starts, t)
             for name in parts[0]}
+
+
+class _Identity:
+    """A refiner whose S_pp is its input: the stand-in for a window whose rollout overflowed."""
+
+    def __call__(self, s_dd, sample_noise: bool = False):
+        import torch
+
+        return {"s_pp": s_dd, "noise_fro": torch.zeros(s_dd.shape[:2], device=s_dd.device)}
 
 
 def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "cpu",

@@ -83,6 +83,7 @@ def test_blocks_scope_compiles_every_resnet_and_transformer_block(parts):
         _pipe(parts).compile(backend="eager", scope="everything")
     with pytest.raises(ValueError, match="CUDA graphs"):
         _pipe(parts).compile(mode="reduce-overhead", scope="blocks")
+    _pipe(parts).compile(mode="reduce-overhead", scope="blocks", backend="eager")  # mode unused
 
 
 @pytest.mark.gpu

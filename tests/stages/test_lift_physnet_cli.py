@@ -328,3 +328,24 @@ def test_lift_clip_prompt_indices_are_ints_and_random_draws_do_not_depend_on_thr
     assert len(set(draws[1][0].tolist())) > 1
     np.testing.assert_array_equal(draws[2][0], draws[1][0])
     np.testing.assert_array_equal(draws[2][1], draws[1][0])
+
+
+def test_a_window_whose_rollout_overflows_keeps_s_dd_and_the_others_are_untouched(caplog):
+    """Regression: PhysNet v0.3 overflowed on one window of random joints, and the M^-1
+    diagnostics then crashed the stage (eigvalsh of a NaN matrix)."""
+    from finephys_cli.models.physnet import load_refiner
+    from finephys_cli.models.registry import shipped_path
+    from finephys_cli.stages.physnet import refine_windows
+
+    model, proj = load_refiner(shipped_path("physnet"), "cpu")
+    calm = np.random.default_rng(1).normal(scale=0.05, size=(32, 17, 3))
+    wild = calm.copy()
+    wild[16:] *= 1e30                    # the second window (frames 16-31) cannot stay finite
+    ref = refine_windows(model, calm, "cpu", 16, 64, proj, 16)
+    with caplog.at_level("WARNING"):
+        out = refine_windows(model, wild, "cpu", 16, 64, proj, 16)
+    assert "overflowed in 1 of 2 windows" in caplog.text
+    np.testing.assert_allclose(out["fused"][:16], ref["fused"][:16], atol=1e-6)
+    np.testing.assert_allclose(out["s_pp"][16:], wild[16:], rtol=1e-6)
+    np.testing.assert_allclose(out["fused"][16:], wild[16:], rtol=1e-6)
+    assert np.isnan(out["minv_eig_min"][16:]).all() and np.isfinite(out["minv_eig_min"][2:14]).all()

@@ -1,0 +1,66 @@
+import csv
+
+import torch
+
+from finephys_cli.app import app
+from finephys_cli.stages.train_physnet import eq19_data_term
+
+
+def _rows(run):
+    with open(run / "metrics.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_eq19_velocity_term_sees_jitter_but_not_a_constant_offset():
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(2, 6, 17, 3, generator=g)
+    valid = torch.ones(2, 6, dtype=torch.bool)
+    valid[0, 2] = False                      # a gap inside a window, and padding at the end
+    valid[1, 4:] = False
+    offset = target + 0.3
+    assert torch.isclose(eq19_data_term(offset, target, valid, 5.0),
+                         eq19_data_term(offset, target, valid, 0.0))
+    jitter = target + 0.1 * torch.randn(2, 6, 17, 3, generator=g)
+    plain = eq19_data_term(jitter, target, valid, 0.0)
+    # by hand: the mean over valid frames and over steps between two valid frames, per joint
+    pos = [((jitter[b, t] - target[b, t]) ** 2).sum() for b in range(2) for t in range(6)
+           if valid[b, t]]
+    steps = [(((jitter[b, t + 1] - jitter[b, t]) - (target[b, t + 1] - target[b, t])) ** 2).sum()
+             for b in range(2) for t in range(5) if valid[b, t] and valid[b, t + 1]]
+    assert len(steps) == 5 + 3 - 2 and torch.isclose(plain, sum(pos) / len(pos) / 17)
+    assert torch.isclose(eq19_data_term(jitter, target, valid, 2.0),
+                         plain + 2.0 * sum(steps) / len(steps) / 17)
+    far = jitter.clone()
+    far[0, 2] += 100.0                        # invalid frames do not count
+    far[1, 4:] += 100.0
+    assert torch.isclose(eq19_data_term(far, target, valid, 2.0),
+                         eq19_data_term(jitter, target, valid, 2.0))
+
+
+def test_velocity_weight_reaches_the_loss_the_anchor_and_validation(runner, synth_small,
+                                                                    tiny_pose_models, tmp_path):
+    synth, _ = synth_small
+    common = ["--data", str(synth), "--lifter", str(tiny_pose_models / "lifter"), "--runs",
+              str(tmp_path / "runs"), "--steps", "1", "--batch-size", "4", "--device", "cpu",
+              "--progress", "none", "--set", "eval_every=1", "--set", "val_fraction=0.5", "--set", "physnet.hidden=32",
+              "--set", "physnet.global_layers=1", "--set", "physnet.heads=2"]
+    runs = tmp_path / "runs" / "train-physnet"
+    for lam in (0, 1000):
+        res = runner.invoke(app, ["train-physnet", *common, "--name", f"pre{lam}",
+                                  "--set", f"velocity_weight={lam}"])
+        assert res.exit_code == 0, res.output
+    plain, heavy = _rows(runs / "pre0")[0], _rows(runs / "pre1000")[0]
+    # the same initial weights and batch: only the velocity term differs
+    assert float(heavy["data"]) > float(plain["data"]) + 1e-3
+    assert float(heavy["val_data"]) > float(plain["val_data"]) + 1e-3
+    init = str(runs / "pre0" / "model-last")
+    anchored = []
+    for lam in (0, 1000):
+        res = runner.invoke(app, ["train-physnet", *common, "--name", f"ft{lam}", "--stage",
+                                  "finetune", "--init", init, "--set", f'anchor_data=["{synth}"]',
+                                  "--set", f"velocity_weight={lam}"])
+        assert res.exit_code == 0, res.output
+        row = _rows(runs / f"ft{lam}")[0]
+        anchored.append(float(row["loss"]) - float(row["data"]))  # the anchor and L_noise
+    assert float(_rows(runs / "ft1000")[0]["data"]) == float(_rows(runs / "ft0")[0]["data"])
+    assert anchored[1] > anchored[0] + 1e-3
