@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # [13] device part D (one GPU, one 10-minute call): the lifter fine-tuned on both detectors'
-# 2D (device_lift_ft.sh), then PhysNet continued on that lifter's S_dd with the eq. 19
+# 2D, then PhysNet continued on that lifter's S_dd with the eq. 19
 # velocity term λ_v ∈ VELOCITY_WEIGHTS (3 seeds each) and the MLP ablation (3 seeds), then
 # eq. 20 + anchor on the detectors' 2D for every PhysNet, then the GPU throughput.
 #   bash benchmarks/skeletons/device_d.sh DATA OUT [LIFT_S PHYS_S FT_S]
@@ -14,7 +14,8 @@
 # DATA holds data.tar.xz (pack_lift_pairs.py) and dm_train.h5.xz (the DeepMimic training clips
 # with synthetic noise, as training_data.sh uses). Each phase leaves its bundle in OUT as it
 # ends (as device_d.tar.xz.aa, .ab, ...: cat them), so a call cut short still returns what
-# finished. LIFTER=folder skips the lift fine-tuning and uses that lifter; MLP=0 skips the MLP.
+# finished. LIFTER=folder skips the lift fine-tuning and uses that lifter; MLP=0 skips the MLP;
+# VELOCITY_WEIGHTS= (empty) skips PhysNet, so VELOCITY_WEIGHTS= MLP=0 fine-tunes the lifter only.
 set -uo pipefail
 shopt -s nullglob
 data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
@@ -59,7 +60,7 @@ phys() {  # name init extra...
     "${common[@]}" --set eval_every=250 > "$work/bundle/$name.log" 2>&1
 }
 for seed in 0 1 2; do
-  for vw in ${VELOCITY_WEIGHTS:-0 1 4}; do
+  for vw in ${VELOCITY_WEIGHTS-0 1 4}; do
     phys "pre_v${vw}_seed$seed" "${PHYS_INIT:-finephys_cli/assets/physnet}" "${threed[@]}" --steps 3000 \
       --set "time_limit_s=$phys_s" --set "seed=$seed" --set "velocity_weight=$vw" &
   done
@@ -75,7 +76,7 @@ pack
 
 anchor=$(printf '"%s",' "${anchor_specs[@]}"); anchor=${anchor%,}
 for seed in 0 1 2; do
-  for vw in ${VELOCITY_WEIGHTS:-0 1 4}; do
+  for vw in ${VELOCITY_WEIGHTS-0 1 4}; do
     init="$work/runs/train-physnet/pre_v${vw}_seed$seed/model-best"
     [ -d "$init" ] || continue
     phys "ft_v${vw}_seed$seed" "$init" "${twod[@]}" --stage finetune --steps 1500 \

@@ -1,4 +1,4 @@
-"""Pack detector outputs with a slimmed truth for device_lift_ft.sh, small enough to travel
+"""Pack detector outputs with a slimmed truth for device_d.sh, small enough to travel
 beside the tracked tree (the device takes 64 MiB in all):
     python benchmarks/skeletons/pack_lift_pairs.py TRUTH.h5 OUTDIR hum_det_renders.h5 hum_det_stock.h5
 Writes OUTDIR/data.tar.xz with hum_truth.h5 (only what `train-lift --data DET+TRUTH` reads, plus
