@@ -36,6 +36,9 @@ def synth(
         help="shaded, parts (each limb its own hue, for colour-located pose fidelity), or "
              "humanoid (deepmimic only: the mocap's own body, rendered by pybullet).")] \
         = "shaded",
+    tumble: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="deepmimic: the fraction of clips spun head over heels about a "
+        "horizontal axis (1/2 to 3/2 turns), for inverted bodies in training data.")] = 0.0,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     overwrite: OverwriteOpt = False,
@@ -48,7 +51,10 @@ def synth(
     _, output = split_output([out] if out else [], output, min_inputs=0, max_inputs=0)
     cfg = load_config(SynthConfig, config, set_, motion=motion, clips=clips, classes=classes,
                       per_class=per_class, frames=frames, fps=fps, seed=seed, size=size,
-                      mannequin=mannequin)
+                      mannequin=mannequin, tumble=tumble)
+    if cfg.tumble and cfg.motion != "deepmimic":
+        raise UsageError("--tumble needs --motion deepmimic (the FX programs have their own "
+                         "saltos)")
     if cfg.mannequin == "humanoid" and cfg.motion != "deepmimic":
         raise UsageError("--mannequin humanoid needs --motion deepmimic (the body is the mocap's)")
     paths = [run_synth(cfg, output, videos=videos, overwrite=overwrite, progress=progress,

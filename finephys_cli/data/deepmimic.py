@@ -81,15 +81,15 @@ def load_clip(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.n
 
 
 def pose_body(pb, body: int, cid: int, frame: np.ndarray,
-              heading: np.ndarray | None = None, centre: np.ndarray | None = None) -> None:
-    """Set the humanoid to one raw DeepMimic frame, its root moved by x -> heading·(x − centre)
-    (a rotation about the vertical and an offset of the world)."""
+              rotation: np.ndarray | None = None, translation: np.ndarray | None = None) -> None:
+    """Set the humanoid to one raw DeepMimic frame, moved rigidly by x -> rotation·x +
+    translation (the clip's world motion for this frame)."""
     pos, orn = frame[1:4], _wxyz_to_xyzw(frame[4:8])
-    if heading is not None:
+    if rotation is not None:
         from scipy.spatial.transform import Rotation
 
-        pos = heading @ (pos - (centre if centre is not None else 0.0))
-        orn = (Rotation.from_matrix(heading) * Rotation.from_quat(orn)).as_quat().tolist()
+        pos = np.asarray(rotation) @ pos + (0.0 if translation is None else translation)
+        orn = (Rotation.from_matrix(rotation) * Rotation.from_quat(orn)).as_quat().tolist()
     pb.resetBasePositionAndOrientation(body, list(map(float, pos)), orn, physicsClientId=cid)
     k = 8
     for joint, dofs in _LAYOUT:

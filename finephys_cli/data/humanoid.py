@@ -41,9 +41,9 @@ def nearest_frames(times: np.ndarray, fps: float, speed: float) -> np.ndarray:
 
 
 class HumanoidScene:
-    """One pybullet client with the humanoid and a floor; `pose` sets a frame (after a world
-    rotation `heading` about y and an offset `centre`), `joints` reads H36M-17 back and `render`
-    draws it through a `Camera`."""
+    """One pybullet client with the humanoid and a floor; `pose` sets a frame (moved rigidly by
+    x -> rotation·x + translation), `joints` reads H36M-17 back and `render` draws it through a
+    `Camera`."""
 
     def __init__(self, rng: np.random.Generator):
         with native_stdout_to_stderr():
@@ -69,8 +69,8 @@ class HumanoidScene:
     def close(self) -> None:
         self.pb.disconnect(self.cid)
 
-    def pose(self, frame: np.ndarray, heading: np.ndarray, centre: np.ndarray) -> None:
-        pose_body(self.pb, self.body, self.cid, frame, heading, centre)
+    def pose(self, frame: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> None:
+        pose_body(self.pb, self.body, self.cid, frame, rotation, translation)
 
     def joints(self) -> np.ndarray:
         """H36M-17 world joints (17,3) m of the current body state (as `deepmimic.load_clip`)."""

@@ -32,6 +32,7 @@ class SynthConfig:
     size: int = 384
     mannequin: str = "shaded"     # shaded, parts (a hue per limb; pose fidelity), or humanoid
                                   # (deepmimic: the mocap's body, rendered by pybullet)
+    tumble: float = 0.0           # deepmimic: the fraction of clips spun head over heels
     noise: NoiseConfig = field(default_factory=NoiseConfig)
 
 
@@ -90,11 +91,33 @@ def make_sample(cfg: SynthConfig, gym_class: GymClass, index: int) -> tuple[Synt
                                                                               rng)
 
 
+def tumble_transform(joints: np.ndarray, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A per-frame rigid motion x -> R_t x + b_t that spins a clip about a random horizontal
+    axis through its pelvis (a start tilt, then 1/2 to 3/2 turns over the clip) and lifts each
+    frame clear of the floor: inverted and rotating bodies from mocap that has none (the
+    DeepMimic clips left to train on are upright, the gymnastics is not)."""
+    from scipy.spatial.transform import Rotation
+
+    t = len(joints)
+    phi = rng.uniform(0.0, 2 * np.pi)
+    axis = np.array([np.cos(phi), 0.0, np.sin(phi)])
+    start = rng.uniform(0.0, 2 * np.pi)
+    total = rng.choice([-1.0, 1.0]) * rng.uniform(np.pi, 3 * np.pi)
+    angle = start + total * np.linspace(0.0, 1.0, t)
+    rot = Rotation.from_rotvec(angle[:, None] * axis).as_matrix()
+    pelvis = joints[:, 0]
+    shift = pelvis - np.einsum("tij,tj->ti", rot, pelvis)
+    spun = np.einsum("tij,tkj->tki", rot, joints) + shift[:, None]
+    shift[:, 1] += np.maximum(0.0, 0.1 - spun[..., 1].min(1))
+    return rot, shift, {"tumble_axis": axis, "tumble_rad": [start, total]}
+
+
 def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: bool = False
                       ) -> tuple[SynthSample, object]:
-    """A DeepMimic clip with a random speed, heading, mirror and camera."""
+    """A DeepMimic clip with a random speed, heading, mirror and camera, spun head over heels
+    with probability `cfg.tumble` (`tumble_transform`)."""
     import zlib
-
 
     rng = np.random.default_rng([cfg.seed, zlib.crc32(clip.encode()), index])
     times, joints = load_clip(clip, allow_reserved)
@@ -115,10 +138,21 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     yaw = float(rng.uniform(-0.6, 0.6))
     heading = rot_y(np.array(yaw))
     centre = joints[0, 0] * np.array([1.0, 0.0, 1.0])
-    joints = (joints - centre) @ heading.T
-    extra.update(heading_rad=yaw, world_offset_m=centre)
     if cfg.frames is not None:
         joints = joints[: cfg.frames]
+    # The clip's world motion x -> R_t x + b_t: the tumble (if any), then heading and centring.
+    rot = np.broadcast_to(np.eye(3), (len(joints), 3, 3))
+    shift = np.zeros((len(joints), 3))
+    # Its own generator, so that `tumble` leaves the camera and noise draws as they were.
+    spin_rng = np.random.default_rng([cfg.seed, zlib.crc32(clip.encode()), index, 1])
+    if spin_rng.random() < cfg.tumble:
+        rot, shift, spin = tumble_transform(joints, spin_rng)
+        extra.update(spin)
+    rot = heading @ rot
+    shift = (shift - centre) @ heading.T
+    joints = np.einsum("tij,tkj->tki", rot, joints) + shift[:, None]
+    extra.update(heading_rad=yaw, world_offset_m=centre, world_rotation=rot,
+                 world_translation_m=shift)
     attrs, arrays, cam = _observe(cfg, joints, rng)
     attrs.update({"label": clip.replace("humanoid3d_", "").replace("_", " "), "gym99_class": -1,
                   "subset": "DeepMimic", "mocap_clip": clip, "speed": speed,
@@ -137,12 +171,11 @@ def render_sample(cfg: SynthConfig, sample: SynthSample, joints: np.ndarray, cam
 
     a = sample.attrs
     _, raw = raw_frames(a["mocap_clip"], allow_reserved=True)   # make_mocap_sample guarded it
-    heading, centre = rot_y(np.array(a["heading_rad"])), np.asarray(a["world_offset_m"])
     scene = HumanoidScene(rng)
     try:
         out = []
         for k, i in enumerate(a["mocap_frames"][:len(joints)]):
-            scene.pose(raw[i], heading, centre)
+            scene.pose(raw[i], a["world_rotation"][k], a["world_translation_m"][k])
             out.append(scene.render(cam, k))
         return np.stack(out)
     finally:
