@@ -11,11 +11,12 @@
 #       (lifter v0.3, λ_v 0/1/4 and the MLP, 3 seeds each)
 #   LIFTER=<lifter v0.3> MLP=0 VELOCITY_WEIGHTS="16 64" \
 #       bash benchmarks/skeletons/device_d.sh DATA OUT 0 180 80    (λ_v 16/64; 16 seed 0 shipped)
-# DATA holds data.tar.xz (pack_lift_pairs.py) and dm_train.h5.xz (the DeepMimic training clips
-# with synthetic noise, as training_data.sh uses). Each phase leaves its bundle in OUT as it
+# DATA holds data.tar.xz (pack_lift_pairs.py: SET_truth.h5 with its SET_det_*.h5) and
+# dm_train.h5.xz (the DeepMimic training clips with synthetic noise, as training_data.sh uses). Each phase leaves its bundle in OUT as it
 # ends (as device_d.tar.xz.aa, .ab, ...: cat them), so a call cut short still returns what
 # finished. LIFTER=folder skips the lift fine-tuning and uses that lifter; MLP=0 skips the MLP;
 # VELOCITY_WEIGHTS= (empty) skips PhysNet, so VELOCITY_WEIGHTS= MLP=0 fine-tunes the lifter only.
+# MLP_VELOCITY_WEIGHT=λ_v and MLP_FINETUNE=1 train the MLP like PhysNet (λ_v, then eq. 20).
 set -uo pipefail
 shopt -s nullglob
 data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
@@ -33,11 +34,12 @@ wait
 threed=(--data "$work/s1.h5" --data "$work/s2.h5" --data "$work/s3.h5" --data "$work/s4.h5"
         --data "$work/dm_train.h5")
 twod=(); anchor_specs=("$work/s1.h5" "$work/s2.h5" "$work/s3.h5" "$work/s4.h5" "$work/dm_train.h5")
-for det in "$work"/hum_det_*.h5; do
-  threed+=(--data "$det+$work/hum_truth.h5"); twod+=(--data "$det")
-  anchor_specs+=("$det+$work/hum_truth.h5")
+for det in "$work"/*_det_*.h5; do     # SET_det_DETECTOR.h5 pairs with SET_truth.h5
+  set_name=$(basename "$det"); truth="$work/${set_name%%_det_*}_truth.h5"
+  threed+=(--data "$det+$truth"); twod+=(--data "$det")
+  anchor_specs+=("$det+$truth")
 done
-[ ${#twod[@]} -gt 0 ] || { echo "no hum_det_*.h5 in $data/data.tar.xz" >&2; exit 1; }
+[ ${#twod[@]} -gt 0 ] || { echo "no SET_det_*.h5 in $data/data.tar.xz" >&2; exit 1; }
 stamp "data ready"
 common=(--runs "$work/runs" --batch-size 256 --device "${DEVICE:-cuda}" --progress plain)
 
@@ -65,7 +67,8 @@ for seed in 0 1 2; do
       --set "time_limit_s=$phys_s" --set "seed=$seed" --set "velocity_weight=$vw" &
   done
   [ "${MLP:-1}" != 0 ] && phys "mlp_seed$seed" "${MLP_INIT:-finephys_cli/assets/physnet_mlp}" "${threed[@]}" --model-type mlp \
-    --steps 3000 --set "time_limit_s=$phys_s" --set "seed=$seed" &
+    --steps 3000 --set "time_limit_s=$phys_s" --set "seed=$seed" \
+    --set "velocity_weight=${MLP_VELOCITY_WEIGHT:-0}" &
 done
 wait
 stamp "pretrain done"
@@ -83,12 +86,16 @@ for seed in 0 1 2; do
       --set "time_limit_s=$ft_s" --set "seed=$seed" --set "velocity_weight=$vw" \
       --set "anchor_data=[$anchor]" &
   done
+  init="$work/runs/train-physnet/mlp_seed$seed/model-best"
+  [ "${MLP_FINETUNE:-0}" != 0 ] && [ -d "$init" ] && phys "ft_mlp_seed$seed" "$init" "${twod[@]}" \
+    --stage finetune --steps 1500 --set "time_limit_s=$ft_s" --set "seed=$seed" \
+    --set "velocity_weight=${MLP_VELOCITY_WEIGHT:-0}" --set "anchor_data=[$anchor]" &
 done
 wait
 stamp "finetune done"
 for d in "$work"/runs/train-physnet/ft_*/; do keep "$(basename "$d")"; done
 pack
-for d in "$work"/bundle/ft_*_seed0; do      # the architecture is the same for every λ_v
+for d in "$work"/bundle/ft_v*_seed0; do     # the architecture is the same for every λ_v
   p=$(basename "$d")
   ${PYTHON:-python3} benchmarks/skeletons/throughput.py "$lifter" "$d" \
     "${DEVICE:-cuda}" > "$work/bundle/throughput_$p.json" 2> "$work/bundle/throughput_$p.log"

@@ -4,6 +4,13 @@
 #   bash benchmarks/skeletons/device_detector.sh DATA OUT MINUTES
 # DATA is pack_detector_data.py's output (truth.tar.xz, <set>/videos); OUT receives the model,
 # its card and Ultralytics' results.csv.
+# BASE=model.pt starts from that model (default: the bundled yolo11n-pose). After training,
+# every DATA/<name>/videos folder (training sets and any folder without a truth.h5, e.g. the
+# validation videos) is detected with the new model into OUT/<name>_det_renders.h5, and with
+# the bundled yolo11n-pose into OUT/<name>_det_stock.h5 for the names in STOCK_SETS.
+# The renders detector v0.2 came from (session 10, sets hum mqfx humtum):
+#   BASE=finephys_cli/assets/detector_renders/yolo11n-pose-renders.pt STOCK_SETS=humtum \
+#       bash benchmarks/skeletons/device_detector.sh DATA OUT 5.5
 set -euo pipefail
 data=${1:?DATA}; out=${2:?OUT}; minutes=${3:-6}
 work=${WORK:-/tmp/dtw}; mkdir -p "$work"
@@ -13,7 +20,19 @@ hours=$(awk "BEGIN{print $minutes / 60}")
 s=$EPOCHREALTIME
 ${PYTHON:-python3} -m finephys_cli train-detector "${sets[@]}" --runs "$work/runs" \
   --name renders --epochs 200 --imgsz 640 --batch-size 64 --device "${DEVICE:-cuda}" \
-  --set time_limit_h="$hours" --set workers=14 --set reader=opencv --progress plain
+  --set time_limit_h="$hours" --set workers=14 --set reader=opencv --progress plain \
+  ${BASE:+--set base="$BASE"}
 echo "train-detector: $(awk "BEGIN{print $EPOCHREALTIME - $s}") s" | tee "$out/times.txt"
 run=$work/runs/train-detector/renders
 cp "$run/model-best.pt" "$run/model-best.json" "$run/yolo/results.csv" "$out/"
+for dir in "$data"/*/videos; do
+  name=$(basename "$(dirname "$dir")")
+  ${PYTHON:-python3} -m finephys_cli detect "$dir" -o "$out/${name}_det_renders.h5" \
+    --model "$run/model-best.pt" --frames all --reader opencv --device "${DEVICE:-cuda}" --progress none
+  case " ${STOCK_SETS:-} " in *" $name "*)
+    ${PYTHON:-python3} -m finephys_cli detect "$dir" -o "$out/${name}_det_stock.h5" \
+      --frames all --reader opencv --device "${DEVICE:-cuda}" --progress none;; esac
+done
+echo "detect: $(awk "BEGIN{print $EPOCHREALTIME - $s}") s" | tee -a "$out/times.txt"
+# the device returns at most 8 files: the detections travel as one tar
+(cd "$out" && tar -cf detections.tar ./*_det_*.h5 && rm ./*_det_*.h5)

@@ -1,8 +1,9 @@
 """Pack detector outputs with a slimmed truth for device_d.sh, small enough to travel
 beside the tracked tree (the device takes 64 MiB in all):
-    python benchmarks/skeletons/pack_lift_pairs.py TRUTH.h5 OUTDIR hum_det_renders.h5 hum_det_stock.h5
-Writes OUTDIR/data.tar.xz with hum_truth.h5 (only what `train-lift --data DET+TRUTH` reads, plus
-the 2D its format needs) and each detector file under its own name."""
+    python benchmarks/skeletons/pack_lift_pairs.py OUTDIR TRUTH.h5=SET_det_A.h5,SET_det_B.h5 ...
+e.g. train/hum/truth.h5=hum_det_renders.h5,hum_det_stock.h5. Writes OUTDIR/data.tar.xz with
+SET_truth.h5 for each set (only what `train-lift --data DET+TRUTH` reads, plus the 2D its format
+needs; SET is the detector files' name before `_det_`) and each detector file under its name."""
 
 import sys
 import tarfile
@@ -31,13 +32,21 @@ def slim_truth(src_path: Path, dst_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    truth, out, *detections = map(Path, sys.argv[1:])
-    if not detections:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
+    out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    slim_truth(truth, out / "hum_truth.h5")
+    members = []
+    for spec in sys.argv[2:]:
+        truth, dets = spec.split("=", 1)
+        detections = [Path(d) for d in dets.split(",")]
+        names = {d.name.split("_det_")[0] for d in detections}
+        if len(names) != 1 or not all("_det_" in d.name for d in detections):
+            sys.exit(f"{spec}: the detector files of one truth need one SET_det_ prefix")
+        slim = out / f"{names.pop()}_truth.h5"
+        slim_truth(Path(truth), slim)
+        members += [slim, *detections]
     with tarfile.open(out / "data.tar.xz", "w:xz") as tar:
-        tar.add(out / "hum_truth.h5", arcname="hum_truth.h5")
-        for det in detections:
-            tar.add(det, arcname=det.name)
+        for path in members:
+            tar.add(path, arcname=path.name)
     print(out / "data.tar.xz")
