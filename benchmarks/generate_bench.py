@@ -113,6 +113,49 @@ def scope_of(name: str) -> str:
     return "blocks" if "blocks" in levers_of(name) else "unet"
 
 
+KERNEL_KINDS = (   # (kind, substrings of the CUDA kernel name), the first match wins
+    ("attention", ("flash", "fmha", "attention", "efficient_attention")),
+    ("convolution", ("conv", "implicit_gemm", "dgrad", "wgrad", "cudnn")),
+    ("gemm", ("gemm", "cutlass", "sm90_xmma", "nvjet", "cublas")),
+    ("norm", ("norm", "welford")),
+    ("copy", ("memcpy", "memset", "copy", "transpose", "permute")),
+    ("triton fused", ("triton",)),
+)
+
+
+def kernel_kind(name: str) -> str:
+    low = name.lower()
+    return next((kind for kind, keys in KERNEL_KINDS if any(k in low for k in keys)),
+                "other elementwise")
+
+
+def profile_call(run, top: int) -> dict:
+    """One more call under torch.profiler: GPU busy time against wall time, the time per
+    kernel kind and the `top` kernels by GPU time (where a lever could still pay)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        run()
+        torch.cuda.synchronize()
+    wall = time.perf_counter() - t
+    kernels = [e for e in prof.events() if e.device_type.name == "CUDA"]
+    busy = sum(e.time_range.elapsed_us() for e in kernels) / 1e6   # overlaps counted twice
+    kinds: dict = {}
+    for e in kernels:
+        kinds[kernel_kind(e.name)] = kinds.get(kernel_kind(e.name), 0.0) + e.time_range.elapsed_us() / 1e6
+    by_name: dict = {}
+    for e in kernels:
+        n, c = by_name.get(e.name, (0.0, 0))
+        by_name[e.name] = (n + e.time_range.elapsed_us() / 1e6, c + 1)
+    ranked = sorted(by_name.items(), key=lambda kv: -kv[1][0])[:top]
+    return {"wall_s_under_profiler": wall, "gpu_kernel_s": busy,
+            "kernel_s_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+            "top_kernels": [{"name": n[:160], "s": v[0], "calls": v[1], "kind": kernel_kind(n)}
+                            for n, v in ranked]}
+
+
 def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> dict:
     """Seconds per video (median of args.repeats after a warm-up that includes any compile),
     peak GiB, first-call seconds, and PSNR to the eager FinePhys frames of the same seed."""
@@ -173,6 +216,8 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
            "levers": sorted(levers),
            "first_call_s": first, "seconds_per_video": float(np.median(times)) / batch,
            "raw_s": times, "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30}
+    if args.profile:
+        out["profile"] = profile_call(run, args.profile_top)
     if reference is not None:
         mse = float(np.mean((frames[0].astype(np.float64) - reference.astype(np.float64)) ** 2))
         out["psnr_vs_eager_db"] = 10 * np.log10(255 ** 2 / max(mse, 1e-12))
@@ -223,6 +268,9 @@ def main() -> None:
     ap.add_argument("--warm-scope", default="unet", choices=("unet", "blocks"),
                     help="the compile scope the warm-start process uses (its cache must come "
                          "from finephys-compile or finephys-compile-blocks)")
+    ap.add_argument("--profile", action="store_true",
+                    help="after timing each config, profile one more call (torch.profiler)")
+    ap.add_argument("--profile-top", type=int, default=30)
     ap.add_argument("--warm-start-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.warm_start_child:
