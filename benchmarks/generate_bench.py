@@ -92,6 +92,9 @@ CONFIGS = {
                                          "fp16", 1, {"blocks"}),
     "finephys-compile-fuseqkv": ("finephys", "default", True, "fp16", 1),
     "finephys-compile-cudagraphs": ("finephys", "reduce-overhead", False, "fp16", 1),
+    "finephys-eager-mathtemporal": ("finephys", None, False, "fp16", 1, {"mathtemporal"}),
+    "finephys-compile-cudagraphs-mathtemporal": ("finephys", "reduce-overhead", False, "fp16", 1,
+                                                 {"mathtemporal"}),
     "finephys-compile-cudagraphs-cudnn": ("finephys", "reduce-overhead", False, "fp16", 1,
                                           {"cudnn"}),
     "finephys-compile-cudagraphs-cudnn-1x1mm": ("finephys", "reduce-overhead", False, "fp16", 1,
@@ -102,7 +105,8 @@ CONFIGS = {
 }
 # Levers beyond the compile mode: "blocks" compiles each ResNet/transformer block alone
 # (FinePhysPipeline.compile scope), "cudnn" sets cudnn.benchmark (the fastest conv algorithm per
-# shape), "1x1mm" lets Inductor run 1x1 convolutions as matmuls.
+# shape), "1x1mm" lets Inductor run 1x1 convolutions as matmuls, "mathtemporal" runs the motion
+# modules' attention as matmul + softmax (FinePhysPipeline.set_temporal_attention).
 
 
 def levers_of(name: str) -> set:
@@ -176,6 +180,7 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
     torch._inductor.config.conv_1x1_as_mm = "1x1mm" in levers
     comps.unet.to(memory_format=torch.contiguous_format)
     ours = FinePhysPipeline(comps, enc, device="cuda", dtype=dtype)
+    ours.set_temporal_attention("math" if "mathtemporal" in levers else "sdpa")
     prompt = "Switch leap with 0.5 turn"
     if kind == "stock":
         stock = AnimateDiffPipeline(vae=comps.vae, text_encoder=comps.text_encoder,

@@ -119,6 +119,23 @@ class FinePhysPipeline:
         self.pipe.unet = torch.compile(unet, backend=backend, dynamic=False, **options)
         vae.decoder = torch.compile(vae.decoder, backend=backend, dynamic=False, **options)
 
+    def set_temporal_attention(self, kind: str) -> int:
+        """The motion modules' attention kernel: "sdpa" (diffusers' default) or "math"
+        (diffusers' AttnProcessor: explicit matmul + softmax). Their sequences are the clip's
+        frames (16), for which fused SDPA kernels pad every tile to 64-128 rows; the profile
+        in benchmarks/results/generate/ measures which is faster. Returns the layers set."""
+        from diffusers.models.attention_processor import Attention, AttnProcessor, \
+            AttnProcessor2_0
+
+        if kind not in ("sdpa", "math"):
+            raise UsageError(f"temporal attention must be sdpa or math, got {kind!r}")
+        unet = getattr(self.pipe.unet, "_orig_mod", self.pipe.unet)
+        layers = [m for name, m in unet.named_modules()
+                  if "motion_modules" in name and isinstance(m, Attention)]
+        for module in layers:
+            module.set_processor(AttnProcessor() if kind == "math" else AttnProcessor2_0())
+        return len(layers)
+
     @property
     def unet(self):
         return self.pipe.unet

@@ -77,6 +77,26 @@ def test_pose_steers_and_different_poses_differ(tiny):
     torch.testing.assert_close(both[1], b[0], atol=1e-4, rtol=1e-4)
 
 
+def test_math_temporal_attention_matches_sdpa(tiny):
+    """set_temporal_attention("math") swaps only the motion modules' kernel: the latents stay
+    within float tolerance of SDPA's, and an unknown kind is refused."""
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    pipe = _pipe(tiny, "enc_live")
+    ref = pipe.latents(["salto"], [0], SETTINGS, poses=[_pose(0)])
+    n = pipe.set_temporal_attention("math")
+    procs = pipe.unet.attn_processors
+    assert n > 0 and sum(isinstance(p, AttnProcessor) for p in procs.values()) == n
+    assert all(isinstance(p, AttnProcessor2_0) for k, p in procs.items()
+               if "motion_modules" not in k)
+    math = pipe.latents(["salto"], [0], SETTINGS, poses=[_pose(0)])
+    torch.testing.assert_close(math, ref, atol=1e-4, rtol=1e-4)
+    assert pipe.set_temporal_attention("sdpa") == n
+    torch.testing.assert_close(pipe.latents(["salto"], [0], SETTINGS, poses=[_pose(0)]), ref)
+    with pytest.raises(Exception, match="sdpa or math"):
+        pipe.set_temporal_attention("flash")
+
+
 def test_hooks_are_removed_even_on_error(tiny):
     pipe = _pipe(tiny, "enc_live")
 
