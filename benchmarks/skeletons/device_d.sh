@@ -87,7 +87,7 @@ for seed in 0 1 2; do
       --set "anchor_data=[$anchor]" &
   done
   init="$work/runs/train-physnet/mlp_seed$seed/model-best"
-  [ "${MLP_FINETUNE:-0}" != 0 ] && [ -d "$init" ] && phys "ft_mlp_seed$seed" "$init" "${twod[@]}" \
+  [ "${MLP_FINETUNE:-0}" != 0 ] && [ -d "$init" ] && phys "ft_mlp_seed$seed" "$init" "${twod[@]}" --model-type mlp \
     --stage finetune --steps 1500 --set "time_limit_s=$ft_s" --set "seed=$seed" \
     --set "velocity_weight=${MLP_VELOCITY_WEIGHT:-0}" --set "anchor_data=[$anchor]" &
 done
