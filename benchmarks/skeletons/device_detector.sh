@@ -8,9 +8,12 @@
 # every DATA/<name>/videos folder (training sets and any folder without a truth.h5, e.g. the
 # validation videos) is detected with the new model into OUT/<name>_det_renders.h5, and with
 # the bundled yolo11n-pose into OUT/<name>_det_stock.h5 for the names in STOCK_SETS.
-# The renders detector v0.2 came from (session 10, sets hum mqfx humtum):
-#   BASE=finephys_cli/assets/detector_renders/yolo11n-pose-renders.pt STOCK_SETS=humtum \
-#       bash benchmarks/skeletons/device_detector.sh DATA OUT 5.5
+# The renders detector v0.2 came from (session 10; DATA = pack_detector_data.py of the sets
+# hum mqfx tuma tumb of make_renders.sh, plus the validation videos as val/videos):
+#   BASE=<renders detector v0.1> STOCK_SETS="tuma tumb" \
+#       bash benchmarks/skeletons/device_detector.sh DATA OUT 5.2
+# Detection on the GPU ran at only ~75 frames/s (one process, OpenCV decoding): that call hit
+# the 10-minute limit after hum, mqfx and tuma, and tumb and val were detected on the CPU.
 set -euo pipefail
 data=${1:?DATA}; out=${2:?OUT}; minutes=${3:-6}
 work=${WORK:-/tmp/dtw}; mkdir -p "$work"
