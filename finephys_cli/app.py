@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__
-from .console import setup_logging
+from .console import install_interrupt_flag, setup_logging
 
 
 class FinephysCommand(TyperCommand):
@@ -82,15 +82,24 @@ _register()
 
 def main() -> None:
     setup_logging(0)
+    install_interrupt_flag()
     try:
         app()
     except SystemExit as exc:
         if exc.code == 130:
-            # Interrupted and already cleaned up: a second Ctrl-C during the interpreter's
-            # shutdown would end the process by the signal (-2) instead of exit 130.
+            # Interrupted, and the command's `with` blocks have closed its outputs. A signal
+            # that lands in the interpreter's shutdown could still end the process by SIGINT
+            # (-2, seen twice in CI) instead of exit 130, so the shutdown is skipped.
+            import logging
+            import os
             import signal
+            import sys
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            logging.shutdown()
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            os._exit(130)
         raise
 
 

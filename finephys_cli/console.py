@@ -84,15 +84,54 @@ def resolve_progress_mode(mode: str) -> str:
     return mode
 
 
+_interrupted = False
+
+
+def _checked(items: Iterable[T]) -> Iterator[T]:
+    for item in items:
+        check_interrupted()
+        yield item
+
+
+def _on_sigint(signum, frame) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def install_interrupt_flag() -> None:
+    """Ctrl-C raises KeyboardInterrupt as usual and is also remembered, so that an interrupt
+    that lands inside a library and is swallowed there (or turned into another exception: an
+    import interrupted in Python 3.11 can raise "RuntimeError: Error calling __set_name__")
+    still stops the command at its next step (`check_interrupted`). Only where SIGINT is not
+    ignored (a background job keeps ignoring it)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
+def interrupted() -> bool:
+    return _interrupted
+
+
+def check_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed since the command started."""
+    if _interrupted:
+        raise KeyboardInterrupt
+
+
 def track(items: Iterable[T], *, total: int | None = None, description: str = "",
           unit: str = "item", mode: str = "auto") -> Iterator[T]:
-    """Iterate with progress on stderr: a rich bar, plain lines (Slurm logs), JSON lines or nothing."""
+    """Iterate with progress on stderr: a rich bar, plain lines (Slurm logs), JSON lines or
+    nothing. Each step first checks for a swallowed Ctrl-C (`check_interrupted`)."""
     mode = resolve_progress_mode(mode)
     if total is None:
         try:
             total = len(items)  # type: ignore[arg-type]
         except TypeError:
             total = None
+    items = _checked(items)
     if mode == "none":
         yield from items
         return

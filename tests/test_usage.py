@@ -94,6 +94,55 @@ def test_exit_code_classes(runner, tmp_path):
     assert res.exit_code == 130 and "rerun the same command to resume" in res.stderr
 
 
+def test_ctrl_c_that_a_library_swallowed_or_wrapped_still_interrupts(runner, monkeypatch):
+    """Regression (a flaky CI test): Ctrl-C during a lazy import of torch._dynamo came out as
+    "RuntimeError: Error calling __set_name__" (Python 3.11 wraps it) with exit 1, or was
+    swallowed so the command ran to the end with exit 0. Both now stop as an interrupt."""
+    import signal
+
+    from finephys_cli import console as console_mod
+
+    mini = typer.Typer()
+
+    @mini.command()
+    @cli_command
+    def wrapped() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__") from exc
+
+    res = runner.invoke(mini, [])
+    assert res.exit_code == 130 and "rerun the same command to resume" in res.stderr
+
+    # The flag: SIGINT's handler remembers the interrupt; the library below swallows the
+    # KeyboardInterrupt, and the next step of `track` raises it again.
+    monkeypatch.setattr(console_mod, "_interrupted", False)
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        console_mod.install_interrupt_flag()
+        assert signal.getsignal(signal.SIGINT) is console_mod._on_sigint
+        done = []
+
+        @mini.command()
+        @cli_command
+        def swallowed() -> None:
+            for step in console_mod.track(range(3), mode="none"):
+                if step == 0:
+                    try:                         # a library's `except Exception`-style swallow
+                        signal.raise_signal(signal.SIGINT)
+                    except KeyboardInterrupt:
+                        pass
+                done.append(step)
+
+        res = runner.invoke(mini, ["swallowed"])
+        assert res.exit_code == 130 and done == [0]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        monkeypatch.setattr(console_mod, "_interrupted", False)
+
+
 def test_quiet_and_verbose_after_the_subcommand(runner, pose2d_file):
     assert runner.invoke(app, ["inspect", str(pose2d_file), "-q"]).exit_code == 0
     assert runner.invoke(app, ["inspect", str(pose2d_file), "-vv"]).exit_code == 0

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
-from ..console import console, log, setup_logging, verbosity
+from ..console import console, interrupted, log, setup_logging, verbosity
 from ..errors import FinephysError, PartialFailure, ResourceError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,7 +81,12 @@ def cli_command(fn: F) -> F:
         if quiet or verbose:
             setup_logging(-1 if quiet else max(verbose, verbosity()))
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not isinstance(exc, typer.Exit) and _came_from_interrupt(exc):
+                    raise KeyboardInterrupt from exc
+                raise
         except typer.Exit:
             raise
         except KeyboardInterrupt:
@@ -113,6 +118,21 @@ def cli_command(fn: F) -> F:
                           annotation=QuietOpt)])
     wrapper.__annotations__ = {**fn.__annotations__, "verbose": VerboseOpt, "quiet": QuietOpt}
     return wrapper  # type: ignore[return-value]
+
+
+def _came_from_interrupt(exc: BaseException) -> bool:
+    """A Ctrl-C that a library turned into another exception: a KeyboardInterrupt in its
+    cause/context chain (Python 3.11 wraps one raised in a class body's __set_name__, i.e. in
+    the middle of an import, into a RuntimeError), or any error after one was swallowed."""
+    if interrupted():
+        return True
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _fail(exc: BaseException, code: int) -> None:

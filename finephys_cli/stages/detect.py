@@ -220,7 +220,10 @@ class _Decoder:
         return msg[1], msg[2]
 
     def chunks(self) -> Iterator[np.ndarray]:
+        from ..console import check_interrupted
+
         while True:
+            check_interrupted()         # a Ctrl-C that a library swallowed stops here
             msg = self._get()
             if msg[0] == "end":
                 return
