@@ -52,6 +52,8 @@ def synth(
     cfg = load_config(SynthConfig, config, set_, motion=motion, clips=clips, classes=classes,
                       per_class=per_class, frames=frames, fps=fps, seed=seed, size=size,
                       mannequin=mannequin, tumble=tumble)
+    if not 0.0 <= cfg.tumble <= 1.0:     # -c/--set get the option's bounds too
+        raise UsageError(f"synth config: tumble {cfg.tumble!r} must be a share from 0 to 1")
     if cfg.tumble and cfg.motion != "deepmimic":
         raise UsageError("--tumble needs --motion deepmimic (the FX programs have their own "
                          "saltos)")
