@@ -119,7 +119,8 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     with probability `cfg.tumble` (`tumble_transform`)."""
     import zlib
 
-    rng = np.random.default_rng([cfg.seed, zlib.crc32(clip.encode()), index])
+    seed_key = [cfg.seed, zlib.crc32(clip.encode()), index]
+    rng = np.random.default_rng(seed_key)
     times, joints = load_clip(clip, allow_reserved)
     speed = float(rng.uniform(0.85, 1.15))
     extra: dict = {}
@@ -144,7 +145,7 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     rot = np.broadcast_to(np.eye(3), (len(joints), 3, 3))
     shift = np.zeros((len(joints), 3))
     # Its own generator, so that `tumble` leaves the camera and noise draws as they were.
-    spin_rng = np.random.default_rng([cfg.seed, zlib.crc32(clip.encode()), index, 1])
+    spin_rng = np.random.default_rng([*seed_key, 1])
     if spin_rng.random() < cfg.tumble:
         rot, shift, spin = tumble_transform(joints, spin_rng)
         extra.update(spin)
