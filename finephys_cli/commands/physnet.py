@@ -23,6 +23,9 @@ def physnet(
     mlp_model: Annotated[Path | None, typer.Option(
         help="Also write the S_dd+S_MLP ablation with this MLPRefiner folder.",
         show_default=False)] = None,
+    projection: Annotated[Literal["weak", "learned"] | None, typer.Option(
+        help="The fused 2D: weak (F[..., :2], default) or learned (the model's eq. 20 P, which "
+             "follows the detector's joint placement).", show_default=False)] = None,
     shard: ShardOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
@@ -37,7 +40,8 @@ def physnet(
 
     (path,), output = split_output(paths, output, max_inputs=1)
     cfg = load_config(RefineConfig, config, set_, model=str(model) if model else None,
-                      mlp_model=str(mlp_model) if mlp_model else None)
+                      mlp_model=str(mlp_model) if mlp_model else None,
+                      projection=projection)
     emit_paths([run_physnet(cfg, path, output, device=resolve_device(device),
                             overwrite=overwrite, progress=progress, shard=parse_shard(shard))])
 

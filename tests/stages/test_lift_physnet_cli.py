@@ -349,3 +349,43 @@ def test_a_window_whose_rollout_overflows_keeps_s_dd_and_the_others_are_untouche
     np.testing.assert_allclose(out["s_pp"][16:], wild[16:], rtol=1e-6)
     np.testing.assert_allclose(out["fused"][16:], wild[16:], rtol=1e-6)
     assert np.isnan(out["minv_eig_min"][16:]).all() and np.isfinite(out["minv_eig_min"][2:14]).all()
+
+
+def test_fused_2d_is_the_weak_perspective_unless_the_learned_projection_is_asked_for(
+        runner, synth_small, tiny_pose_models, tmp_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import save_file
+
+    from finephys_cli.data.normalize import denormalize_2d
+
+    synth, _ = synth_small
+    phys = tmp_path / "physnet"
+    shutil.copytree(tiny_pose_models / "physnet", phys)
+    # A P far from [..., :2], as eq. 20 leaves one fitted to a detector's joint placement.
+    save_file({"weight": torch.tensor([[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]),
+               "bias": torch.tensor([0.1, -0.2])}, str(phys / "projection.safetensors"))
+    p3 = tmp_path / "a.pose3d.h5"
+    assert runner.invoke(app, ["lift", str(synth), "-o", str(p3), "--model",
+                               str(tiny_pose_models / "lifter"), "--device", "cpu",
+                               "--progress", "none"]).exit_code == 0
+    fused_2d = {}
+    for projection in (None, "learned", "weak"):
+        out = tmp_path / f"{projection}.phys.h5"
+        args = ["physnet", str(p3), "-o", str(out), "--model", str(phys), "--device", "cpu",
+                "--progress", "none"] + (["--projection", projection] if projection else [])
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        with PoseFile(out, formats=["finephys.phys"]) as pf:
+            vid = pf.video_ids[0]
+            fused, xy = pf.read(vid, "pose3d_fused"), pf.read(vid, "pose2d_fused")
+            root, scale = pf.read(vid, "root2d"), float(pf.read(vid, "scale"))
+        fused_2d[projection] = xy
+        projected = fused[..., :2] if projection != "learned" else \
+            0.5 * fused[..., :2] + np.array([0.1, -0.2])
+        np.testing.assert_allclose(xy, denormalize_2d(projected, root, scale), atol=1e-3)
+    np.testing.assert_array_equal(fused_2d[None], fused_2d["weak"])
+    bad = runner.invoke(app, ["physnet", str(p3), "-o", str(tmp_path / "x.h5"), "--model",
+                              str(phys), "--set", "projection=camera", "--progress", "none"])
+    assert bad.exit_code == 2 and "projection" in bad.stderr
