@@ -99,6 +99,12 @@ CONFIGS = {
                                           {"cudnn"}),
     "finephys-compile-cudagraphs-cudnn-1x1mm": ("finephys", "reduce-overhead", False, "fp16", 1,
                                                 {"cudnn", "1x1mm"}),
+    "finephys-eager-flashsdp": ("finephys", None, False, "fp16", 1, {"flashsdp"}),
+    "finephys-eager-effsdp": ("finephys", None, False, "fp16", 1, {"effsdp"}),
+    "finephys-compile-cudagraphs-flashsdp": ("finephys", "reduce-overhead", False, "fp16", 1,
+                                             {"flashsdp"}),
+    "finephys-compile-cudagraphs-effsdp": ("finephys", "reduce-overhead", False, "fp16", 1,
+                                           {"effsdp"}),
     # fuse_qkv changes the UNet in place: run these after the unfused configs.
     "finephys-compile-all": ("finephys", "reduce-overhead", True, "fp16", 1),
     "finephys-compile-all-batch2": ("finephys", "reduce-overhead", True, "fp16", 2),
@@ -106,7 +112,9 @@ CONFIGS = {
 # Levers beyond the compile mode: "blocks" compiles each ResNet/transformer block alone
 # (FinePhysPipeline.compile scope), "cudnn" sets cudnn.benchmark (the fastest conv algorithm per
 # shape), "1x1mm" lets Inductor run 1x1 convolutions as matmuls, "mathtemporal" runs the motion
-# modules' attention as matmul + softmax (FinePhysPipeline.set_temporal_attention).
+# modules' attention as matmul + softmax (FinePhysPipeline.set_temporal_attention). "flashsdp"
+# turns PyTorch's cuDNN attention backend off, so SDPA takes FlashAttention-2; "effsdp" turns
+# flash off too (the memory-efficient kernel). The profile showed cuDNN's kernel the largest.
 
 
 def levers_of(name: str) -> set:
@@ -177,6 +185,8 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
     for module in [*comps.unet.modules(), *comps.vae.decoder.modules()]:
         module._compiled_call_impl = None     # undo scope="blocks"
     torch.backends.cudnn.benchmark = "cudnn" in levers
+    torch.backends.cuda.enable_cudnn_sdp(not levers & {"flashsdp", "effsdp"})
+    torch.backends.cuda.enable_flash_sdp("effsdp" not in levers)
     torch._inductor.config.conv_1x1_as_mm = "1x1mm" in levers
     comps.unet.to(memory_format=torch.contiguous_format)
     ours = FinePhysPipeline(comps, enc, device="cuda", dtype=dtype)
