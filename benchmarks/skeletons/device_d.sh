@@ -17,6 +17,11 @@
 # finished. LIFTER=folder skips the lift fine-tuning and uses that lifter; MLP=0 skips the MLP;
 # VELOCITY_WEIGHTS= (empty) skips PhysNet, so VELOCITY_WEIGHTS= MLP=0 fine-tunes the lifter only.
 # MLP_VELOCITY_WEIGHT=λ_v and MLP_FINETUNE=1 train the MLP like PhysNet (λ_v, then eq. 20).
+# STOCK_VIDEOS=DIR runs the bundled yolo11n-pose on each DIR/SET/ of videos first (opencv
+# reader), so its SET_det_stock.h5 pairs with SET_truth.h5 like the packed detections. v0.5
+# (session 11) came from one call:
+#   STOCK_VIDEOS=.carry/videos MLP_VELOCITY_WEIGHT=16 MLP_FINETUNE=1 VELOCITY_WEIGHTS=16 \
+#       bash benchmarks/skeletons/device_d.sh .carry OUT 100 105 55
 set -uo pipefail
 shopt -s nullglob
 data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
@@ -29,6 +34,15 @@ pack() { rm -rf "$work/pack" && mkdir -p "$work/pack"
          tar -cf - -C "$work" bundle | xz -T0 -6 | split -b 15M - "$work/pack/device_d.tar.xz." &&
          rm -f "$out"/device_d.tar.xz.* && mv "$work"/pack/device_d.tar.xz.* "$out/"; }
 tar -xJf "$data/data.tar.xz" -C "$work" && xz -dc "$data/dm_train.h5.xz" > "$work/dm_train.h5"
+if [ -n "${STOCK_VIDEOS:-}" ]; then   # each STOCK_VIDEOS/SET/ -> SET_det_stock.h5, before pairing
+  for dir in "$STOCK_VIDEOS"/*/; do
+    name=$(basename "$dir")
+    fp detect "$dir" -o "$work/${name}_det_stock.h5" --frames all --reader opencv \
+      --progress none > "$work/bundle/detect_stock_$name.log" 2>&1 &&
+      cp "$work/${name}_det_stock.h5" "$work/bundle/"
+  done
+  stamp "stock detect done"
+fi
 for s in 1 2 3 4; do fp synth --per-class "${SYNTH_PER_CLASS:-3}" --seed "$s" -o "$work/s$s.h5" --progress none & done
 wait
 threed=(--data "$work/s1.h5" --data "$work/s2.h5" --data "$work/s3.h5" --data "$work/s4.h5"
