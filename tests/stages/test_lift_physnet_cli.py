@@ -330,10 +330,15 @@ def test_lift_clip_prompt_indices_are_ints_and_random_draws_do_not_depend_on_thr
     np.testing.assert_array_equal(draws[2][1], draws[1][0])
 
 
-def test_a_window_whose_rollout_overflows_keeps_s_dd_and_the_others_are_untouched(caplog):
+def test_a_window_whose_rollout_overflows_keeps_s_dd_and_the_others_are_untouched(
+        caplog, monkeypatch):
     """Regression: PhysNet v0.3 overflowed on one window of random joints, and the M^-1
     diagnostics then crashed the stage (eigvalsh of a NaN matrix)."""
+    from finephys_cli.console import log
     from finephys_cli.models.physnet import load_refiner
+
+    # An earlier CLI test's console setup stops the finephys logger propagating to caplog.
+    monkeypatch.setattr(log, "propagate", True)
     from finephys_cli.models.registry import shipped_path
     from finephys_cli.stages.physnet import refine_windows
 
