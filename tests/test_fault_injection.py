@@ -120,6 +120,7 @@ def test_killed_generate_keeps_finished_videos_and_redoes_the_rest(tmp_path, env
     from finephys_cli.io.video import read_frames
 
     import torch
+    from PIL import Image
 
     sd, motion = build_tiny(tmp_path / "gen", words=("salto", "leap", "turn"))
     torch.manual_seed(1)
@@ -139,5 +140,10 @@ def test_killed_generate_keeps_finished_videos_and_redoes_the_rest(tmp_path, env
     assert killed != 0 and 1 <= len(done) < 6
     for name, mtime in done.items():              # finished ones kept as they were
         assert (cut / name).stat().st_mtime_ns == mtime
+    # The PNG strip holds all 4 frames losslessly: the generated frames themselves must match.
+    for ref in sorted((tmp_path / "ref").glob("*.png")):
+        np.testing.assert_array_equal(np.asarray(Image.open(cut / ref.name)),
+                                      np.asarray(Image.open(ref)), err_msg=ref.name)
     for ref in sorted((tmp_path / "ref").glob("*.mp4")):
-        np.testing.assert_array_equal(read_frames(cut / ref.name)[0], read_frames(ref)[0])
+        np.testing.assert_array_equal(read_frames(cut / ref.name)[0], read_frames(ref)[0],
+                                      err_msg=ref.name)
