@@ -12,6 +12,7 @@ on the same UNet. Reports seconds per video, peak GiB and the UNet FLOPs per vid
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -105,6 +106,13 @@ CONFIGS = {
                                              {"flashsdp"}),
     "finephys-compile-cudagraphs-effsdp": ("finephys", "reduce-overhead", False, "fp16", 1,
                                            {"effsdp"}),
+    # DeepCache-style step caching (opt-in, changes the frames): a full UNet step every N.
+    "finephys-eager-stepcache2": ("finephys", None, False, "fp16", 1, {"stepcache2"}),
+    "finephys-compile-stepcache2": ("finephys", "default", False, "fp16", 1, {"stepcache2"}),
+    "finephys-compile-cudagraphs-stepcache2": ("finephys", "reduce-overhead", False, "fp16", 1,
+                                               {"stepcache2"}),
+    "finephys-compile-cudagraphs-stepcache3": ("finephys", "reduce-overhead", False, "fp16", 1,
+                                               {"stepcache3"}),
     # fuse_qkv changes the UNet in place: run these after the unfused configs.
     "finephys-compile-all": ("finephys", "reduce-overhead", True, "fp16", 1),
     "finephys-compile-all-batch2": ("finephys", "reduce-overhead", True, "fp16", 2),
@@ -115,6 +123,7 @@ CONFIGS = {
 # modules' attention as matmul + softmax (FinePhysPipeline.set_temporal_attention). "flashsdp"
 # turns PyTorch's cuDNN attention backend off, so SDPA takes FlashAttention-2; "effsdp" turns
 # flash off too (the memory-efficient kernel). The profile showed cuDNN's kernel the largest.
+# "stepcacheN" samples with SampleSettings.step_cache = N (generation/stepcache.py).
 
 
 def levers_of(name: str) -> set:
@@ -177,6 +186,9 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
 
     kind, mode, fuse, dt, batch = CONFIGS[name][:5]
     levers = levers_of(name)
+    for lever in levers:
+        if lever.startswith("stepcache"):
+            settings = dataclasses.replace(settings, step_cache=int(lever[len("stepcache"):]))
     import torch._inductor.config
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[dt]
     torch._dynamo.reset()

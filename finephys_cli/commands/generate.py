@@ -30,6 +30,7 @@ def generate(
     dtype: Annotated[Literal["auto", "fp16", "bf16", "fp32"], typer.Option(help="auto: fp16 on CUDA, fp32 on CPU.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Videos per sampling batch.", min=1)] = 1,
     free_init: Annotated[int, typer.Option(help="FreeInit iterations (0: off).", min=0)] = 0,
+    step_cache: Annotated[int, typer.Option(help="Opt-in speed-up that changes the frames (DeepCache): run the whole UNet every N-th step and only its outer level in between (1: off).", min=1)] = 1,
     compile_: Annotated[bool, typer.Option(
         "--compile", envvar="FINEPHYS_COMPILE", help="torch.compile the UNet and VAE decoder "
         "(CUDA): about 2 min the first time on a machine, cached after; same frames within "
@@ -61,7 +62,7 @@ def generate(
         raise InputError(f"--poses {poses}: no such file")
     cfg = load_config(GenerateConfig, config, set_, steps=steps, guidance_scale=guidance_scale,
                       pose_scale=pose_scale, pose_cfg=pose_cfg, frames=frames, size=size, dtype=dtype,
-                      batch_size=batch_size, free_init=free_init, extend_prompt=not no_extend,
+                      batch_size=batch_size, free_init=free_init, step_cache=step_cache, extend_prompt=not no_extend,
                       pose_source=pose_source, compile=compile_)
     models = {"sd15": sd15, "motion_adapter": motion_adapter,
               "heatmap_encoder": heatmap_encoder, "lora": lora}

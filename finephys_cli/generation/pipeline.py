@@ -18,6 +18,7 @@ from ..errors import ConfigError, InputError, UsageError
 from .components import BETA_END, BETA_START, Components
 from .conditioning import pose_maps
 from .inject import PoseSlot, pose_injection
+from .stepcache import StepCache
 
 COMPILE_SCOPES = ("unet", "blocks")
 # Inductor modes that capture CUDA graphs. Per block they fail: a block's graph output is still
@@ -49,6 +50,7 @@ class SampleSettings:
     negative_prompt: str = ""
     free_init: int = 0            # FreeInit iterations (0: off)
     decode_chunk: int = 8
+    step_cache: int = 1           # a full UNet step every N steps (1: every step; stepcache.py)
 
 
 def check_scheduler(scheduler) -> None:
@@ -89,6 +91,7 @@ class FinePhysPipeline:
         self.encoder = encoder.to(device, dtype).eval() if encoder is not None else None
         self.vae_factor = 2 ** (len(components.vae.config.block_out_channels) - 1)
         self.slot: PoseSlot | None = None     # set by compile()
+        self.step_cache = StepCache.on(components.unet)
 
     def compile(self, mode: str = "default", fuse_qkv: bool = False,
                 backend: str = "inductor", scope: str = "unet") -> None:
@@ -198,6 +201,7 @@ class FinePhysPipeline:
         gens = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
 
         def callback(pipe, i, t, kwargs):
+            self.step_cache.after_step(i, pipe.num_timesteps)
             if on_step is not None:
                 on_step()
             return kwargs
@@ -210,7 +214,7 @@ class FinePhysPipeline:
         else:
             injection = pose_injection(self.unet, feats, [settings.pose_scale] * len(feats),
                                        settings.pose_cfg)
-        with injection, torch.inference_mode():
+        with injection, self.step_cache.every(settings.step_cache), torch.inference_mode():
             out = self.pipe(prompt=list(prompts),
                             negative_prompt=[settings.negative_prompt] * len(prompts),
                             num_frames=settings.frames, height=settings.size,

@@ -48,6 +48,7 @@ class GenerateConfig:
     extend_prompt: bool = True
     negative_prompt: str = ""
     free_init: int = 0
+    step_cache: int = 1            # opt-in DeepCache: a full UNet step every N (changes frames)
     batch_size: int = 1
     crop_pad: float = 0.15
     pose_source: str = "auto"      # generation/conditioning.py POSE_SOURCES
@@ -184,8 +185,8 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     from PIL import Image
 
 
-    if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1:
-        raise UsageError("--frames, --steps and --batch-size must be positive")
+    if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1 or cfg.step_cache < 1:
+        raise UsageError("--frames, --steps, --batch-size and --step-cache must be positive")
     if cfg.compile:
         try:
             check_compile_options(cfg.compile_mode, cfg.compile_scope)
@@ -204,11 +205,15 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     settings = SampleSettings(steps=cfg.steps, guidance_scale=cfg.guidance_scale,
                               pose_scale=cfg.pose_scale, pose_cfg=pose_cfg, frames=cfg.frames,
                               size=size, negative_prompt=cfg.negative_prompt,
-                              free_init=cfg.free_init)
+                              free_init=cfg.free_init, step_cache=cfg.step_cache)
     model_info = {k: {"path": v, "sha256": fingerprint(Path(v)) if v else None,
                       "source": spec.sources.get(k)} for k, v in spec.paths().items()}
     speed_only = ("compile", "compile_mode", "compile_scope", "fuse_qkv", "batch_size")
-    chash = config_hash({**{k: v for k, v in asdict(cfg).items() if k not in speed_only},
+    # Off, the step cache stays out of the key, so videos made before the option existed
+    # are still up to date.
+    keyed = {k: v for k, v in asdict(cfg).items()
+             if k not in speed_only and not (k == "step_cache" and v == 1)}
+    chash = config_hash({**keyed,
                          "size": size, "pose_cfg": pose_cfg, "models": model_info,
                          "poses": str(poses) if poses else None})
     names = {j.index: f"{j.index:04d}_{slug(j.label or j.prompt)}_s{j.seed}" for j in jobs}

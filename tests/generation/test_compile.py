@@ -50,15 +50,17 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255 ** 2 / max(mse, 1e-12))
 
 
-def _check(parts, backend, device="cpu", dtype=torch.float32, min_psnr=40.0, scope="unet"):
-    eager = _pipe(parts, device, dtype)(["salto"], [0], SETTINGS, poses=[_pose(0)])
+def _check(parts, backend, device="cpu", dtype=torch.float32, min_psnr=40.0, scope="unet",
+           mode="default", settings=SETTINGS):
+    eager = _pipe(parts, device, dtype)(["salto"], [0], settings, poses=[_pose(0)])
     compiled = _pipe(parts, device, dtype)
-    compiled.compile(backend=backend, scope=scope)
-    first = compiled(["salto"], [0], SETTINGS, poses=[_pose(0)])
+    compiled.compile(backend=backend, scope=scope, mode=mode)
+    first = compiled(["salto"], [0], settings, poses=[_pose(0)])
     assert psnr(first, eager) > min_psnr
-    # Another prompt, seed and skeleton reuse the graphs: the hooks read a PoseSlot.
+    # Another prompt, seed and skeleton reuse the graphs: the hooks read a PoseSlot, and the
+    # step cache one bool.
     with torch._dynamo.config.patch(error_on_recompile=True):
-        other = compiled(["leap"], [1], SETTINGS, poses=[_pose(1)])
+        other = compiled(["leap"], [1], settings, poses=[_pose(1)])
     assert psnr(other, first) < 30          # a different video, not a stale one
     return first
 
@@ -67,6 +69,13 @@ def _check(parts, backend, device="cpu", dtype=torch.float32, min_psnr=40.0, sco
 def test_compiled_graph_matches_eager_and_does_not_recompile(parts, scope):
     torch._dynamo.reset()
     _check(parts, "eager", scope=scope)   # dynamo's graphs without Inductor: seconds, not minutes
+
+
+@pytest.mark.parametrize("scope", ["unet", "blocks"])
+def test_compiled_step_cache_matches_eager_and_does_not_recompile(parts, scope):
+    torch._dynamo.reset()
+    _check(parts, "eager", scope=scope, settings=SampleSettings(steps=4, frames=4, size=64,
+                                                                step_cache=2))
 
 
 def test_blocks_scope_compiles_every_resnet_and_transformer_block(parts):
@@ -94,6 +103,11 @@ def test_inductor_on_cuda_matches_eager(parts):
     _check(parts, "inductor", "cuda", torch.float16, min_psnr=35.0)
     torch._dynamo.reset()
     _check(parts, "inductor", "cuda", torch.float16, min_psnr=35.0, scope="blocks")
+    cached = SampleSettings(steps=4, frames=4, size=64, step_cache=2)
+    for mode in ("default", "reduce-overhead"):       # CUDA graphs replay the cached tensors
+        torch._dynamo.reset()
+        _check(parts, "inductor", "cuda", torch.float16, min_psnr=35.0, mode=mode,
+               settings=cached)
 
 
 @pytest.mark.slow
