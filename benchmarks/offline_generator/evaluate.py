@@ -49,6 +49,8 @@ def common_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--pose-cfg", action=argparse.BooleanOptionalAction, default=None,
                     help="sample with the skeleton left out of the unconditional branch "
                          "(default: the generator's own, as generate)")
+    ap.add_argument("--step-cache", type=int, default=1,
+                    help="a full UNet step every N (generate --step-cache; 1: off)")
     ap.add_argument("--generator", type=Path, help="an offline-generator bundle folder "
                     "(default: the configured or shipped generator)")
     ap.add_argument("--poses-cache", type=Path, help="the held-out skeletons' synth -> lift -> "
@@ -61,7 +63,8 @@ def sample_settings(args, size: int, **overrides):
 
     return SampleSettings(**{"steps": args.steps, "frames": 16, "size": size,
                              "guidance_scale": args.guidance_scale, "pose_scale": args.pose_scale,
-                             "pose_cfg": args.pose_cfg, **overrides})
+                             "pose_cfg": args.pose_cfg, "step_cache": args.step_cache,
+                             **overrides})
 
 
 def open_generator(args, cache_name: str):
@@ -159,7 +162,7 @@ def main() -> None:
            "generator": str(spec.sd15.parent), "size": size, "steps": args.steps,
            "dtype": str(dtype), "classes": len(classes), "seed": args.seed,
            "pose_cfg": args.pose_cfg, "guidance_scale": args.guidance_scale,
-           "pose_scale": args.pose_scale,
+           "pose_scale": args.pose_scale, "step_cache": args.step_cache,
            "seconds_per_video_median": float(np.median(times)), "table": table, "rows": rows}
     args.out.write_text(json.dumps(res, indent=1))
     print(json.dumps(table, indent=1))
