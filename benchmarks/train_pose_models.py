@@ -89,7 +89,8 @@ def lifter_ablation(lifter_dir: str, noprompt_dir: str, files: list[str], device
     return out
 
 
-def throughput(lifter_dir: str, phys_dir: str, device: str, clips: int = 1024) -> dict:
+def throughput(lifter_dir: str, phys_dir: str, device: str, clips: int = 1024,
+               flip_average: bool = False) -> dict:
     import torch
 
     from finephys_cli.models.batching import map_pieces
@@ -108,7 +109,7 @@ def throughput(lifter_dir: str, phys_dir: str, device: str, clips: int = 1024) -
     chunk = 16 if device == "cpu" else clips
 
     def lift_then_refine():
-        s_dd = torch.cat(map_pieces(lambda x: lifter.lift(x)[0].float(), q, chunk, device))
+        s_dd = torch.cat(map_pieces(lambda x: lifter.lift(x, flip_average=flip_average)[0].float(), q, chunk, device))
         return map_pieces(lambda x: phys(x, sample_noise=False), s_dd, 256, device)
 
     for dtype in (torch.float32, torch.bfloat16):

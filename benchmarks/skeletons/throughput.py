@@ -1,5 +1,6 @@
 """Lift + PhysNet throughput (16-frame clips/s) of two model folders on one device:
-    python benchmarks/skeletons/throughput.py LIFTER PHYSNET cuda|cpu"""
+    python benchmarks/skeletons/throughput.py LIFTER PHYSNET cuda|cpu [flip]
+("flip": the lifter with the test-time flip average, `lift --flip-average`)"""
 
 import json
 import platform
@@ -13,7 +14,10 @@ if __name__ == "__main__":
     import torch
 
     lifter, physnet, device = sys.argv[1:4]
+    flip = sys.argv[4:5] == ["flip"]
     name = torch.cuda.get_device_name(0) if device.startswith("cuda") else \
         f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-    print(json.dumps({"device": name, "clips_per_s": throughput(lifter, physnet, device),
+    print(json.dumps({"device": name, "clips_per_s": throughput(lifter, physnet, device,
+                                                                   flip_average=flip),
+                      "flip_average": flip,
                       "torch": torch.__version__}, indent=1))

@@ -29,6 +29,10 @@ def lift(
         help="Most windows per lifter call (default: 16 on CPU, 256 on CUDA); on CPU a "
              "clip's windows are split evenly over the threads.", min=1,
         show_default=False)] = None,
+    flip_average: Annotated[bool | None, typer.Option(
+        "--flip-average/--no-flip-average",
+        help="Also lift the mirrored 2D and average (test-time flip): about 1% lower 3D error "
+             "on the validation renders, at twice the lifter's cost.", show_default=False)] = None,
     shard: ShardOpt = None,
     device: DeviceOpt = "auto",
     config: ConfigOpt = None,
@@ -43,7 +47,8 @@ def lift(
 
     (path,), output = split_output(paths, output, max_inputs=1)
     cfg = load_config(LiftConfig, config, set_, model=str(model) if model else None,
-                      prompt_choice=prompt_choice, batch_size=batch_size)
+                      prompt_choice=prompt_choice, batch_size=batch_size,
+                      flip_average=flip_average)
     emit_paths([run_lift(cfg, path, output, device=resolve_device(device), overwrite=overwrite,
                          progress=progress, shard=parse_shard(shard))])
 

@@ -27,6 +27,14 @@ def config_hash(cfg: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def keyed_fields(cfg: Any, added_later: dict[str, Any]) -> dict[str, Any]:
+    """The config's fields for its hash, less each field of `added_later` while it holds the
+    value given there (the behaviour before the field existed), so outputs made before it was
+    added stay up to date."""
+    return {k: v for k, v in to_dict(cfg).items()
+            if not (k in added_later and v == added_later[k])}
+
+
 def _parse_value(raw: str) -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]

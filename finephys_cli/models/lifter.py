@@ -185,12 +185,30 @@ class InContextLifter(SavableMixin, nn.Module):
         return diff.pow(2).sum(dim=(2, 3, 4)).argmin(1)
 
     def lift(self, query_2d: torch.Tensor, prompt_mode: str = "nearest",
-             indices: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+             indices: torch.Tensor | None = None, flip_average: bool = False
+             ) -> tuple[torch.Tensor, torch.Tensor]:
         """Lift with prompts from the stored bank (`indices`, or chosen by `prompt_mode`);
-        returns (S_dd, prompt indices)."""
+        returns (S_dd, prompt indices). `flip_average` also lifts the mirrored query (with its
+        mirrored prompt) and averages it, mirrored back, with the direct lift: the test-time
+        flip of VideoPose3D and MotionBERT, which matches the flip augmentation of training."""
         if not self.config.use_prompt:        # no retrieval to pay for: index 0 is unused
             idx = torch.zeros(query_2d.shape[0], dtype=torch.long, device=query_2d.device)
-            return self(query_2d), idx
-        idx = self.choose_prompts(query_2d, prompt_mode) if indices is None else indices
-        f = query_2d.shape[1]
-        return self(query_2d, self.bank_2d[idx, :f], self.bank_3d[idx, :f]), idx
+            prompts: tuple = ()
+        else:
+            idx = self.choose_prompts(query_2d, prompt_mode) if indices is None else indices
+            f = query_2d.shape[1]
+            prompts = (self.bank_2d[idx, :f], self.bank_3d[idx, :f])
+        out = self(query_2d, *prompts)
+        if flip_average:
+            mirrored = self(flip_normalised(query_2d), *map(flip_normalised, prompts))
+            out = (out + flip_normalised(mirrored)) / 2
+        return out, idx
+
+
+def flip_normalised(x: torch.Tensor) -> torch.Tensor:
+    """Mirror (..., 17, C) normalised poses: swap left and right joints and negate x."""
+    from ..skeleton import H36M_FLIP_PERM
+
+    out = x[..., list(H36M_FLIP_PERM), :].clone()
+    out[..., 0] = -out[..., 0]
+    return out

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..configs import config_hash
+from ..configs import config_hash, keyed_fields
 from ..console import log, track
 from ..errors import (FinephysError, InputError, OutputExistsError, PartialFailure,
                       ResourceError, UsageError)
@@ -209,10 +209,8 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     model_info = {k: {"path": v, "sha256": fingerprint(Path(v)) if v else None,
                       "source": spec.sources.get(k)} for k, v in spec.paths().items()}
     speed_only = ("compile", "compile_mode", "compile_scope", "fuse_qkv", "batch_size")
-    # Off, the step cache stays out of the key, so videos made before the option existed
-    # are still up to date.
-    keyed = {k: v for k, v in asdict(cfg).items()
-             if k not in speed_only and not (k == "step_cache" and v == 1)}
+    keyed = {k: v for k, v in keyed_fields(cfg, {"step_cache": 1}).items()
+             if k not in speed_only}
     chash = config_hash({**keyed,
                          "size": size, "pose_cfg": pose_cfg, "models": model_info,
                          "poses": str(poses) if poses else None})

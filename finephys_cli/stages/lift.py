@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..configs import config_hash
+from ..configs import config_hash, keyed_fields
 from ..console import track
 from ..data.lift_data import Clip, clip_windows, overlap_mean
 from ..errors import InputError, UsageError
@@ -31,11 +31,12 @@ class LiftConfig:
     batch_size: int | None = None    # most windows per lifter call; None: 16 on CPU (cache-
     stride: int = 8                  # sized, 2x faster there than 256), 256 on CUDA; on CPU a
                                      # clip's windows are split evenly over the threads
+    flip_average: bool = False       # average with the mirrored lift (InContextLifter.lift)
 
 
 def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: int,
-              stride: int, prompt: str = "nearest") -> tuple[np.ndarray, np.ndarray, float,
-                                                             np.ndarray]:
+              stride: int, prompt: str = "nearest", flip_average: bool = False
+              ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """(S_dd (T,17,3) normalised, root2d, scale, prompt indices per window)."""
     import torch
 
@@ -50,7 +51,8 @@ def lift_clip(model, kp2d: np.ndarray, scores: np.ndarray, device: str, batch: i
         model.config.use_prompt else None
 
     def lift_piece(rows):
-        out, idx = model.lift(queries[rows], prompt, None if chosen is None else chosen[rows])
+        out, idx = model.lift(queries[rows], prompt, None if chosen is None else chosen[rows],
+                              flip_average=flip_average)
         return out.float().cpu().numpy(), idx.cpu().numpy()
 
     rows = torch.arange(len(queries), device=device)
@@ -66,7 +68,8 @@ def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
                          "must be at least 1")
     model_dir = resolve_model("lifter", Path(cfg.model) if cfg.model else None)
     model = InContextLifter.from_pretrained(model_dir, device=device)
-    chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})
+    chash = config_hash({**keyed_fields(cfg, {"flip_average": False}),
+                         "model": str(model_dir.resolve())})
     ids, shard_info = shard_video_ids(path, POSE2D_FORMATS, shard)
     output = shard_output_path(Path(output), shard)
     with PoseFile(path, formats=POSE2D_FORMATS) as pf, \
@@ -89,7 +92,7 @@ def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
                 dd, root, scale, prompts = lift_clip(model, kp.astype(np.float64),
                                                      np.nan_to_num(sc).astype(np.float64),
                                                      device, cfg.batch_size, cfg.stride,
-                                                     cfg.prompt_choice)
+                                                     cfg.prompt_choice, cfg.flip_average)
                 arrays = {name: pf.read(vid, name) for name in PASSTHROUGH if pf.has(vid, name)}
                 arrays.update(pose3d_dd=dd.astype(np.float32), root2d=root.astype(np.float32),
                               scale=np.float32(scale))

@@ -12,8 +12,7 @@ from ..metrics.pose_losses import lift_loss, mpjpe_loss, scaled_mpjpe_loss, velo
 from ..console import log, track
 from ..data.lift_data import load_training_clips, split_clips, windows_of
 from ..errors import InputError
-from ..models.lifter import InContextLifter, LifterConfig
-from ..skeleton import H36M_FLIP_PERM
+from ..models.lifter import InContextLifter, LifterConfig, flip_normalised
 from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
                        optimizer_step)
 
@@ -50,12 +49,6 @@ class TrainLiftConfig:
     # Fine-tune a trained lifter folder instead of a new model: its architecture, weights, eq. 4
     # prior and prompt bank are kept (`model` is then ignored).
     init_from: str | None = None
-
-
-def flip_normalised(x):
-    out = x[..., list(H36M_FLIP_PERM), :].clone()
-    out[..., 0] = -out[..., 0]
-    return out
 
 
 def augment_views(q, t, g, cfg: "TrainLiftConfig"):

@@ -394,3 +394,29 @@ def test_fused_2d_is_the_weak_perspective_unless_the_learned_projection_is_asked
     bad = runner.invoke(app, ["physnet", str(p3), "-o", str(tmp_path / "x.h5"), "--model",
                               str(phys), "--set", "projection=camera", "--progress", "none"])
     assert bad.exit_code == 2 and "projection" in bad.stderr
+
+
+def test_lift_flip_average_is_keyed_only_when_on(runner, synth_small, tiny_pose_models,
+                                                  tmp_path):
+    """--flip-average changes S_dd and the skip key; off, the key is the one the config had
+    before the option existed, so older outputs stay up to date."""
+    from finephys_cli.configs import config_hash
+    from finephys_cli.stages.lift import LiftConfig
+
+    base = ["lift", str(synth_small[0]), "--model", str(tiny_pose_models / "lifter"),
+            "--device", "cpu", "--progress", "none"]
+    plain, flipped = tmp_path / "plain.h5", tmp_path / "flip.h5"
+    assert runner.invoke(app, [*base, "-o", str(plain)]).exit_code == 0
+    res = runner.invoke(app, [*base, "-o", str(flipped), "--flip-average"])
+    assert res.exit_code == 0, res.output
+    with PoseFile(plain, formats=["finephys.pose3d"]) as a, \
+            PoseFile(flipped, formats=["finephys.pose3d"]) as b:
+        vid = a.video_ids[0]
+        assert np.abs(a.read(vid, "pose3d_dd") - b.read(vid, "pose3d_dd")).max() > 1e-4
+        assert a.config_hash != b.config_hash
+        model = str((tiny_pose_models / "lifter").resolve())
+        before = {k: v for k, v in vars(LiftConfig(model=str(tiny_pose_models / "lifter"))
+                                         ).items() if k != "flip_average"}
+        assert a.config_hash == config_hash({**before, "model": model})
+    res = runner.invoke(app, [*base, "-o", str(flipped), "--no-flip-average"])
+    assert res.exit_code != 0 and "--overwrite" in res.output   # made with other settings
