@@ -109,10 +109,8 @@ CONFIGS = {
     # DeepCache-style step caching (opt-in, changes the frames): a full UNet step every N.
     "finephys-eager-stepcache2": ("finephys", None, False, "fp16", 1, {"stepcache2"}),
     "finephys-compile-stepcache2": ("finephys", "default", False, "fp16", 1, {"stepcache2"}),
-    "finephys-compile-cudagraphs-stepcache2": ("finephys", "reduce-overhead", False, "fp16", 1,
-                                               {"stepcache2"}),
-    "finephys-compile-cudagraphs-stepcache3": ("finephys", "reduce-overhead", False, "fp16", 1,
-                                               {"stepcache3"}),
+    "finephys-compile-stepcache3": ("finephys", "default", False, "fp16", 1, {"stepcache3"}),
+    # (CUDA graphs are refused with the step cache: they free the reused outputs.)
     # fuse_qkv changes the UNet in place: run these after the unfused configs.
     "finephys-compile-all": ("finephys", "reduce-overhead", True, "fp16", 1),
     "finephys-compile-all-batch2": ("finephys", "reduce-overhead", True, "fp16", 2),

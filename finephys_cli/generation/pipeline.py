@@ -18,7 +18,7 @@ from ..errors import ConfigError, InputError, UsageError
 from .components import BETA_END, BETA_START, Components
 from .conditioning import pose_maps
 from .inject import PoseSlot, pose_injection
-from .stepcache import StepCache
+from .stepcache import StepCache, check_step_cache
 
 COMPILE_SCOPES = ("unet", "blocks")
 # Inductor modes that capture CUDA graphs. Per block they fail: a block's graph output is still
@@ -91,7 +91,10 @@ class FinePhysPipeline:
         self.encoder = encoder.to(device, dtype).eval() if encoder is not None else None
         self.vae_factor = 2 ** (len(components.vae.config.block_out_channels) - 1)
         self.slot: PoseSlot | None = None     # set by compile()
-        self.step_cache = StepCache.on(components.unet)
+        # Installed by the first cached sample (or shared with another pipeline over this UNet).
+        self.step_cache: StepCache | None = getattr(components.unet, "_finephys_step_cache",
+                                                    None)
+        self.cuda_graphs = False                      # set by compile()
 
     def compile(self, mode: str = "default", fuse_qkv: bool = False,
                 backend: str = "inductor", scope: str = "unet") -> None:
@@ -101,6 +104,7 @@ class FinePhysPipeline:
         (regional compilation): one graph per block shape, so a shorter first compile and a
         faster warm start, with the glue between blocks left eager."""
         check_compile_options(mode, scope, backend)
+        self.cuda_graphs = backend == "inductor" and mode in CUDA_GRAPH_MODES
         unet = self.pipe.unet
         if fuse_qkv:
             unet.fuse_qkv_projections()
@@ -200,8 +204,15 @@ class FinePhysPipeline:
             self.pipe.disable_free_init()
         gens = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
 
+        check_step_cache(settings.step_cache, self.cuda_graphs)
+        if settings.step_cache > 1 and self.step_cache is None:
+            self.step_cache = StepCache.on(getattr(self.unet, "_orig_mod", self.unet))
+        caching = self.step_cache.every(settings.step_cache) if self.step_cache else \
+            nullcontext()
+
         def callback(pipe, i, t, kwargs):
-            self.step_cache.after_step(i, pipe.num_timesteps)
+            if self.step_cache is not None:
+                self.step_cache.after_step(i, pipe.num_timesteps)
             if on_step is not None:
                 on_step()
             return kwargs
@@ -214,7 +225,7 @@ class FinePhysPipeline:
         else:
             injection = pose_injection(self.unet, feats, [settings.pose_scale] * len(feats),
                                        settings.pose_cfg)
-        with injection, self.step_cache.every(settings.step_cache), torch.inference_mode():
+        with injection, caching, torch.inference_mode():
             out = self.pipe(prompt=list(prompts),
                             negative_prompt=[settings.negative_prompt] * len(prompts),
                             num_frames=settings.frames, height=settings.size,

@@ -8,15 +8,21 @@ level-0 pose injection) and take the other blocks' outputs from the last full st
 that outer level is 33% of the UNet's FLOPs (FlopCounterMode, SD1.5 + motion adapter v2).
 
 The DeepCache package itself patches `UNet2DConditionModel` and leaves `UNetMotionModel`'s
-motion modules out, so this wraps the deep blocks' `forward` of the motion UNet instead. The
-wrappers are installed once and stay (as the pose hooks do), so a compiled UNet meets the same
-functions on every call; which steps reuse is set between steps, outside the UNet, by
-`after_step` (the pipeline's step callback), so the compiled UNet sees one bool, not a
-counter.
+motion modules out, so this binds a caching `forward` to the motion UNet's deep blocks. It is
+installed the first time a sample asks for the cache (so training and exact sampling never
+meet it) and then stays, so a compiled UNet meets the same functions on every call. Which
+steps reuse is set between steps, outside the UNet, by `after_step` (the pipeline's step
+callback), so Dynamo guards on the cache's flags and its dict's keys, not on a step counter:
+the first cached sample compiles up to three variants (full with an empty cache, full, cached)
+and later ones none.
+
+CUDA graphs (Inductor's `reduce-overhead`, `max-autotune`) are refused with it: the reused
+outputs live in the graph pool, which the next replay frees (`check_step_cache`).
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,14 +38,35 @@ def deep_blocks(unet) -> list[tuple[str, object]]:
                if i < len(unet.up_blocks) - 1])
 
 
+def check_step_cache(interval: int, cuda_graphs: bool) -> None:
+    if interval < 1:
+        raise UsageError(f"--step-cache {interval}: must be 1 (off) or more")
+    if interval > 1 and cuda_graphs:
+        raise UsageError("--step-cache reuses UNet outputs across steps, which a CUDA-graph "
+                         "compile mode (reduce-overhead, max-autotune) frees at the next "
+                         "replay; use the default compile mode with it")
+
+
+def _cached_forward(block, *args, **kwargs):
+    """A deep block's forward, bound to it (so deepcopy rebinds it to the copy's block)."""
+    cache = block._finephys_step_cache
+    key = block._finephys_step_cache_key
+    if cache.reuse:
+        return cache.outputs[key]
+    out = type(block).forward(block, *args, **kwargs)
+    if cache.interval > 1:
+        cache.outputs[key] = out
+    return out
+
+
 class StepCache:
-    """Installed once on a UNet (`StepCache.on(unet)`); `with cache.every(interval):` caches
-    for one sample."""
+    """`StepCache.on(unet)` installs it once per UNet; `with cache.every(interval):` caches for
+    one sample."""
 
     @classmethod
     def on(cls, unet) -> "StepCache":
         """The UNet's cache, installed at the first call (a second pipeline over the same
-        UNet shares it instead of wrapping the wrappers)."""
+        UNet shares it)."""
         cache = getattr(unet, "_finephys_step_cache", None)
         if cache is None:
             cache = cls(unet)
@@ -51,17 +78,9 @@ class StepCache:
         self.reuse = False            # the next UNet call takes the deep blocks from `outputs`
         self.outputs: dict[str, object] = {}
         for key, block in deep_blocks(unet):
-            block.forward = self._wrap(key, block.forward)
-
-    def _wrap(self, key: str, forward):
-        def cached_forward(*args, **kwargs):
-            if self.reuse:
-                return self.outputs[key]
-            out = forward(*args, **kwargs)
-            if self.interval > 1:
-                self.outputs[key] = out
-            return out
-        return cached_forward
+            block._finephys_step_cache = self
+            block._finephys_step_cache_key = key
+            block.forward = types.MethodType(_cached_forward, block)
 
     def after_step(self, index: int, steps: int) -> None:
         """Called after denoising step `index` of a pass of `steps` (0-based; each FreeInit
@@ -71,8 +90,7 @@ class StepCache:
 
     @contextmanager
     def every(self, interval: int) -> Iterator[None]:
-        if interval < 1:
-            raise UsageError(f"--step-cache {interval}: must be 1 (off) or more")
+        check_step_cache(interval, cuda_graphs=False)
         self.interval, self.reuse = interval, False
         self.outputs.clear()
         try:

@@ -190,7 +190,8 @@ class InContextLifter(SavableMixin, nn.Module):
         """Lift with prompts from the stored bank (`indices`, or chosen by `prompt_mode`);
         returns (S_dd, prompt indices). `flip_average` also lifts the mirrored query (with its
         mirrored prompt) and averages it, mirrored back, with the direct lift: the test-time
-        flip of VideoPose3D and MotionBERT, which matches the flip augmentation of training."""
+        flip of VideoPose3D and MotionBERT. Training's flip augmentation mirrors the query and
+        the target but not the prompt; the shipped lifter has no prompt, so there they agree."""
         if not self.config.use_prompt:        # no retrieval to pay for: index 0 is unused
             idx = torch.zeros(query_2d.shape[0], dtype=torch.long, device=query_2d.device)
             prompts: tuple = ()

@@ -28,7 +28,8 @@ from ..data.classes import class_by_id
 from ..data.prompts import extend_with, match_prompt
 from ..generation.bundle import fingerprint, load_generator, resolve_generator
 from ..generation.compile import artifact_key, enable_persistent_cache, load_artifacts
-from ..generation.pipeline import SampleSettings, check_compile_options
+from ..generation.pipeline import CUDA_GRAPH_MODES, SampleSettings, check_compile_options
+from ..generation.stepcache import check_step_cache
 from ..io.manifest import apply_shard
 from ..io.poses_h5 import PoseFile
 from ..io.sidefiles import read_text
@@ -192,6 +193,7 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
             check_compile_options(cfg.compile_mode, cfg.compile_scope)
         except ValueError as err:
             raise UsageError(str(err)) from None
+    check_step_cache(cfg.step_cache, cfg.compile and cfg.compile_mode in CUDA_GRAPH_MODES)
     spec = resolve_generator(**(models or {}))
     size = cfg.size or spec.native_size or 384
     if spec.native_size and size != spec.native_size:

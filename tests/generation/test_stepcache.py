@@ -74,13 +74,33 @@ def test_each_free_init_pass_starts_with_a_full_step(pipe):
     assert calls == {"deep": 4, "outer": 6}              # steps 0 and 2 of each pass
 
 
-def test_installed_once_per_unet_and_covers_the_deep_blocks(pipe):
+def test_installed_by_the_first_cached_sample_once_per_unet(tmp_path, pipe):
+    import copy
+
+    fresh = FinePhysPipeline(load_components(*build_tiny(tmp_path, words=("salto",))), None)
+    fresh.latents(["salto"], [0], SampleSettings(steps=2, frames=4, size=64))
+    assert fresh.step_cache is None                      # exact sampling never meets it
+    assert "forward" not in vars(fresh.unet.mid_block)
+    _sample(pipe, step_cache=2)
     again = FinePhysPipeline(pipe.components, None)
     assert again.step_cache is pipe.step_cache is StepCache.on(pipe.unet)
     names = [k for k, _ in deep_blocks(pipe.unet)]
     n_down, n_up = len(pipe.unet.down_blocks), len(pipe.unet.up_blocks)
     assert names == ([f"down_blocks.{i}" for i in range(1, n_down)] + ["mid_block"]
                      + [f"up_blocks.{i}" for i in range(n_up - 1)])
+    # A copy's blocks run the copy's weights and answer to the copy's cache.
+    twin = copy.deepcopy(pipe.unet)
+    with torch.no_grad():
+        for p in twin.mid_block.parameters():
+            p.add_(1.0)
+    x = torch.randn(1, 4, 2, 8, 8)
+    ehs = torch.randn(2, 77, pipe.unet.config.cross_attention_dim)
+    with torch.inference_mode():
+        a = pipe.unet(x, 10, encoder_hidden_states=ehs).sample
+        b = twin(x, 10, encoder_hidden_states=ehs).sample
+    assert (a - b).abs().max() > 1e-3
+    assert twin.mid_block._finephys_step_cache is twin._finephys_step_cache
+    assert twin._finephys_step_cache is not pipe.step_cache
     with pytest.raises(Exception, match="step-cache"):
         with pipe.step_cache.every(0):
             pass
@@ -102,3 +122,7 @@ def test_generate_records_and_keys_the_step_cache(tmp_path, runner, synth_small,
     assert r.exit_code != 0 and "other settings" in r.output
     r = runner.invoke(app, [*base, "--step-cache", "0"])
     assert r.exit_code == 2
+    # Reused outputs would live in a CUDA graph's pool, freed at its next replay.
+    r = runner.invoke(app, [*base, "--step-cache", "2", "--compile", "--set",
+                            "compile_mode=reduce-overhead", "-o", str(tmp_path / "cg")])
+    assert r.exit_code == 2 and "CUDA-graph" in r.output
