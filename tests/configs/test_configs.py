@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from finephys_cli.configs import config_hash, dump_toml, load_config
+from finephys_cli.configs import config_hash, dump_toml, keyed_fields, load_config
 from finephys_cli.errors import ConfigError
 
 
@@ -62,3 +62,18 @@ def test_toml_round_trip(tmp_path):
     path = tmp_path / "out.toml"
     path.write_text(dump_toml(cfg))
     assert load_config(Outer, path) == cfg
+
+
+def test_a_field_added_later_leaves_the_hash_alone_at_its_old_behaviour():
+    @dataclass
+    class Old:
+        steps: int = 25
+
+    @dataclass
+    class New:
+        steps: int = 25
+        step_cache: int = 1
+
+    assert config_hash(keyed_fields(New(), {"step_cache": 1})) == config_hash(Old())
+    assert config_hash(keyed_fields(New(step_cache=2), {"step_cache": 1})) != \
+        config_hash(Old())
