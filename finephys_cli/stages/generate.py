@@ -186,8 +186,8 @@ def run_generate(cfg: GenerateConfig, prompts: list[dict], output: Path, *, num_
     from PIL import Image
 
 
-    if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1 or cfg.step_cache < 1:
-        raise UsageError("--frames, --steps, --batch-size and --step-cache must be positive")
+    if cfg.frames < 1 or cfg.steps < 1 or cfg.batch_size < 1:
+        raise UsageError("--frames, --steps and --batch-size must be positive")
     if cfg.compile:
         try:
             check_compile_options(cfg.compile_mode, cfg.compile_scope)
