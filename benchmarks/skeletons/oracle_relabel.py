@@ -10,22 +10,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from finephys_cli.skeleton import H36M_FLIP_PERM  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from detect_2d_error import P as perm, frame_errors  # noqa: E402
 
 src, truth, out = (Path(a) for a in sys.argv[1:4])
 shutil.copy(src, out)
-perm = list(H36M_FLIP_PERM)
 swapped = total = 0
 with h5py.File(out, "r+") as det, h5py.File(truth, "r") as tru:
     for vid in det["videos"]:
         g = det["videos"][vid]
-        d = g["keypoints2d"][()]
-        fi = g.attrs["frame_indices"]
-        t = tru["videos"][vid]["keypoints2d_exact"][()]
-        t = t[np.searchsorted(tru["videos"][vid].attrs["frame_indices"], fi)]
-        e = np.nanmean(np.linalg.norm(d - t, axis=-1), -1)
-        es = np.nanmean(np.linalg.norm(d[:, perm] - t, axis=-1), -1)
+        _, _, e, es = frame_errors(g, tru["videos"][vid])
         sw = ~np.isnan(e) & (es < e)
         for name in ("keypoints2d", "scores"):
             if name in g:

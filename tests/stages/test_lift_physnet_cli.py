@@ -336,11 +336,11 @@ def test_a_window_whose_rollout_overflows_keeps_s_dd_and_the_others_are_untouche
     diagnostics then crashed the stage (eigvalsh of a NaN matrix)."""
     from finephys_cli.console import log
     from finephys_cli.models.physnet import load_refiner
+    from finephys_cli.models.registry import shipped_path
+    from finephys_cli.stages.physnet import refine_windows
 
     # An earlier CLI test's console setup stops the finephys logger propagating to caplog.
     monkeypatch.setattr(log, "propagate", True)
-    from finephys_cli.models.registry import shipped_path
-    from finephys_cli.stages.physnet import refine_windows
 
     model, proj = load_refiner(shipped_path("physnet"), "cpu")
     calm = np.random.default_rng(1).normal(scale=0.05, size=(32, 17, 3))
