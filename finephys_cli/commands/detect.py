@@ -32,6 +32,10 @@ def detect(
         help="Also detect on the frame turned by these angles (multiples of 90, e.g. "
              "0,90,180,270) and keep each person's most confident view: finds gymnasts upside "
              "down, at one detector pass per angle.")] = "0",
+    rotation_merge: Annotated[Literal["best", "average"], typer.Option(
+        help="With --rotations: keep each person's most confident view (best), or average "
+             "its keypoints over the views, weighted by confidence (average: a smaller 2D "
+             "error on rendered gymnasts with --model renders).")] = "best",
     reader: Annotated[Literal["pyav", "decord", "opencv"], typer.Option(
         help="Video decoder.")] = "pyav",
     interpolate_gaps: Annotated[int, typer.Option(
@@ -60,7 +64,8 @@ def detect(
         raise UsageError(f"--frames must be a positive number or 'all', got {frames!r}")
     cfg = load_config(DetectConfig, config, set_, backend=backend, model=model,
                       imgsz=imgsz, conf=conf, batch_size=batch_size, reader=reader,
-                      interpolate_gaps=interpolate_gaps, rotations=rotations)
+                      interpolate_gaps=interpolate_gaps, rotations=rotations,
+                      rotation_merge=rotation_merge)
     cfg.frames = None if frames == "all" else int(frames)
     path = run_detect(cfg, inputs, output, device=resolve_device(device),
                       shard=parse_shard(shard), overwrite=overwrite, fail_fast=fail_fast,

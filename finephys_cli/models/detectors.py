@@ -209,20 +209,33 @@ def unrotate_points(xy: np.ndarray, angle: int, width: int, height: int) -> np.n
     return np.stack([x, y], -1)
 
 
+ROTATION_MERGES = ("best", "average")
+
+
 class RotationTTA:
     """Test-time rotation for gymnasts upside down: run `detector` on each frame turned by each
     angle (one batched call per angle), turn every person back, and merge the persons of all
-    angles with NMS, so that the most confident view of each person is kept and the performer
-    tracking sees one candidate per person."""
+    angles with NMS, so that the performer tracking sees one candidate per person.
 
-    def __init__(self, detector, angles: tuple[int, ...], iou: float = 0.5):
-        self.detector, self.angles, self.iou = detector, angles, iou
+    merge="best" keeps the most confident view of each person. merge="average" keeps that
+    view's box and replaces its keypoints by the per-joint confidence-weighted mean over every
+    view whose box overlaps it (IoU >= `iou`): the views' errors are partly independent, so
+    their mean is closer to the joint than the best view alone (measured in the detector
+    card)."""
+
+    def __init__(self, detector, angles: tuple[int, ...], iou: float = 0.5,
+                 merge: str = "best"):
+        if merge not in ROTATION_MERGES:
+            raise UsageError(f"rotation merge must be one of {', '.join(ROTATION_MERGES)}, "
+                             f"got {merge!r}")
+        self.detector, self.angles, self.iou, self.merge = detector, angles, iou, merge
         self.description = (f"{getattr(detector, 'description', type(detector).__name__)}, "
-                            f"rotations {','.join(map(str, angles))}")
+                            f"rotations {','.join(map(str, angles))}"
+                            + (", keypoints averaged" if merge == "average" else ""))
 
     def __call__(self, frames: list[np.ndarray]) -> list[FrameDetections]:
         import torch
-        from torchvision.ops import nms
+        from torchvision.ops import box_iou, nms
 
         per_angle = []
         for angle in self.angles:
@@ -248,9 +261,28 @@ class RotationTTA:
                                            np.zeros((0, 17, 3), np.float32)))
                 continue
             b, k = np.concatenate(boxes).astype(np.float32), np.concatenate(kps)
-            keep = nms(torch.as_tensor(b[:, :4]), torch.as_tensor(b[:, 4]), self.iou).numpy()
-            out.append(FrameDetections(b[keep], k[keep].astype(np.float32)))
+            tb = torch.as_tensor(b[:, :4])
+            keep = nms(tb, torch.as_tensor(b[:, 4]), self.iou).numpy()
+            merged = k[keep].astype(np.float32)
+            if self.merge == "average":
+                overlap = box_iou(tb[keep], tb).numpy() >= self.iou       # (kept, all)
+                for row, members in enumerate(overlap):
+                    merged[row] = average_keypoints(k[members])
+            out.append(FrameDetections(b[keep], merged))
         return out
+
+
+def average_keypoints(views: np.ndarray) -> np.ndarray:
+    """(V,17,3) one person's keypoints from V views -> (17,3): per joint, x,y weighted by the
+    views' confidences, and the highest of them, so a joint is kept where the best view alone
+    would keep it. A joint that no view sees keeps the first view's values."""
+    conf = np.clip(np.nan_to_num(views[..., 2]), 0.0, None)
+    total = conf.sum(0)
+    out = views[0].copy()
+    ok = total > 0
+    out[ok, :2] = (np.nan_to_num(views[:, ok, :2]) * conf[:, ok, None]).sum(0) / total[ok, None]
+    out[:, 2] = conf.max(0)
+    return out
 
 
 def build_detector(cfg, device: str, allow_download: bool):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..configs import config_hash
+from ..configs import config_hash, keyed_fields
 from ..console import log, track
 from ..errors import FinephysError, InputError, UsageError
 from ..models.detectors import build_detector
@@ -18,7 +18,8 @@ from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_
 from ..io.fingerprint import file_fingerprint
 from ..io.poses_h5 import PoseFileWriter
 from ..io.video import VideoInfo, probe, sample_indices, stream_frames
-from ..models.detectors import FrameDetections, RotationTTA, parse_rotations
+from ..models.detectors import ROTATION_MERGES, FrameDetections, RotationTTA, \
+    parse_rotations
 from ..skeleton import coco_to_h36m
 
 
@@ -35,6 +36,7 @@ class DetectConfig:
     interpolate_gaps: int = 0      # fill missing runs up to this many frames (0: off)
     decode_workers: int = 2        # decoding processes running ahead of the detector
     rotations: str = "0"           # test-time rotation angles (multiples of 90)
+    rotation_merge: str = "best"   # per person: the most confident angle, or the average
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -252,6 +254,9 @@ def check_detect_config(cfg: DetectConfig) -> None:
     if bad:
         raise UsageError(f"detect config: {', '.join(bad)} out of range (batch_size, imgsz >= "
                          "32, frames >= 1; conf, keypoint_conf in [0, 1])")
+    if cfg.rotation_merge not in ROTATION_MERGES:
+        raise UsageError(f"detect config: rotation_merge={cfg.rotation_merge!r} must be one of "
+                         f"{', '.join(ROTATION_MERGES)}")
 
 
 def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: str = "cpu",
@@ -264,11 +269,14 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
     items, shard_info = apply_shard(collect_inputs(inputs, VIDEO_EXTS), shard)
     out = shard_output_path(Path(output), shard)
     angles = parse_rotations(cfg.rotations)
+    if cfg.rotation_merge != "best" and len(angles) < 2:
+        raise UsageError(f"--rotation-merge {cfg.rotation_merge} merges the views of two or more "
+                         f"--rotations (e.g. 0,90,180,270), got {cfg.rotations!r}")
     detector = detector or build_detector(cfg, device, allow_download)
     if angles != (0,):
-        detector = RotationTTA(detector, angles)
+        detector = RotationTTA(detector, angles, merge=cfg.rotation_merge)
     described = getattr(detector, "description", type(detector).__name__)
-    chash = config_hash({**asdict(cfg), "weights": described})
+    chash = config_hash({**keyed_fields(cfg, {"rotation_merge": "best"}), "weights": described})
     with PoseFileWriter(out, format="finephys.pose2d", config={**asdict(cfg),
                         "weights": described}, config_hash=chash, overwrite=overwrite,
                         shard=shard_info, root_attrs={"detector_weights": described},

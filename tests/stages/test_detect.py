@@ -286,6 +286,79 @@ def test_rotations_map_keypoints_back_and_keep_the_confident_view():
         np.testing.assert_allclose(back, (11.5, 30.5))
 
 
+class _OffsetSpot(_BrightestSpot):
+    """_BrightestSpot whose keypoints land 1 px right of the spot in the frame it is given, so
+    each rotation errs in another direction of the original frame."""
+
+    def __call__(self, frames):
+        out = super().__call__(frames)
+        for d in out:
+            d.keypoints[..., 0] += 1.0
+        return out
+
+
+def test_rotation_average_weights_the_views_by_confidence():
+    from finephys_cli.models.detectors import RotationTTA
+
+    frame = np.zeros((40, 64, 3), np.uint8)
+    frame[30, 11, 0] = 255
+    frame[33, 11, 1] = 255                                  # upside down: 180° is confident
+    best, = RotationTTA(_OffsetSpot(), (0, 90, 180, 270))([frame])
+    np.testing.assert_allclose(best.keypoints[0, 0, :2], (10.5, 30.5), atol=1e-5)
+    avg, = RotationTTA(_OffsetSpot(), (0, 90, 180, 270), merge="average")([frame])
+    np.testing.assert_allclose(avg.boxes, best.boxes)     # the confident view's box
+    # The four 1 px errors cancel but for the weights: (0.9 − 0.2) / (0.9 + 3 × 0.2) of the
+    # 180° view's error is left, and the joint keeps the best view's confidence.
+    np.testing.assert_allclose(avg.keypoints[0, :, 0], 11.5 - 0.7 / 1.5, atol=1e-5)
+    np.testing.assert_allclose(avg.keypoints[0, :, 1], 30.5, atol=1e-5)
+    np.testing.assert_allclose(avg.keypoints[0, :, 2], 0.9, atol=1e-6)
+
+
+def test_average_keypoints_keeps_unseen_joints_unconfident():
+    from finephys_cli.models.detectors import average_keypoints
+
+    views = np.zeros((2, 17, 3), np.float32)
+    views[0, :, :2], views[1, :, :2] = (0.0, 0.0), (4.0, 8.0)
+    views[0, :, 2], views[1, :, 2] = 0.6, 0.2
+    views[:, 5, 2] = 0.0                                    # joint 5: no view sees it
+    views[1, 6] = np.nan                                    # joint 6: one view lost it
+    out = average_keypoints(views)
+    np.testing.assert_allclose(out[0], (1.0, 2.0, 0.6))
+    np.testing.assert_allclose(out[5], (0.0, 0.0, 0.0))
+    np.testing.assert_allclose(out[6], (0.0, 0.0, 0.6))
+
+
+def test_rotation_merge_needs_rotations(runner, synth_small, tmp_path):
+    res = runner.invoke(app, ["detect", str(synth_small[1]), "-o", str(tmp_path / "d.h5"),
+                              "--rotation-merge", "average", *FAST])
+    assert res.exit_code == 2 and "two or more" in res.stderr
+    res = runner.invoke(app, ["detect", str(synth_small[1]), "-o", str(tmp_path / "d.h5"),
+                              "--rotations", "0,180", "--set", "rotation_merge=mean", *FAST])
+    assert res.exit_code == 2 and "rotation_merge" in res.stderr
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_rotation_merge_is_keyed_only_when_averaging(runner, synth_small, tmp_path):
+    """Outputs made before rotation_merge existed keep their key; averaging is another key."""
+    import dataclasses
+
+    import h5py
+
+    from finephys_cli.configs import config_hash
+    from finephys_cli.stages.detect import DetectConfig
+
+    out = tmp_path / "d.h5"
+    args = ["detect", str(synth_small[1]), "-o", str(out), "--rotations", "0,180", *FAST]
+    assert runner.invoke(app, args).exit_code == 0
+    with h5py.File(out) as f:
+        stored, weights = f.attrs["config_hash"], f.attrs["detector_weights"]
+    old = dataclasses.asdict(DetectConfig(frames=6, imgsz=416, conf=0.05, rotations="0,180"))
+    del old["rotation_merge"]
+    assert stored == config_hash({**old, "weights": weights})
+    res = runner.invoke(app, [*args, "--rotation-merge", "average"])
+    assert res.exit_code != 0 and "another config" in res.stderr
+
+
 def test_rotations_option_is_validated(runner, synth_small, tmp_path):
     res = runner.invoke(app, ["detect", str(synth_small[1]), "-o", str(tmp_path / "d.h5"),
                               "--rotations", "0,45", *FAST])
