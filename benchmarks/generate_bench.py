@@ -24,10 +24,20 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def full_size_vae():
+    """The SD1.5 VAE (AutoencoderKL) at full size, random weights."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(block_out_channels=(128, 256, 512, 512),
+                         down_block_types=("DownEncoderBlock2D",) * 4,
+                         up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2,
+                         latent_channels=4, sample_size=512, scaling_factor=0.18215)
+
+
 def full_size_modules(folder: Path):
     """Random-weight SD1.5 parts at full size: (UNet2D, MotionAdapter v2, VAE, tokenizer, CLIP
     text encoder); the tokenizer's vocabulary is the class prompts' words."""
-    from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel
+    from diffusers import MotionAdapter, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     from finephys_cli.data.classes import load_classes
@@ -41,10 +51,7 @@ def full_size_modules(folder: Path):
         down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
         up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)
     adapter = MotionAdapter()          # diffusers' defaults are the v2 layout (453 M)
-    vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512),
-                        down_block_types=("DownEncoderBlock2D",) * 4,
-                        up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2,
-                        latent_channels=4, sample_size=512, scaling_factor=0.18215)
+    vae = full_size_vae()
     texts = [extend_with(c.label, c) for c in load_classes()]
     tok = CLIPTokenizer.from_pretrained(write_word_tokenizer(folder / "tok", texts))
     te = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072,

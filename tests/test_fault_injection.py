@@ -144,6 +144,13 @@ def test_killed_generate_keeps_finished_videos_and_redoes_the_rest(tmp_path, env
     for ref in sorted((tmp_path / "ref").glob("*.png")):
         np.testing.assert_array_equal(np.asarray(Image.open(cut / ref.name)),
                                       np.asarray(Image.open(ref)), err_msg=ref.name)
+    # The mp4 is lossy, and x264 gave another encoding of the same frames in two clean-clone
+    # CI runs, once on one thread (never reproduced on a dev machine), so the check
+    # is that each mp4 holds its own lossless strip: ≥ 20 dB (24 at CRF 18 for these noisy
+    # 64² frames, chroma-subsampled), where another video's strip gives about 12.
     for ref in sorted((tmp_path / "ref").glob("*.mp4")):
-        np.testing.assert_array_equal(read_frames(cut / ref.name)[0], read_frames(ref)[0],
-                                      err_msg=ref.name)
+        lossless = np.asarray(Image.open(ref.with_suffix(".png"))).astype(np.float64)
+        frames = read_frames(cut / ref.name)[0]
+        decoded = np.concatenate(list(frames), axis=1).astype(np.float64)
+        mse = np.mean((decoded - lossless[:, :decoded.shape[1]]) ** 2)
+        assert 10 * np.log10(255 ** 2 / max(mse, 1e-12)) >= 20, ref.name
