@@ -218,10 +218,11 @@ class RotationTTA:
     angles with NMS, so that the performer tracking sees one candidate per person.
 
     merge="best" keeps the most confident view of each person. merge="average" keeps that
-    view's box and replaces its keypoints by the per-joint confidence-weighted mean over every
-    view whose box overlaps it (IoU >= `iou`): the views' errors are partly independent, so
-    their mean is closer to the joint than the best view alone (measured in the detector
-    card)."""
+    view's box and confidences and replaces its keypoints by the per-joint confidence-weighted
+    mean over the views: from each other angle, the one box that overlaps it most (IoU > `iou`,
+    and more than any other kept box), so a second person in the same view (a spotter) is
+    never mixed in. The views' errors are partly independent, so their mean is closer to the
+    joint than one view (measured in the detector card)."""
 
     def __init__(self, detector, angles: tuple[int, ...], iou: float = 0.5,
                  merge: str = "best"):
@@ -245,8 +246,8 @@ class RotationTTA:
         out = []
         for i, frame in enumerate(frames):
             h, w = frame.shape[:2]
-            boxes, kps = [], []
-            for angle, dets in zip(self.angles, per_angle):
+            boxes, kps, views = [], [], []
+            for view, (angle, dets) in enumerate(zip(self.angles, per_angle)):
                 d = dets[i]
                 if not len(d.boxes):
                     continue
@@ -256,6 +257,7 @@ class RotationTTA:
                 kp = d.keypoints.copy()
                 kp[..., :2] = unrotate_points(kp[..., :2], angle, w, h)
                 kps.append(kp)
+                views.append(np.full(len(d.boxes), view))
             if not boxes:
                 out.append(FrameDetections(np.zeros((0, 5), np.float32),
                                            np.zeros((0, 17, 3), np.float32)))
@@ -265,23 +267,38 @@ class RotationTTA:
             keep = nms(tb, torch.as_tensor(b[:, 4]), self.iou).numpy()
             merged = k[keep].astype(np.float32)
             if self.merge == "average":
-                overlap = box_iou(tb[keep], tb).numpy() >= self.iou       # (kept, all)
-                for row, members in enumerate(overlap):
-                    merged[row] = average_keypoints(k[members])
+                merged = self._averaged(keep, box_iou(tb[keep], tb).numpy(),
+                                        np.concatenate(views), k)
             out.append(FrameDetections(b[keep], merged))
         return out
 
+    def _averaged(self, keep: np.ndarray, iou: np.ndarray, views: np.ndarray,
+                  keypoints: np.ndarray) -> np.ndarray:
+        """Each kept person's keypoints averaged with its matches in the other views. `iou` is
+        (kept, all boxes); a box goes to the kept box it overlaps most, at most one per view."""
+        owner = iou.argmax(0)
+        merged = keypoints[keep].astype(np.float32)
+        for row, kept in enumerate(keep):
+            members = [kept]
+            for view in set(views.tolist()) - {int(views[kept])}:
+                cand = np.flatnonzero((views == view) & (owner == row) & (iou[row] > self.iou))
+                if len(cand):
+                    members.append(int(cand[iou[row, cand].argmax()]))
+            merged[row] = average_keypoints(keypoints[members])
+        return merged
+
 
 def average_keypoints(views: np.ndarray) -> np.ndarray:
-    """(V,17,3) one person's keypoints from V views -> (17,3): per joint, x,y weighted by the
-    views' confidences, and the highest of them, so a joint is kept where the best view alone
-    would keep it. A joint that no view sees keeps the first view's values."""
+    """(V,17,3) one person's keypoints, the kept view first -> (17,3): per joint, x,y weighted
+    by the views' confidences (a view that lost the joint, NaN x,y, has no weight), with the
+    kept view's confidence, so a joint is kept exactly where the kept view alone would keep it.
+    A joint that no view sees keeps the kept view's values."""
     conf = np.clip(np.nan_to_num(views[..., 2]), 0.0, None)
+    conf = np.where(np.isfinite(views[..., :2]).all(-1), conf, 0.0)
     total = conf.sum(0)
     out = views[0].copy()
     ok = total > 0
     out[ok, :2] = (np.nan_to_num(views[:, ok, :2]) * conf[:, ok, None]).sum(0) / total[ok, None]
-    out[:, 2] = conf.max(0)
     return out
 
 

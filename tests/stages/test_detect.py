@@ -314,18 +314,60 @@ def test_rotation_average_weights_the_views_by_confidence():
     np.testing.assert_allclose(avg.keypoints[0, :, 2], 0.9, atol=1e-6)
 
 
-def test_average_keypoints_keeps_unseen_joints_unconfident():
+def test_average_keypoints_ignores_lost_joints_and_keeps_the_kept_views_confidence():
     from finephys_cli.models.detectors import average_keypoints
 
     views = np.zeros((2, 17, 3), np.float32)
     views[0, :, :2], views[1, :, :2] = (0.0, 0.0), (4.0, 8.0)
-    views[0, :, 2], views[1, :, 2] = 0.6, 0.2
+    views[0, :, 2], views[1, :, 2] = 0.2, 0.6
     views[:, 5, 2] = 0.0                                    # joint 5: no view sees it
-    views[1, 6] = np.nan                                    # joint 6: one view lost it
+    views[0, 6, :2] = (2.0, 2.0)
+    views[1, 6, :2] = np.nan                                # joint 6: view 1 lost it
     out = average_keypoints(views)
-    np.testing.assert_allclose(out[0], (1.0, 2.0, 0.6))
+    np.testing.assert_allclose(out[0], (3.0, 6.0, 0.2))    # weights 0.2 / 0.6; view 0's conf
     np.testing.assert_allclose(out[5], (0.0, 0.0, 0.0))
-    np.testing.assert_allclose(out[6], (0.0, 0.0, 0.6))
+    np.testing.assert_allclose(out[6], (2.0, 2.0, 0.2))
+
+
+class _ScriptedViews:
+    """A stand-in detector that returns the next scripted FrameDetections on each call (one
+    call per angle)."""
+
+    def __init__(self, per_call):
+        self.per_call = list(per_call)
+
+    def __call__(self, frames):
+        return [self.per_call.pop(0)]
+
+
+def _person(box, x, conf, score):
+    kp = np.zeros((1, 17, 3), np.float32)
+    kp[0, :, 0], kp[0, :, 1], kp[0, :, 2] = x, 30.0, conf
+    return np.array([[*box, score]], np.float32), kp
+
+
+def test_rotation_average_never_mixes_in_a_second_person():
+    """A spotter overlapping the gymnast in the same view (IoU 0.67) must not be averaged
+    into her; the gymnast seen from 180° must be."""
+    from finephys_cli.models.detectors import RotationTTA
+
+    w = h = 64
+    gym_box, gym_kp = _person((10, 10, 30, 50), 20.0, 0.9, 0.9)
+    spot_box, spot_kp = _person((14, 10, 34, 50), 28.0, 0.8, 0.7)
+    upright = FrameDetections(np.concatenate([gym_box, spot_box]),
+                              np.concatenate([gym_kp, spot_kp]))
+    # the gymnast in the frame turned 180°: x -> w - x, y -> h - y; her joints 1 px right
+    turned_box, turned_kp = _person((w - 30, h - 50, w - 10, h - 10), w - 21.0, 0.6, 0.5)
+    turned_kp[..., 1] = h - 30.0
+    frame = np.zeros((h, w, 3), np.uint8)
+    scripted = [upright, FrameDetections(turned_box, turned_kp)]
+    best, = RotationTTA(_ScriptedViews(scripted), (0, 180))([frame])
+    assert len(best.boxes) == 1                             # NMS drops the spotter
+    avg, = RotationTTA(_ScriptedViews(scripted), (0, 180), merge="average")([frame])
+    np.testing.assert_allclose(avg.boxes, best.boxes)
+    np.testing.assert_allclose(avg.keypoints[0, :, 0], (0.9 * 20 + 0.6 * 21) / 1.5, atol=1e-4)
+    np.testing.assert_allclose(avg.keypoints[0, :, 1], 30.0, atol=1e-4)
+    np.testing.assert_allclose(avg.keypoints[0, :, 2], 0.9)
 
 
 def test_rotation_merge_needs_rotations(runner, synth_small, tmp_path):
