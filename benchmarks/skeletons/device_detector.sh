@@ -12,6 +12,9 @@
 # hum mqfx tuma tumb of make_renders.sh, plus the validation videos as val/videos):
 #   BASE=<renders detector v0.1> STOCK_SETS="tuma tumb" \
 #       bash benchmarks/skeletons/device_detector.sh DATA OUT 5.2
+# DETECT_ARGS (e.g. "--rotations 0,90,180,270 --rotation-merge average") go to every detect
+# call of the new model (not the stock one, which averaging makes worse), so the training
+# renders can be re-detected the way the validation set is.
 # Detection on the GPU ran at only ~75 frames/s (one process, OpenCV decoding): that call hit
 # the 10-minute limit after hum, mqfx and tuma, and tumb and val were detected on the CPU.
 set -euo pipefail
@@ -31,7 +34,8 @@ cp "$run/model-best.pt" "$run/model-best.json" "$run/yolo/results.csv" "$out/"
 for dir in "$data"/*/videos; do
   name=$(basename "$(dirname "$dir")")
   ${PYTHON:-python3} -m finephys_cli detect "$dir" -o "$out/${name}_det_renders.h5" \
-    --model "$run/model-best.pt" --frames all --reader opencv --device "${DEVICE:-cuda}" --progress none
+    --model "$run/model-best.pt" --frames all --reader opencv --device "${DEVICE:-cuda}" --progress none \
+    ${DETECT_ARGS:-}
   case " ${STOCK_SETS:-} " in *" $name "*)
     ${PYTHON:-python3} -m finephys_cli detect "$dir" -o "$out/${name}_det_stock.h5" \
       --frames all --reader opencv --device "${DEVICE:-cuda}" --progress none;; esac
