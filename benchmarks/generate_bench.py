@@ -251,8 +251,9 @@ def run_config(name: str, comps, enc, args, settings, pose, reference=None) -> d
     if args.profile:
         out["profile"] = profile_call(run, args.profile_top)
     if reference is not None:
-        mse = float(np.mean((frames[0].astype(np.float64) - reference.astype(np.float64)) ** 2))
-        out["psnr_vs_eager_db"] = 10 * np.log10(255 ** 2 / max(mse, 1e-12))
+        from finephys_cli.metrics.image import psnr_uint8
+
+        out["psnr_vs_eager_db"] = psnr_uint8(frames[0], reference)
     if mode and ours.slot is not None:      # the next config installs its own hooks
         ours.slot.remove()
     print(name, json.dumps({k: v for k, v in out.items() if k != "raw_s"}), file=sys.stderr,

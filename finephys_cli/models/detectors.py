@@ -265,10 +265,9 @@ class RotationTTA:
             b, k = np.concatenate(boxes).astype(np.float32), np.concatenate(kps)
             tb = torch.as_tensor(b[:, :4])
             keep = nms(tb, torch.as_tensor(b[:, 4]), self.iou).numpy()
-            merged = k[keep].astype(np.float32)
-            if self.merge == "average":
-                merged = self._averaged(keep, box_iou(tb[keep], tb).numpy(),
-                                        np.concatenate(views), k)
+            merged = (self._averaged(keep, box_iou(tb[keep], tb).numpy(),
+                                     np.concatenate(views), k)
+                      if self.merge == "average" else k[keep].astype(np.float32))
             out.append(FrameDetections(b[keep], merged))
         return out
 
@@ -277,10 +276,11 @@ class RotationTTA:
         """Each kept person's keypoints averaged with its matches in the other views. `iou` is
         (kept, all boxes); a box goes to the kept box it overlaps most, at most one per view."""
         owner = iou.argmax(0)
+        all_views = set(views.tolist())
         merged = keypoints[keep].astype(np.float32)
         for row, kept in enumerate(keep):
             members = [kept]
-            for view in set(views.tolist()) - {int(views[kept])}:
+            for view in all_views - {int(views[kept])}:
                 cand = np.flatnonzero((views == view) & (owner == row) & (iou[row] > self.iou))
                 if len(cand):
                     members.append(int(cand[iou[row, cand].argmax()]))

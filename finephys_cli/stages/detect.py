@@ -257,6 +257,9 @@ def check_detect_config(cfg: DetectConfig) -> None:
     if cfg.rotation_merge not in ROTATION_MERGES:
         raise UsageError(f"detect config: rotation_merge={cfg.rotation_merge!r} must be one of "
                          f"{', '.join(ROTATION_MERGES)}")
+    if cfg.rotation_merge != "best" and len(parse_rotations(cfg.rotations)) < 2:
+        raise UsageError(f"--rotation-merge {cfg.rotation_merge} merges the views of two or more "
+                         f"--rotations (e.g. 0,90,180,270), got {cfg.rotations!r}")
 
 
 def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: str = "cpu",
@@ -269,9 +272,6 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
     items, shard_info = apply_shard(collect_inputs(inputs, VIDEO_EXTS), shard)
     out = shard_output_path(Path(output), shard)
     angles = parse_rotations(cfg.rotations)
-    if cfg.rotation_merge != "best" and len(angles) < 2:
-        raise UsageError(f"--rotation-merge {cfg.rotation_merge} merges the views of two or more "
-                         f"--rotations (e.g. 0,90,180,270), got {cfg.rotations!r}")
     detector = detector or build_detector(cfg, device, allow_download)
     if angles != (0,):
         detector = RotationTTA(detector, angles, merge=cfg.rotation_merge)

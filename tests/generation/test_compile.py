@@ -10,6 +10,7 @@ import torch
 from finephys_cli.generation.components import build_tiny, load_components
 from finephys_cli.generation.encoder import HeatmapEncoder, HeatmapEncoderConfig
 from finephys_cli.generation.pipeline import FinePhysPipeline, SampleSettings
+from finephys_cli.metrics.image import psnr_uint8
 
 SETTINGS = SampleSettings(steps=2, frames=4, size=64)
 
@@ -45,23 +46,18 @@ def _pose(seed):
     return rng.uniform(8, 56, (4, 17, 2)), np.ones((4, 17))
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255 ** 2 / max(mse, 1e-12))
-
-
 def _check(parts, backend, device="cpu", dtype=torch.float32, min_psnr=40.0, scope="unet",
            settings=SETTINGS):
     eager = _pipe(parts, device, dtype)(["salto"], [0], settings, poses=[_pose(0)])
     compiled = _pipe(parts, device, dtype)
     compiled.compile(backend=backend, scope=scope)
     first = compiled(["salto"], [0], settings, poses=[_pose(0)])
-    assert psnr(first, eager) > min_psnr
+    assert psnr_uint8(first, eager) > min_psnr
     # Another prompt, seed and skeleton reuse the graphs: the hooks read a PoseSlot, and the
     # step cache one bool.
     with torch._dynamo.config.patch(error_on_recompile=True):
         other = compiled(["leap"], [1], settings, poses=[_pose(1)])
-    assert psnr(other, first) < 30          # a different video, not a stale one
+    assert psnr_uint8(other, first) < 30          # a different video, not a stale one
     return first
 
 
