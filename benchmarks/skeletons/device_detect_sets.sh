@@ -4,9 +4,10 @@
 # shards at once, then `finephys merge`.
 #   bash benchmarks/skeletons/device_detect_sets.sh VIDEOS OUT
 # VIDEOS/SET/ holds each set's videos. OUT receives detections.tar with SET_det_renders.h5 (the
-# bundled renders detector with RENDERS_ARGS, default the averaged rotations) and, for the sets
-# in STOCK_SETS (default all), SET_det_stock.h5 (the bundled yolo11n-pose, one pass: averaging
-# makes the stock detector worse), and times.txt. pack_lift_pairs.py pairs them with the truth
+# detector MODEL, default the bundled renders detector, with RENDERS_ARGS, default the averaged
+# rotations) and, for the sets in STOCK_SETS (unset: all; empty: none), SET_det_stock.h5 (the
+# bundled yolo11n-pose, one pass: averaging makes the stock detector worse), and times.txt
+# (appended to). pack_lift_pairs.py pairs them with the truth
 # for device_d.sh. Checked on the CPU only (DEVICE=cpu SHARDS=2, two validation videos: both
 # detectors, merged, 77 frames); not yet run on the device. The sets planned for it (session 14):
 #   tc=crawl,dance_a,dance_b,getup_facedown,getup_faceup,punch,run,spin,walk
@@ -18,7 +19,8 @@
 #   bash benchmarks/skeletons/device_detect_sets.sh V OUT
 set -euo pipefail
 videos=${1:?VIDEOS}; out=${2:?OUT}; shards=${SHARDS:-4}
-renders_args=${RENDERS_ARGS:---rotations 0,90,180,270 --rotation-merge average}
+renders_args=${RENDERS_ARGS---rotations 0,90,180,270 --rotation-merge average}
+model=${MODEL:-renders}
 work=${WORK:-/tmp/dets}; mkdir -p "$work/shards" "$work/sets"
 fp() { OMP_NUM_THREADS=1 ${PYTHON:-python3} -m finephys_cli "$@"; }
 common=(--frames all --reader opencv --device "${DEVICE:-cuda}" --progress none)
@@ -28,15 +30,15 @@ for dir in "$videos"/*/; do
   name=$(basename "$dir")
   for ((i = 0; i < shards; i++)); do
     # shellcheck disable=SC2086  # RENDERS_ARGS is a list of options
-    fp detect "$dir" -o "$work/shards/${name}_renders_$i.h5" --model renders $renders_args \
+    fp detect "$dir" -o "$work/shards/${name}_renders_$i.h5" --model "$model" $renders_args \
       "${common[@]}" --shard "$i/$shards" 2> "$work/shards/${name}_renders_$i.log" & pids+=($!)
-    case " ${STOCK_SETS:-$name} " in *" $name "*)
+    case " ${STOCK_SETS-$name} " in *" $name "*)
       fp detect "$dir" -o "$work/shards/${name}_stock_$i.h5" "${common[@]}" --shard "$i/$shards" \
         2> "$work/shards/${name}_stock_$i.log" & pids+=($!);; esac
   done
 done
 failed=0; for p in "${pids[@]}"; do wait "$p" || failed=1; done
-echo "detect: $(awk "BEGIN{print $EPOCHREALTIME - $s}") s, ${#pids[@]} processes" | tee "$out/times.txt"
+echo "detect: $(awk "BEGIN{print $EPOCHREALTIME - $s}") s, ${#pids[@]} processes" | tee -a "$out/times.txt"
 [ "$failed" = 0 ] || { tail -n 5 "$work"/shards/*.log >&2; exit 1; }
 for dir in "$videos"/*/; do
   name=$(basename "$dir")

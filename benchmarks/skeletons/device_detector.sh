@@ -15,8 +15,9 @@
 # DETECT_ARGS (e.g. "--rotations 0,90,180,270 --rotation-merge average") go to every detect
 # call of the new model (not the stock one, which averaging makes worse), so the training
 # renders can be re-detected the way the validation set is.
-# Detection on the GPU ran at only ~75 frames/s (one process, OpenCV decoding): that call hit
-# the 10-minute limit after hum, mqfx and tuma, and tumb and val were detected on the CPU.
+# Detection runs through device_detect_sets.sh (shards in parallel): one process with OpenCV
+# decoding ran at only ~75 frames/s, and that call hit the 10-minute limit after hum, mqfx and
+# tuma (tumb and val were detected on the CPU).
 set -euo pipefail
 data=${1:?DATA}; out=${2:?OUT}; minutes=${3:-6}
 work=${WORK:-/tmp/dtw}; mkdir -p "$work"
@@ -31,15 +32,8 @@ ${PYTHON:-python3} -m finephys_cli train-detector "${sets[@]}" --runs "$work/run
 echo "train-detector: $(awk "BEGIN{print $EPOCHREALTIME - $s}") s" | tee "$out/times.txt"
 run=$work/runs/train-detector/renders
 cp "$run/model-best.pt" "$run/model-best.json" "$run/yolo/results.csv" "$out/"
-for dir in "$data"/*/videos; do
-  name=$(basename "$(dirname "$dir")")
-  ${PYTHON:-python3} -m finephys_cli detect "$dir" -o "$out/${name}_det_renders.h5" \
-    --model "$run/model-best.pt" --frames all --reader opencv --device "${DEVICE:-cuda}" --progress none \
-    ${DETECT_ARGS:-}
-  case " ${STOCK_SETS:-} " in *" $name "*)
-    ${PYTHON:-python3} -m finephys_cli detect "$dir" -o "$out/${name}_det_stock.h5" \
-      --frames all --reader opencv --device "${DEVICE:-cuda}" --progress none;; esac
-done
-echo "detect: $(awk "BEGIN{print $EPOCHREALTIME - $s}") s" | tee -a "$out/times.txt"
-# the device returns at most 8 files: the detections travel as one tar
-(cd "$out" && tar -cf detections.tar ./*_det_*.h5 && rm ./*_det_*.h5)
+# detection as the validation set is detected, in parallel shards: VIDEOS/<name> -> DATA/<name>/videos
+mkdir -p "$work/videos"
+for dir in "$data"/*/videos; do ln -sfn "$(realpath "$dir")" "$work/videos/$(basename "$(dirname "$dir")")"; done
+MODEL="$run/model-best.pt" RENDERS_ARGS="${DETECT_ARGS:-}" STOCK_SETS="${STOCK_SETS:-}" \
+  WORK="$work/detect" bash "$(dirname "$0")/device_detect_sets.sh" "$work/videos" "$out"
