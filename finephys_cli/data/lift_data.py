@@ -170,6 +170,15 @@ def load_training_clips(specs: list[str], allow_reserved: bool = False, seed: in
             clips += read_pose_file(Path(det), allow_reserved, truth=Path(truth))
         else:
             clips += read_pose_file(Path(spec), allow_reserved)
+    # A video where the detector found nobody has no root to normalise by: its target would
+    # be all NaN, and one such clip in the validation share made every validation NaN.
+    empty = [c.video_id for c in clips if np.isnan(c.kp2d).all()]
+    if empty:
+        from ..console import log
+
+        log.warning("skipping %d training clip(s) without any detected 2D: %s", len(empty),
+                    ", ".join(empty[:5]) + (" ..." if len(empty) > 5 else ""))
+        clips = [c for c in clips if not np.isnan(c.kp2d).all()]
     if not clips:
         raise InputError("no training clips found in --data")
     return clips

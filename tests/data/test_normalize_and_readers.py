@@ -3,7 +3,7 @@ import pytest
 
 from finephys_cli.data.camera import look_at, project_points
 from finephys_cli.data.h36m import decompose_projection, dlt_camera
-from finephys_cli.data.lift_data import (clip_windows,
+from finephys_cli.data.lift_data import (clip_windows, load_training_clips,
                                          read_amass_joints, read_h36m_npz, read_pose_file,
                                          smpl_to_h36m)
 from finephys_cli.data.normalize import (denormalize_2d, normalize_2d,
@@ -109,3 +109,23 @@ def test_paired_truth_with_reserved_clips_is_refused_for_training(synth_small, t
         h5.attrs["contains_reserved"] = True
     with pytest.raises(InputError, match="reserved"):
         read_pose_file(synth_small[0], truth=truth)
+
+
+def test_training_skips_a_video_without_any_detection(synth_small, tmp_path):
+    """Bug: a paired detect file with a video where nobody was found gave that clip an
+    all-NaN target (no root to normalise by), so every validation that held it was NaN and no
+    best checkpoint was ever written."""
+    import shutil
+
+    import h5py
+
+    from finephys_cli.data.lift_data import windows_of
+
+    det = tmp_path / "det.h5"
+    shutil.copy(synth_small[0], det)
+    with h5py.File(det, "a") as h5:
+        vids = list(h5["videos"])
+        h5["videos"][vids[0]]["keypoints2d"][...] = np.nan
+    clips = load_training_clips([f"{det}+{synth_small[0]}"])
+    assert [c.video_id for c in clips] == vids[1:]
+    assert np.isfinite(windows_of(clips, 16, 8)["target"]).all()
