@@ -16,6 +16,8 @@
 # ends (as device_d.tar.xz.aa, .ab, ...: cat them), so a call cut short still returns what
 # finished. LIFTER=folder skips the lift fine-tuning and uses that lifter; MLP=0 skips the MLP;
 # VELOCITY_WEIGHTS= (empty) skips PhysNet, so VELOCITY_WEIGHTS= MLP=0 fine-tunes the lifter only.
+# LIFT_STEPS, PHYS_STEPS and FT_STEPS (default 1600, 3000, 1500) are the cosine schedules' lengths:
+# set them to what the time limits allow, so that a schedule ends instead of being cut.
 # MLP_VELOCITY_WEIGHT=λ_v and MLP_FINETUNE=1 train the MLP like PhysNet (λ_v, then eq. 20).
 # STOCK_VIDEOS=DIR runs the bundled yolo11n-pose on each DIR/SET/ of videos first (opencv
 # reader), so its SET_det_stock.h5 pairs with SET_truth.h5 like the packed detections. v0.5
@@ -25,6 +27,7 @@
 set -uo pipefail
 shopt -s nullglob
 data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
+phys_steps=${PHYS_STEPS:-3000}; ft_steps=${FT_STEPS:-1500}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
 work=${WORK:-/tmp/skd}; mkdir -p "$work/runs" "$work/bundle"
 t0=$(date +%s); stamp() { echo "$1 at $(( $(date +%s) - t0 )) s" | tee -a "$work/bundle/times.log"; }
@@ -77,11 +80,11 @@ phys() {  # name init extra...
 }
 for seed in 0 1 2; do
   for vw in ${VELOCITY_WEIGHTS-0 1 4}; do
-    phys "pre_v${vw}_seed$seed" "${PHYS_INIT:-finephys_cli/assets/physnet}" "${threed[@]}" --steps 3000 \
+    phys "pre_v${vw}_seed$seed" "${PHYS_INIT:-finephys_cli/assets/physnet}" "${threed[@]}" --steps "$phys_steps" \
       --set "time_limit_s=$phys_s" --set "seed=$seed" --set "velocity_weight=$vw" &
   done
   [ "${MLP:-1}" != 0 ] && phys "mlp_seed$seed" "${MLP_INIT:-finephys_cli/assets/physnet_mlp}" "${threed[@]}" --model-type mlp \
-    --steps 3000 --set "time_limit_s=$phys_s" --set "seed=$seed" \
+    --steps "$phys_steps" --set "time_limit_s=$phys_s" --set "seed=$seed" \
     --set "velocity_weight=${MLP_VELOCITY_WEIGHT:-0}" &
 done
 wait
@@ -96,13 +99,13 @@ for seed in 0 1 2; do
   for vw in ${VELOCITY_WEIGHTS-0 1 4}; do
     init="$work/runs/train-physnet/pre_v${vw}_seed$seed/model-best"
     [ -d "$init" ] || continue
-    phys "ft_v${vw}_seed$seed" "$init" "${twod[@]}" --stage finetune --steps 1500 \
+    phys "ft_v${vw}_seed$seed" "$init" "${twod[@]}" --stage finetune --steps "$ft_steps" \
       --set "time_limit_s=$ft_s" --set "seed=$seed" --set "velocity_weight=$vw" \
       --set "anchor_data=[$anchor]" &
   done
   init="$work/runs/train-physnet/mlp_seed$seed/model-best"
   [ "${MLP_FINETUNE:-0}" != 0 ] && [ -d "$init" ] && phys "ft_mlp_seed$seed" "$init" "${twod[@]}" --model-type mlp \
-    --stage finetune --steps 1500 --set "time_limit_s=$ft_s" --set "seed=$seed" \
+    --stage finetune --steps "$ft_steps" --set "time_limit_s=$ft_s" --set "seed=$seed" \
     --set "velocity_weight=${MLP_VELOCITY_WEIGHT:-0}" --set "anchor_data=[$anchor]" &
 done
 wait
