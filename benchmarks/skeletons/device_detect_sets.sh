@@ -8,14 +8,16 @@
 # rotations) and, for the sets in STOCK_SETS (unset: all; empty: none), SET_det_stock.h5 (the
 # bundled yolo11n-pose, one pass: averaging makes the stock detector worse), and times.txt
 # (appended to). pack_lift_pairs.py pairs them with the truth
-# for device_d.sh. Checked on the CPU only (DEVICE=cpu SHARDS=2, two validation videos: both
-# detectors, merged, 77 frames); not yet run on the device. The sets planned for it (session 14):
+# for device_d.sh. On one H200 (session 16) the four sets below plus the 9 validation videos
+# (187 videos) took 110.8 s in 32 processes; they made lifter v0.6:
 #   tc=crawl,dance_a,dance_b,getup_facedown,getup_faceup,punch,run,spin,walk
 #   finephys synth --motion deepmimic --clips $tc --per-class 8 --seed 650 --tumble 1 \
 #       --mannequin humanoid --videos V/tum -o tum_truth.h5            (72 videos)
 #   finephys synth --motion deepmimic --clips $tc --per-class 4 --seed 660 \
 #       --mannequin humanoid --videos V/hum -o hum_truth.h5            (36 videos)
 #   finephys synth --per-class 2 --seed 670 --videos V/mqfx -o mqfx_truth.h5   (70 videos)
+#   finephys synth --motion deepmimic --clips roll,kick,jump --per-class 3 --seed 500 \
+#       --mannequin humanoid --videos V/val -o val_truth.h5            (the validation set)
 #   bash benchmarks/skeletons/device_detect_sets.sh V OUT
 set -euo pipefail
 videos=${1:?VIDEOS}; out=${2:?OUT}; shards=${SHARDS:-4}
