@@ -8,8 +8,8 @@
 # rotations) and, for the sets in STOCK_SETS (unset: all; empty: none), SET_det_stock.h5 (the
 # bundled yolo11n-pose, one pass: averaging makes the stock detector worse), and times.txt
 # (appended to). pack_lift_pairs.py pairs them with the truth
-# for device_d.sh. On one H200 (session 16) the four sets below plus the 9 validation videos
-# (187 videos) took 110.8 s in 32 processes; they made lifter v0.6:
+# for device_d.sh. On one H200 (session 16) the three training sets below and the validation set
+# (187 videos) took 110.8 s in 32 processes; the training sets made lifter v0.6:
 #   tc=crawl,dance_a,dance_b,getup_facedown,getup_faceup,punch,run,spin,walk
 #   finephys synth --motion deepmimic --clips $tc --per-class 8 --seed 650 --tumble 1 \
 #       --mannequin humanoid --videos V/tum -o tum_truth.h5            (72 videos)
