@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InputError
 from .deepmimic import refuse_reserved
 from .h36m import read_h36m_sequences
-from .normalize import image_aligned_3d, normalize_2d, normalize_3d
+from .normalize import image_aligned_3d, normalize_2d, normalize_3d, root_track
 from ..io.poses_h5 import POSE2D_FORMATS, PoseFile
 
 
@@ -170,15 +170,18 @@ def load_training_clips(specs: list[str], allow_reserved: bool = False, seed: in
             clips += read_pose_file(Path(det), allow_reserved, truth=Path(truth))
         else:
             clips += read_pose_file(Path(spec), allow_reserved)
-    # A video where the detector found nobody has no root to normalise by: its target would
-    # be all NaN, and one such clip in the validation share made every validation NaN.
-    empty = [c.video_id for c in clips if np.isnan(c.kp2d).all()]
-    if empty:
+    # A video where the detector never found the pelvis or a hip (nobody at all, or a body cut
+    # off at the waist) has no root to normalise by: its target would be all NaN, and one such
+    # clip in the validation share made every validation NaN.
+    # Per clip, not per video id: the other detector's 2D of the same video may be fine.
+    rooted = [not np.isnan(root_track(c.kp2d)).all() for c in clips]
+    if not all(rooted):
         from ..console import log
 
-        log.warning("skipping %d training clip(s) without any detected 2D: %s", len(empty),
-                    ", ".join(empty[:5]) + (" ..." if len(empty) > 5 else ""))
-        clips = [c for c in clips if not np.isnan(c.kp2d).all()]
+        names = [c.video_id for c, ok in zip(clips, rooted) if not ok]
+        log.warning("skipping %d training clip(s) without a detected pelvis or hip: %s",
+                    len(names), ", ".join(names[:5]) + (" ..." if len(names) > 5 else ""))
+        clips = [c for c, ok in zip(clips, rooted) if ok]
     if not clips:
         raise InputError("no training clips found in --data")
     return clips

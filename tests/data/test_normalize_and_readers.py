@@ -114,18 +114,22 @@ def test_paired_truth_with_reserved_clips_is_refused_for_training(synth_small, t
 def test_training_skips_a_video_without_any_detection(synth_small, tmp_path):
     """Bug: a paired detect file with a video where nobody was found gave that clip an
     all-NaN target (no root to normalise by), so every validation that held it was NaN and no
-    best checkpoint was ever written."""
+    best checkpoint was ever written. A body whose pelvis and hips are never found is the same
+    case. Only that file's clip is skipped: the same video in another file stays."""
     import shutil
 
     import h5py
 
     from finephys_cli.data.lift_data import windows_of
 
-    det = tmp_path / "det.h5"
-    shutil.copy(synth_small[0], det)
-    with h5py.File(det, "a") as h5:
+    nobody, no_hips = tmp_path / "nobody.h5", tmp_path / "no_hips.h5"
+    for det in (nobody, no_hips):
+        shutil.copy(synth_small[0], det)
+    with h5py.File(nobody, "a") as h5:
         vids = list(h5["videos"])
         h5["videos"][vids[0]]["keypoints2d"][...] = np.nan
-    clips = load_training_clips([f"{det}+{synth_small[0]}"])
-    assert [c.video_id for c in clips] == vids[1:]
+    with h5py.File(no_hips, "a") as h5:
+        h5["videos"][vids[1]]["keypoints2d"][:, [0, 1, 4]] = np.nan     # pelvis and hips
+    clips = load_training_clips([f"{det}+{synth_small[0]}" for det in (nobody, no_hips)])
+    assert [c.video_id for c in clips] == [vids[1], vids[0]]
     assert np.isfinite(windows_of(clips, 16, 8)["target"]).all()
