@@ -23,7 +23,8 @@ set -euo pipefail
 videos=${1:?VIDEOS}; out=${2:?OUT}; shards=${SHARDS:-4}
 renders_args=${RENDERS_ARGS---rotations 0,90,180,270 --rotation-merge average}
 model=${MODEL:-renders}
-work=${WORK:-/tmp/dets}; mkdir -p "$work/shards" "$work/sets"
+mkdir -p "$out" && out=$(cd "$out" && pwd)   # the tar below runs in another directory
+work=${WORK:-/tmp/dets}; rm -rf "$work/shards" "$work/sets"; mkdir -p "$work/shards" "$work/sets"
 fp() { OMP_NUM_THREADS=1 ${PYTHON:-python3} -m finephys_cli "$@"; }
 common=(--frames all --reader opencv --device "${DEVICE:-cuda}" --progress none)
 s=$EPOCHREALTIME

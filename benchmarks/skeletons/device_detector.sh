@@ -6,8 +6,9 @@
 # its card and Ultralytics' results.csv.
 # BASE=model.pt starts from that model (default: the bundled yolo11n-pose). After training,
 # every DATA/<name>/videos folder (training sets and any folder without a truth.h5, e.g. the
-# validation videos) is detected with the new model into OUT/<name>_det_renders.h5, and with
-# the bundled yolo11n-pose into OUT/<name>_det_stock.h5 for the names in STOCK_SETS.
+# validation videos) is detected with the new model into <name>_det_renders.h5, and with
+# the bundled yolo11n-pose into <name>_det_stock.h5 for the names in STOCK_SETS, all in
+# OUT/detections.tar.
 # The renders detector v0.2 came from (session 10; DATA = pack_detector_data.py of the sets
 # hum mqfx tuma tumb of make_renders.sh, plus the validation videos as val/videos):
 #   BASE=<renders detector v0.1> STOCK_SETS="tuma tumb" \
@@ -33,7 +34,7 @@ echo "train-detector: $(awk "BEGIN{print $EPOCHREALTIME - $s}") s" | tee "$out/t
 run=$work/runs/train-detector/renders
 cp "$run/model-best.pt" "$run/model-best.json" "$run/yolo/results.csv" "$out/"
 # detection as the validation set is detected, in parallel shards: VIDEOS/<name> -> DATA/<name>/videos
-mkdir -p "$work/videos"
+rm -rf "$work/videos" && mkdir -p "$work/videos"
 for dir in "$data"/*/videos; do ln -sfn "$(realpath "$dir")" "$work/videos/$(basename "$(dirname "$dir")")"; done
 MODEL="$run/model-best.pt" RENDERS_ARGS="${DETECT_ARGS:-}" STOCK_SETS="${STOCK_SETS:-}" \
   WORK="$work/detect" bash "$(dirname "$0")/device_detect_sets.sh" "$work/videos" "$out"
