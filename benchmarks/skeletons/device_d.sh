@@ -24,6 +24,11 @@
 # (session 11) came from one call:
 #   STOCK_VIDEOS=.carry/videos MLP_VELOCITY_WEIGHT=16 MLP_FINETUNE=1 VELOCITY_WEIGHTS=16 \
 #       bash benchmarks/skeletons/device_d.sh .carry OUT 100 105 55
+# Lifter v0.7 (session 16; DATA from device_detect_sets.sh + pack_lift_pairs.py) came from two:
+#   LIFT_STEPS=2800 PHYS_STEPS=1100 FT_STEPS=340 MLP_VELOCITY_WEIGHT=16 MLP_FINETUNE=1 \
+#       VELOCITY_WEIGHTS=16 bash benchmarks/skeletons/device_d.sh DATA OUT 200 110 60   (v0.6)
+#   LIFT_INIT=<v0.6> LIFT_STEPS=3300 VELOCITY_WEIGHTS= MLP=0 \
+#       bash benchmarks/skeletons/device_d.sh DATA OUT 230 0 0                          (v0.7)
 set -uo pipefail
 shopt -s nullglob
 data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
