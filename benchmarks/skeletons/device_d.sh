@@ -32,7 +32,7 @@
 set -uo pipefail
 shopt -s nullglob
 data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
-phys_steps=${PHYS_STEPS:-3000}; ft_steps=${FT_STEPS:-1500}
+lift_steps=${LIFT_STEPS:-1600}; phys_steps=${PHYS_STEPS:-3000}; ft_steps=${FT_STEPS:-1500}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
 work=${WORK:-/tmp/skd}; mkdir -p "$work/runs" "$work/bundle"
 t0=$(date +%s); stamp() { echo "$1 at $(( $(date +%s) - t0 )) s" | tee -a "$work/bundle/times.log"; }
@@ -68,7 +68,7 @@ common=(--runs "$work/runs" --batch-size 256 --device "${DEVICE:-cuda}" --progre
 if [ -n "${LIFTER:-}" ]; then
   lifter=$LIFTER    # a lifter given: no lift fine-tuning
 else
-  fp train-lift "${threed[@]}" "${common[@]}" --name lift_ft --steps "${LIFT_STEPS:-1600}" \
+  fp train-lift "${threed[@]}" "${common[@]}" --name lift_ft --steps "$lift_steps" \
     --set init_from="${LIFT_INIT:-finephys_cli/assets/lifter}" --set lr=2e-4 --set eval_every=200 \
     --set time_limit_s="$lift_s" > "$work/bundle/lift_ft.log" 2>&1
   lifter="$work/runs/train-lift/lift_ft/model-best"

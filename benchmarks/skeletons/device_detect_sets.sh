@@ -7,9 +7,9 @@
 # detector MODEL, default the bundled renders detector, with RENDERS_ARGS, default the averaged
 # rotations) and, for the sets in STOCK_SETS (unset: all; empty: none), SET_det_stock.h5 (the
 # bundled yolo11n-pose, one pass: averaging makes the stock detector worse), and times.txt
-# (appended to). pack_lift_pairs.py pairs them with the truth
-# for device_d.sh. On one H200 (session 16) the three training sets below and the validation set
-# (187 videos) took 110.8 s in 32 processes; the training sets made lifter v0.6:
+# (appended to). pack_lift_pairs.py pairs them with the truth for device_d.sh. On one H200
+# (session 16) the three training sets below and the validation set (187 videos) took 110.8 s
+# in 32 processes; the training sets made lifters v0.6 and v0.7:
 #   tc=crawl,dance_a,dance_b,getup_facedown,getup_faceup,punch,run,spin,walk
 #   finephys synth --motion deepmimic --clips $tc --per-class 8 --seed 650 --tumble 1 \
 #       --mannequin humanoid --videos V/tum -o tum_truth.h5            (72 videos)

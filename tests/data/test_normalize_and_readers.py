@@ -5,7 +5,7 @@ from finephys_cli.data.camera import look_at, project_points
 from finephys_cli.data.h36m import decompose_projection, dlt_camera
 from finephys_cli.data.lift_data import (clip_windows, load_training_clips,
                                          read_amass_joints, read_h36m_npz, read_pose_file,
-                                         smpl_to_h36m)
+                                         smpl_to_h36m, windows_of)
 from finephys_cli.data.normalize import (denormalize_2d, normalize_2d,
                                          normalize_3d, to_metric)
 from finephys_cli.errors import InputError
@@ -119,8 +119,6 @@ def test_training_skips_a_video_without_any_detection(synth_small, tmp_path):
     import shutil
 
     import h5py
-
-    from finephys_cli.data.lift_data import windows_of
 
     nobody, no_hips = tmp_path / "nobody.h5", tmp_path / "no_hips.h5"
     for det in (nobody, no_hips):
