@@ -19,6 +19,12 @@
 # LIFT_STEPS, PHYS_STEPS and FT_STEPS (default 1600, 3000, 1500) are the cosine schedules' lengths:
 # set them to what the time limits allow, so that a schedule ends instead of being cut.
 # MLP_VELOCITY_WEIGHT=λ_v and MLP_FINETUNE=1 train the MLP like PhysNet (λ_v, then eq. 20).
+# ROLLOUTS (default autoregressive) lists PhysNet rollouts to train side by side; a run of
+# rollout R other than autoregressive is named ..._R_seedS and starts from PHYS_INIT with R in
+# its config (the weights are the same shape). The session 18 teacher ablation:
+#   LIFTER=finephys_cli/assets/lifter ROLLOUTS="autoregressive teacher" PHYS_STEPS=1100 \
+#       FT_STEPS=340 MLP_VELOCITY_WEIGHT=16 MLP_FINETUNE=1 VELOCITY_WEIGHTS=16 \
+#       bash benchmarks/skeletons/device_d.sh DATA OUT 0 200 130
 # STOCK_VIDEOS=DIR runs the bundled yolo11n-pose on each DIR/SET/ of videos first (opencv
 # reader), so its SET_det_stock.h5 pairs with SET_truth.h5 like the packed detections. v0.5
 # (session 11) came from one call:
@@ -83,10 +89,22 @@ phys() {  # name init extra...
   OMP_NUM_THREADS=1 fp train-physnet "$@" --lifter "$lifter" --init "$init" --name "$name" \
     "${common[@]}" --set eval_every=250 > "$work/bundle/$name.log" 2>&1
 }
+rollouts=(${ROLLOUTS:-autoregressive})
+tag() { [ "$1" = autoregressive ] || echo "_$1"; }
+phys_init() {  # rollout -> PHYS_INIT, or a copy of it with that rollout in its config
+  local src=${PHYS_INIT:-finephys_cli/assets/physnet}
+  [ "$1" = autoregressive ] && { echo "$src"; return; }
+  local dst="$work/phys_init_$1"
+  [ -d "$dst" ] || { cp -r "$src" "$dst" && ${PYTHON:-python3} -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['rollout']=sys.argv[2]; json.dump(c,open(p,'w'),indent=2)" "$dst/config.json" "$1"; }
+  echo "$dst"
+}
+declare -A init_of; for ro in "${rollouts[@]}"; do init_of[$ro]=$(phys_init "$ro"); done
 for seed in 0 1 2; do
   for vw in ${VELOCITY_WEIGHTS-0 1 4}; do
-    phys "pre_v${vw}_seed$seed" "${PHYS_INIT:-finephys_cli/assets/physnet}" "${threed[@]}" --steps "$phys_steps" \
-      --set "time_limit_s=$phys_s" --set "seed=$seed" --set "velocity_weight=$vw" &
+    for ro in "${rollouts[@]}"; do
+      phys "pre_v${vw}$(tag "$ro")_seed$seed" "${init_of[$ro]}" "${threed[@]}" --steps "$phys_steps" \
+        --set "time_limit_s=$phys_s" --set "seed=$seed" --set "velocity_weight=$vw" &
+    done
   done
   [ "${MLP:-1}" != 0 ] && phys "mlp_seed$seed" "${MLP_INIT:-finephys_cli/assets/physnet_mlp}" "${threed[@]}" --model-type mlp \
     --steps "$phys_steps" --set "time_limit_s=$phys_s" --set "seed=$seed" \
@@ -102,11 +120,13 @@ pack
 anchor=$(printf '"%s",' "${anchor_specs[@]}"); anchor=${anchor%,}
 for seed in 0 1 2; do
   for vw in ${VELOCITY_WEIGHTS-0 1 4}; do
-    init="$work/runs/train-physnet/pre_v${vw}_seed$seed/model-best"
-    [ -d "$init" ] || continue
-    phys "ft_v${vw}_seed$seed" "$init" "${twod[@]}" --stage finetune --steps "$ft_steps" \
-      --set "time_limit_s=$ft_s" --set "seed=$seed" --set "velocity_weight=$vw" \
-      --set "anchor_data=[$anchor]" &
+    for ro in "${rollouts[@]}"; do
+      run="v${vw}$(tag "$ro")_seed$seed"; init="$work/runs/train-physnet/pre_$run/model-best"
+      [ -d "$init" ] || continue
+      phys "ft_$run" "$init" "${twod[@]}" --stage finetune --steps "$ft_steps" \
+        --set "time_limit_s=$ft_s" --set "seed=$seed" --set "velocity_weight=$vw" \
+        --set "anchor_data=[$anchor]" &
+    done
   done
   init="$work/runs/train-physnet/mlp_seed$seed/model-best"
   [ "${MLP_FINETUNE:-0}" != 0 ] && [ -d "$init" ] && phys "ft_mlp_seed$seed" "$init" "${twod[@]}" --model-type mlp \

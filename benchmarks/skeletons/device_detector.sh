@@ -13,6 +13,7 @@
 # hum mqfx tuma tumb of make_renders.sh, plus the validation videos as val/videos):
 #   BASE=<renders detector v0.1> STOCK_SETS="tuma tumb" \
 #       bash benchmarks/skeletons/device_detector.sh DATA OUT 5.2
+# DETECT_SETS (unset: all) names the folders to detect after training, e.g. "val" alone.
 # DETECT_ARGS (e.g. "--rotations 0,90,180,270 --rotation-merge average") go to every detect
 # call of the new model (not the stock one, which averaging makes worse), so the training
 # renders can be re-detected the way the validation set is.
@@ -35,6 +36,9 @@ run=$work/runs/train-detector/renders
 cp "$run/model-best.pt" "$run/model-best.json" "$run/yolo/results.csv" "$out/"
 # detection as the validation set is detected, in parallel shards: VIDEOS/<name> -> DATA/<name>/videos
 rm -rf "$work/videos" && mkdir -p "$work/videos"
-for dir in "$data"/*/videos; do ln -sfn "$(realpath "$dir")" "$work/videos/$(basename "$(dirname "$dir")")"; done
+for dir in "$data"/*/videos; do
+  name=$(basename "$(dirname "$dir")")
+  case " ${DETECT_SETS-$name} " in *" $name "*) ln -sfn "$(realpath "$dir")" "$work/videos/$name";; esac
+done
 MODEL="$run/model-best.pt" RENDERS_ARGS="${DETECT_ARGS:-}" STOCK_SETS="${STOCK_SETS:-}" \
   WORK="$work/detect" bash "$(dirname "$0")/device_detect_sets.sh" "$work/videos" "$out"

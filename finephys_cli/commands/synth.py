@@ -39,6 +39,10 @@ def synth(
     tumble: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="deepmimic: the fraction of clips spun head over heels about a "
         "horizontal axis (1/2 to 3/2 turns), for inverted bodies in training data.")] = 0.0,
+    limb_jitter: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="deepmimic: the fraction of clips whose hips and shoulders swing "
+        "through smooth random offsets (kicks, splits, raised arms), poses the training mocap "
+        "lacks.")] = 0.0,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     overwrite: OverwriteOpt = False,
@@ -51,12 +55,17 @@ def synth(
     _, output = split_output([out] if out else [], output, min_inputs=0, max_inputs=0)
     cfg = load_config(SynthConfig, config, set_, motion=motion, clips=clips, classes=classes,
                       per_class=per_class, frames=frames, fps=fps, seed=seed, size=size,
-                      mannequin=mannequin, tumble=tumble)
-    if not 0.0 <= cfg.tumble <= 1.0:     # -c/--set get the option's bounds too
-        raise UsageError(f"synth config: tumble {cfg.tumble!r} must be a share from 0 to 1")
+                      mannequin=mannequin, tumble=tumble, limb_jitter=limb_jitter)
+    for name in ("tumble", "limb_jitter"):   # -c/--set get the options' bounds too
+        if not 0.0 <= getattr(cfg, name) <= 1.0:
+            raise UsageError(f"synth config: {name} {getattr(cfg, name)!r} must be a share "
+                             f"from 0 to 1")
     if cfg.tumble and cfg.motion != "deepmimic":
         raise UsageError("--tumble needs --motion deepmimic (the FX programs have their own "
                          "saltos)")
+    if cfg.limb_jitter and cfg.motion != "deepmimic":
+        raise UsageError("--limb-jitter needs --motion deepmimic (the FX programs have their "
+                         "own leaps)")
     if cfg.mannequin == "humanoid" and cfg.motion != "deepmimic":
         raise UsageError("--mannequin humanoid needs --motion deepmimic (the body is the mocap's)")
     paths = [run_synth(cfg, output, videos=videos, overwrite=overwrite, progress=progress,

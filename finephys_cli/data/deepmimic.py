@@ -60,6 +60,13 @@ def load_clip(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.n
     if not path.is_file():
         raise InputError(f"no DeepMimic clip {name!r} (have {', '.join(available_clips())})")
     frames = np.array(json.loads(path.read_text())["Frames"], dtype=np.float64)
+    times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])
+    return times, frames_to_joints(frames)
+
+
+def frames_to_joints(frames: np.ndarray) -> np.ndarray:
+    """Raw DeepMimic frame vectors (N, 44) -> H36M-17 world joints (N,17,3) m, by pybullet's
+    forward kinematics of the humanoid."""
     with native_stdout_to_stderr():
         import pybullet as pb
         import pybullet_data
@@ -76,8 +83,47 @@ def load_clip(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.n
             out[i] = body_joints(pb, body, cid)
     finally:
         pb.disconnect(cid)
-    times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])
-    return times, out
+    return out
+
+
+# Columns of the hip and shoulder quaternions (wxyz) in a raw frame (see _LAYOUT), and the
+# largest offset about each local axis (x, y, z; z is the knee's and elbow's hinge axis, so
+# flexion). Legs swing up to about 100 degrees front or back and 45 out, arms up to 140.
+LIMB_QUAT_COLUMNS = {"right_hip": 16, "left_hip": 30, "right_shoulder": 25, "left_shoulder": 39}
+_LIMB_REACH = {"right_hip": (0.8, 0.3, 1.8), "left_hip": (0.8, 0.3, 1.8),
+               "right_shoulder": (1.2, 0.5, 2.4), "left_shoulder": (1.2, 0.5, 2.4)}
+
+
+def limb_offsets(n: int, rng: np.random.Generator, keys: int = 4,
+                 limb_probability: float = 0.5) -> np.ndarray:
+    """Smooth random rotation vectors (n, 4, 3) rad for the hips and shoulders (in
+    LIMB_QUAT_COLUMNS order): each limb, with `limb_probability`, eases through `keys` random
+    offsets spread evenly over the n frames (a smoothstep between keys), else stays at zero.
+    They raise legs and arms into kicks, splits and leaps that the training mocap lacks."""
+    out = np.zeros((n, len(LIMB_QUAT_COLUMNS), 3))
+    s = np.linspace(0.0, keys - 1.0, n)
+    seg = np.minimum(s.astype(int), keys - 2)
+    u = s - seg
+    ease = (u * u * (3.0 - 2.0 * u))[:, None]
+    for k, name in enumerate(LIMB_QUAT_COLUMNS):
+        active = rng.random() < limb_probability
+        key = rng.uniform(-1.0, 1.0, (keys, 3)) * np.array(_LIMB_REACH[name])
+        if active:
+            out[:, k] = key[seg] * (1.0 - ease) + key[seg + 1] * ease
+    return out
+
+
+def apply_limb_offsets(frames: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Raw frames (N, 44) with each hip and shoulder rotation followed by its offset (N, 4, 3),
+    a rotation vector in the joint's own frame."""
+    from scipy.spatial.transform import Rotation
+
+    out = np.array(frames, dtype=np.float64, copy=True)
+    for k, col in enumerate(LIMB_QUAT_COLUMNS.values()):
+        wxyz = out[:, col:col + 4]
+        turned = Rotation.from_quat(wxyz[:, [1, 2, 3, 0]]) * Rotation.from_rotvec(offsets[:, k])
+        out[:, col:col + 4] = turned.as_quat()[:, [3, 0, 1, 2]]
+    return out
 
 
 def pose_body(pb, body: int, cid: int, frame: np.ndarray,

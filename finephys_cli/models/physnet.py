@@ -19,7 +19,7 @@ ablations):
 - The heads see [q_t, q̂_t, q̂_t − q̂_{t−1}]: the encoded state of the observed frame, and the
   rolled-out state and its velocity, which eq. 17 then advances (`rollout="autoregressive"`);
   eq. 10-14 write the heads as functions of q_t alone. `rollout="teacher"` advances the encoded
-  states instead (one step, teacher-forced); it has not been ablated on our sets.
+  states instead (one step, teacher-forced): a tie in the session 18 ablation (model card).
 - `positive_definite` (default): M^-1 = L·Lᵀ + εI from the same 1326 values, so it is SPD as an
   inverse inertia must be; the paper's plain symmetric fill (eq. 13) has negative eigenvalues
   in practice (every rollout step of the v0.1 model had one).

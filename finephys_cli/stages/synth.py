@@ -15,7 +15,7 @@ from ..data.classes import GymClass, select_classes
 from ..data.detector_noise import NoiseConfig, film
 from ..data.synth_motion import PROGRAMS, centre_of_mass, generate_motion, rot_y
 from ..io.poses_h5 import PoseFileWriter
-from ..data.deepmimic import load_clip, resample
+from ..data.deepmimic import apply_limb_offsets, frames_to_joints, limb_offsets, load_clip, resample
 from ..data.humanoid import HumanoidScene, raw_frames
 from ..skeleton import flip_h36m
 
@@ -33,6 +33,8 @@ class SynthConfig:
     mannequin: str = "shaded"     # shaded, parts (a hue per limb; pose fidelity), or humanoid
                                   # (deepmimic: the mocap's body, rendered by pybullet)
     tumble: float = 0.0           # deepmimic: the fraction of clips spun head over heels
+    limb_jitter: float = 0.0      # deepmimic: the fraction of clips whose hips and shoulders
+                                  # swing through random offsets (kicks, splits; `limb_offsets`)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
 
 
@@ -124,6 +126,13 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     times, joints = load_clip(clip, allow_reserved)
     speed = float(rng.uniform(0.85, 1.15))
     extra: dict = {}
+    # Its own generator, like the tumble's, so that clips without it are drawn as before.
+    limb_rng = np.random.default_rng([*seed_key, 2])
+    offsets = None
+    if limb_rng.random() < cfg.limb_jitter:
+        offsets = limb_offsets(len(times), limb_rng, keys=2 + int(times[-1] / 0.7))
+        joints = frames_to_joints(apply_limb_offsets(raw_frames(clip, allow_reserved)[1],
+                                                     offsets))
     if cfg.mannequin == "humanoid":
         # The body itself is drawn, so each output frame is one recorded body state (nearest
         # in time, not interpolated) and there is no mirror: picture and truth stay one state.
@@ -132,6 +141,8 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
         idx = nearest_frames(times, cfg.fps, speed)
         joints = joints[idx]
         extra["mocap_frames"] = idx
+        if offsets is not None:
+            extra["limb_offsets_rad"] = offsets[idx]
     else:
         joints = resample(times, joints, cfg.fps, speed)
         if rng.random() < 0.5:   # mirror through the sagittal (x-y) plane
@@ -152,6 +163,10 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     rot = heading @ rot
     shift = (shift - centre) @ heading.T
     joints = np.einsum("tij,tkj->tki", rot, joints) + shift[:, None]
+    if offsets is not None:   # a limb swung back through the floor lifts the body clear of it
+        lift = np.maximum(0.0, 0.02 - joints[..., 1].min(1))
+        joints[..., 1] += lift[:, None]
+        shift = shift + lift[:, None] * np.array([0.0, 1.0, 0.0])
     extra.update(heading_rad=yaw, world_offset_m=centre, world_rotation=rot,
                  world_translation_m=shift)
     attrs, arrays, cam = _observe(cfg, joints, rng)
@@ -175,7 +190,12 @@ def render_sample(cfg: SynthConfig, sample: SynthSample, joints: np.ndarray, cam
     scene = HumanoidScene(rng)
     try:
         out = []
-        for k, i in enumerate(a["mocap_frames"][:len(joints)]):
+        if "limb_offsets_rad" in a:
+            raw = apply_limb_offsets(raw[a["mocap_frames"]], a["limb_offsets_rad"])
+            order = range(len(raw))
+        else:
+            order = a["mocap_frames"]
+        for k, i in enumerate(order[:len(joints)]):
             scene.pose(raw[i], a["world_rotation"][k], a["world_translation_m"][k])
             out.append(scene.render(cam, k))
         return np.stack(out)

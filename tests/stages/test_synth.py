@@ -123,7 +123,9 @@ def test_synth_cli_end_to_end_and_skip(runner, tmp_path):
     for bad, why in ((["--tumble", "0.5"], "--tumble needs --motion deepmimic"),
                      (["--mannequin", "humanoid"], "needs --motion deepmimic"),
                      (["--motion", "deepmimic", "--tumble", "1.5"], "--tumble"),
-                     (["--motion", "deepmimic", "--set", "tumble=-1"], "share from 0 to 1")):
+                     (["--motion", "deepmimic", "--set", "tumble=-1"], "share from 0 to 1"),
+                     (["--limb-jitter", "0.5"], "--limb-jitter needs --motion deepmimic"),
+                     (["--motion", "deepmimic", "--set", "limb_jitter=2"], "share from 0 to 1")):
         res = runner.invoke(app, ["synth", *bad, "-o", str(tmp_path / "y.h5")])
         assert res.exit_code == 2 and why in res.stderr, (bad, res.stderr)
         assert not (tmp_path / "y.h5").exists()
