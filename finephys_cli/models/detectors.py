@@ -128,10 +128,18 @@ class UltralyticsPose:
     def __call__(self, frames: list[np.ndarray]) -> list[FrameDetections]:
         # Ultralytics reads numpy input as BGR.
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
-        precision = {"quantize": 16} if self.half else {}
+        precision = half_precision_args() if self.half else {}
         results = self.model.predict(bgr, imgsz=self.imgsz, conf=self.conf, classes=[0],
                                      device=self.device, verbose=False, **precision)
         return [_from_ultralytics(r) for r in results]
+
+
+def half_precision_args() -> dict:
+    """Ultralytics' fp16 predict argument: `quantize=16` from 8.4, `half=True` before it (8.3
+    rejects `quantize` and prints its CLI help instead)."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    return {"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True}
 
 
 def _from_ultralytics(result) -> FrameDetections:

@@ -48,6 +48,7 @@ class TrainDetectorConfig:
     reader: str = "pyav"             # video decoder: pyav, decord or opencv
     optimizer: str = "AdamW"
     lr0: float = 0.001
+    warmup_epochs: float = 3.0       # Ultralytics' warm-up; 0 to fine-tune an already tuned model
     mosaic: float = 1.0
     workers: int = 2
     amp: bool = False                # Ultralytics' AMP check downloads a model: off offline
@@ -64,11 +65,14 @@ def check_config(cfg: TrainDetectorConfig) -> None:
         ("val_fraction", cfg.val_fraction, 0.0 < float(cfg.val_fraction) < 1.0),
         ("degrees", cfg.degrees, 0.0 <= float(cfg.degrees) <= 180.0),
         ("box_pad", cfg.box_pad, 0.0 <= float(cfg.box_pad) <= 1.0),
+        ("lr0", cfg.lr0, float(cfg.lr0) > 0.0),
+        ("warmup_epochs", cfg.warmup_epochs, float(cfg.warmup_epochs) >= 0.0),
         ("reader", cfg.reader, cfg.reader in ("pyav", "decord", "opencv"))) if not ok]
     if bad:
         raise UsageError(f"train-detector config: {', '.join(bad)} out of range (epochs, "
                          "batch_size, frame_stride >= 1; imgsz >= 32; val_fraction in (0, 1); "
-                         "degrees in [0, 180]; box_pad in [0, 1]; reader pyav, decord or opencv)")
+                         "degrees in [0, 180]; box_pad in [0, 1]; lr0 > 0; warmup_epochs >= 0; "
+                         "reader pyav, decord or opencv)")
     if not cfg.data:
         raise UsageError("train-detector needs --data: pose files with exact 2D "
                          "(keypoints2d_exact, e.g. from finephys synth --videos) and videos")
@@ -160,7 +164,8 @@ def run_train_detector(cfg: TrainDetectorConfig, runs: Path, *, device: str = "c
             model.train(data=str(dataset / "data.yaml"), epochs=cfg.epochs, imgsz=cfg.imgsz,
                         batch=cfg.batch_size, device=_yolo_device(device),
                         workers=cfg.workers, seed=cfg.seed, optimizer=cfg.optimizer,
-                        lr0=cfg.lr0, degrees=cfg.degrees, mosaic=cfg.mosaic, amp=cfg.amp,
+                        lr0=cfg.lr0, warmup_epochs=cfg.warmup_epochs, degrees=cfg.degrees,
+                        mosaic=cfg.mosaic, amp=cfg.amp,
                         time=cfg.time_limit_h or None, project=str(run.path.resolve()),
                         name="yolo",
                         exist_ok=True, plots=False, verbose=False)

@@ -26,9 +26,13 @@ ARGS = ["--epochs", "1", "--imgsz", "64", "--batch-size", "4", "--device", "cpu"
 def test_train_detector_fine_tunes_exports_and_detect_loads_it(runner, renders, tmp_path):
     runs = tmp_path / "runs"
     res = runner.invoke(app, ["train-detector", "--data", str(renders), "--runs", str(runs),
-                              *ARGS])
+                              *ARGS, "--set", "lr0=2e-4", "--set", "warmup_epochs=0"])
     assert res.exit_code == 0, res.output
     model = runs / "train-detector" / "detector" / "model-best.pt"
+    import yaml   # Ultralytics' own record of the arguments it trained with
+
+    used = yaml.safe_load((model.parent / "yolo" / "args.yaml").read_text())
+    assert used["lr0"] == 2e-4 and used["warmup_epochs"] == 0
     assert res.stdout.strip() == str(model) and model.stat().st_size > 1e6
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["dataset"]["videos"] == {"train": 2, "val": 4}
@@ -42,7 +46,8 @@ def test_train_detector_fine_tunes_exports_and_detect_loads_it(runner, renders, 
     # a finished run resumed is exported again, not retrained
     before = (runs / "train-detector" / "detector" / "yolo" / "results.csv").read_text()
     res = runner.invoke(app, ["train-detector", "--data", str(renders), "--runs", str(runs),
-                              "--resume", "auto", *ARGS])
+                              "--resume", "auto", *ARGS, "--set", "lr0=2e-4", "--set",
+                              "warmup_epochs=0"])
     assert res.exit_code == 0, res.output
     assert (runs / "train-detector" / "detector" / "yolo" / "results.csv").read_text() == before
     assert json.loads(model.with_suffix(".json").read_text()) == card
@@ -59,6 +64,9 @@ def test_bad_values_and_files_without_exact_2d_are_refused(runner, renders, tmp_
     res = runner.invoke(app, ["train-detector", "--data", str(renders), "--runs",
                               str(tmp_path), "--set", "degrees=270"])
     assert res.exit_code == 2 and "degrees=270" in res.output
+    res = runner.invoke(app, ["train-detector", "--data", str(renders), "--runs",
+                              str(tmp_path), "--set", "warmup_epochs=-1"])
+    assert res.exit_code == 2 and "warmup_epochs=-1" in res.output
     from finephys_cli.io.poses_h5 import PoseFileWriter
 
     plain = tmp_path / "plain.h5"
