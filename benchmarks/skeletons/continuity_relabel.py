@@ -3,13 +3,21 @@ labelling (as detected, legs swapped, arms swapped, both) is chosen by a Viterbi
 the relabelled 2D smooth from frame to frame, then composed with the one global relabelling that
 agrees with most frames (every path composed with a global relabelling is as smooth). It asks
 whether the detector's swaps show as 2D jumps that the frame-to-frame continuity could undo.
-    python benchmarks/skeletons/continuity_relabel.py DETECT.h5 OUT.h5 [PRIOR]
-PRIOR (default 0.02, in body heights) is the cost of each frame not labelled as detected."""
+    python benchmarks/skeletons/continuity_relabel.py DETECT.h5 OUT.h5 [PRIOR [TRUTH.h5]]
+PRIOR (default 0.02, in units of the clip's 2D height) is the cost of each frame not labelled as
+detected. With TRUTH.h5 it also prints the median frame-to-frame 2D step (in units of the frame's
+own keypoint extent) where the detector's labelling starts or stops disagreeing with the truth's,
+and elsewhere: a swap the continuity could see would be a larger step there."""
 import shutil
 import sys
 
+from pathlib import Path
+
 import h5py
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from detect_2d_error import frame_errors  # noqa: E402
 
 LEGS = np.array([0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])
 ARMS = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13])
@@ -19,6 +27,22 @@ PERMS = [np.arange(17), LEGS, ARMS, LEGS[ARMS]]
 def compose(a: int, b: int) -> int:
     p = PERMS[a][PERMS[b]]
     return next(k for k, q in enumerate(PERMS) if np.array_equal(p, q))
+
+
+def steps_at_swap_edges(det: Path, truth: Path) -> tuple[float, float, int]:
+    """(median step at the edges of the detector's swapped runs, median step elsewhere, edges)."""
+    edge_steps, other_steps = [], []
+    with h5py.File(det) as d, h5py.File(truth) as t:
+        for vid in d["videos"]:
+            kp, _, e, es = frame_errors(d["videos"][vid], t["videos"][vid])
+            swapped = es < e
+            with np.errstate(all="ignore"):
+                extent = np.nanmax(np.nanmax(kp, 1) - np.nanmin(kp, 1), -1)
+                step = np.nanmean(np.linalg.norm(np.diff(kp, axis=0), axis=-1), -1) / extent[1:]
+            edge = swapped[1:] != swapped[:-1]
+            edge_steps += list(step[edge])
+            other_steps += list(step[~edge])
+    return float(np.nanmedian(edge_steps)), float(np.nanmedian(other_steps)), len(edge_steps)
 
 
 def smooth_labelling(kp: np.ndarray, prior: float) -> np.ndarray:
@@ -59,4 +83,8 @@ if __name__ == "__main__":
             changed += int((path != 0).sum())
             total += len(path)
     print(f"relabelled {changed} of {total} frames", file=sys.stderr)
+    if len(sys.argv) > 4:
+        at_edges, elsewhere, n = steps_at_swap_edges(Path(src), Path(sys.argv[4]))
+        print(f"median 2D step: {at_edges:.3f} at {n} swap edges, {elsewhere:.3f} elsewhere "
+              f"(of the frame's keypoint extent)", file=sys.stderr)
     print(out)

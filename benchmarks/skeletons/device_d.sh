@@ -24,7 +24,7 @@
 # its config (the weights are the same shape). The session 18 teacher ablation:
 #   LIFTER=finephys_cli/assets/lifter ROLLOUTS="autoregressive teacher" PHYS_STEPS=1100 \
 #       FT_STEPS=340 MLP_VELOCITY_WEIGHT=16 MLP_FINETUNE=1 VELOCITY_WEIGHTS=16 \
-#       bash benchmarks/skeletons/device_d.sh DATA OUT 0 200 130
+#       bash benchmarks/skeletons/device_d.sh DATA OUT 0 200 150
 # STOCK_VIDEOS=DIR runs the bundled yolo11n-pose on each DIR/SET/ of videos first (opencv
 # reader), so its SET_det_stock.h5 pairs with SET_truth.h5 like the packed detections. v0.5
 # (session 11) came from one call:
@@ -90,15 +90,19 @@ phys() {  # name init extra...
     "${common[@]}" --set eval_every=250 > "$work/bundle/$name.log" 2>&1
 }
 rollouts=(${ROLLOUTS:-autoregressive})
+for ro in "${rollouts[@]}"; do
+  case $ro in autoregressive|teacher) ;; *) echo "ROLLOUTS: unknown rollout $ro" >&2; exit 1;; esac
+done
 tag() { [ "$1" = autoregressive ] || echo "_$1"; }
 phys_init() {  # rollout -> PHYS_INIT, or a copy of it with that rollout in its config
   local src=${PHYS_INIT:-finephys_cli/assets/physnet}
   [ "$1" = autoregressive ] && { echo "$src"; return; }
   local dst="$work/phys_init_$1"
-  [ -d "$dst" ] || { cp -r "$src" "$dst" && ${PYTHON:-python3} -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['rollout']=sys.argv[2]; json.dump(c,open(p,'w'),indent=2)" "$dst/config.json" "$1"; }
+  [ -d "$dst" ] || { cp -r "$src" "$dst" && ${PYTHON:-python3} -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['rollout']=sys.argv[2]; json.dump(c,open(p,'w'),indent=2)" "$dst/config.json" "$1"; } || return 1
   echo "$dst"
 }
-declare -A init_of; for ro in "${rollouts[@]}"; do init_of[$ro]=$(phys_init "$ro"); done
+declare -A init_of
+for ro in "${rollouts[@]}"; do init_of[$ro]=$(phys_init "$ro") || exit 1; done
 for seed in 0 1 2; do
   for vw in ${VELOCITY_WEIGHTS-0 1 4}; do
     for ro in "${rollouts[@]}"; do
@@ -137,7 +141,8 @@ wait
 stamp "finetune done"
 for d in "$work"/runs/train-physnet/ft_*/; do keep "$(basename "$d")"; done
 pack
-for d in "$work"/bundle/ft_v*_seed0; do     # the architecture is the same for every λ_v
+# the first rollout's seed 0 (the weights' shapes are the same for every λ_v and rollout)
+for d in "$work"/bundle/ft_v*"$(tag "${rollouts[0]}")"_seed0; do
   p=$(basename "$d")
   ${PYTHON:-python3} benchmarks/skeletons/throughput.py "$lifter" "$d" \
     "${DEVICE:-cuda}" > "$work/bundle/throughput_$p.json" 2> "$work/bundle/throughput_$p.log"

@@ -97,18 +97,21 @@ _LIMB_REACH = {"right_hip": (0.8, 0.3, 1.8), "left_hip": (0.8, 0.3, 1.8),
 def limb_offsets(n: int, rng: np.random.Generator, keys: int = 4,
                  limb_probability: float = 0.5) -> np.ndarray:
     """Smooth random rotation vectors (n, 4, 3) rad for the hips and shoulders (in
-    LIMB_QUAT_COLUMNS order): each limb, with `limb_probability`, eases through `keys` random
-    offsets spread evenly over the n frames (a smoothstep between keys), else stays at zero.
+    LIMB_QUAT_COLUMNS order): each limb, with `limb_probability` (at least one limb always),
+    eases through `keys` random offsets spread evenly over the n frames (a smoothstep between
+    keys), else stays at zero.
     They raise legs and arms into kicks, splits and leaps that the training mocap lacks."""
     out = np.zeros((n, len(LIMB_QUAT_COLUMNS), 3))
     s = np.linspace(0.0, keys - 1.0, n)
     seg = np.minimum(s.astype(int), keys - 2)
     u = s - seg
     ease = (u * u * (3.0 - 2.0 * u))[:, None]
+    active = rng.random(len(LIMB_QUAT_COLUMNS)) < limb_probability
+    if not active.any():          # a swung clip swings at least one limb
+        active[rng.integers(len(active))] = True
     for k, name in enumerate(LIMB_QUAT_COLUMNS):
-        active = rng.random() < limb_probability
         key = rng.uniform(-1.0, 1.0, (keys, 3)) * np.array(_LIMB_REACH[name])
-        if active:
+        if active[k]:
             out[:, k] = key[seg] * (1.0 - ease) + key[seg + 1] * ease
     return out
 

@@ -19,7 +19,9 @@ ablations):
 - The heads see [q_t, q̂_t, q̂_t − q̂_{t−1}]: the encoded state of the observed frame, and the
   rolled-out state and its velocity, which eq. 17 then advances (`rollout="autoregressive"`);
   eq. 10-14 write the heads as functions of q_t alone. `rollout="teacher"` advances the encoded
-  states instead (one step, teacher-forced): a tie in the session 18 ablation (model card).
+  states instead (one step, teacher-forced; eq. 17 read literally): in the session 18
+  ablation it was equal in position and slightly smoother (model card). The heads' extra
+  inputs were not ablated.
 - `positive_definite` (default): M^-1 = L·Lᵀ + εI from the same 1326 values, so it is SPD as an
   inverse inertia must be; the paper's plain symmetric fill (eq. 13) has negative eigenvalues
   in practice (every rollout step of the v0.1 model had one).
@@ -85,6 +87,9 @@ class PhysNet(SavableMixin, nn.Module):
     def __init__(self, config: PhysNetConfig | None = None):
         super().__init__()
         self.config = cfg = config or PhysNetConfig()
+        if cfg.rollout not in ("autoregressive", "teacher"):
+            raise ValueError(f"PhysNet rollout must be autoregressive or teacher, got "
+                             f"{cfg.rollout!r}")
         h = cfg.hidden
         self.g_in = nn.Linear(D, h)
         self.g_pos = nn.Parameter(torch.zeros(1, 256, h))

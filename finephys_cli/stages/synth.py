@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..configs import config_hash
+from ..configs import config_hash, keyed_fields
 from ..console import log, track
 from ..errors import UsageError
 from ..data.classes import GymClass, select_classes
@@ -118,8 +118,11 @@ def tumble_transform(joints: np.ndarray, rng: np.random.Generator
 def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: bool = False
                       ) -> tuple[SynthSample, object]:
     """A DeepMimic clip with a random speed, heading, mirror and camera, spun head over heels
-    with probability `cfg.tumble` (`tumble_transform`)."""
+    with probability `cfg.tumble` (`tumble_transform`), its hips and shoulders swung with
+    probability `cfg.limb_jitter` (`limb_offsets`)."""
     import zlib
+
+    from ..data.humanoid import nearest_frames
 
     seed_key = [cfg.seed, zlib.crc32(clip.encode()), index]
     rng = np.random.default_rng(seed_key)
@@ -128,45 +131,54 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     extra: dict = {}
     # Its own generator, like the tumble's, so that clips without it are drawn as before.
     limb_rng = np.random.default_rng([*seed_key, 2])
-    offsets = None
+    offsets, plain = None, joints
     if limb_rng.random() < cfg.limb_jitter:
         offsets = limb_offsets(len(times), limb_rng, keys=2 + int(times[-1] / 0.7))
         joints = frames_to_joints(apply_limb_offsets(raw_frames(clip, allow_reserved)[1],
                                                      offsets))
+    idx = nearest_frames(times, cfg.fps, speed)
     if cfg.mannequin == "humanoid":
         # The body itself is drawn, so each output frame is one recorded body state (nearest
         # in time, not interpolated) and there is no mirror: picture and truth stay one state.
-        from ..data.humanoid import nearest_frames
-
-        idx = nearest_frames(times, cfg.fps, speed)
-        joints = joints[idx]
+        joints, plain = joints[idx], plain[idx]
         extra["mocap_frames"] = idx
-        if offsets is not None:
-            extra["limb_offsets_rad"] = offsets[idx]
     else:
-        joints = resample(times, joints, cfg.fps, speed)
+        joints, plain = (resample(times, j, cfg.fps, speed) for j in (joints, plain))
         if rng.random() < 0.5:   # mirror through the sagittal (x-y) plane
-            joints = flip_h36m(joints[..., [2, 1, 0]])[..., [2, 1, 0]]
+            joints, plain = (flip_h36m(j[..., [2, 1, 0]])[..., [2, 1, 0]] for j in (joints, plain))
+    if offsets is not None:
+        # The humanoid is drawn from these; for the mannequins they are a record (at the
+        # recorded frame nearest each output frame).
+        extra["limb_offsets_rad"] = offsets[idx[:len(joints)]]
     yaw = float(rng.uniform(-0.6, 0.6))
     heading = rot_y(np.array(yaw))
     centre = joints[0, 0] * np.array([1.0, 0.0, 1.0])
     if cfg.frames is not None:
-        joints = joints[: cfg.frames]
+        joints, plain = joints[: cfg.frames], plain[: cfg.frames]
+        for name in ("mocap_frames", "limb_offsets_rad"):
+            if name in extra:
+                extra[name] = extra[name][: cfg.frames]
     # The clip's world motion x -> R_t x + b_t: the tumble (if any), then heading and centring.
     rot = np.broadcast_to(np.eye(3), (len(joints), 3, 3))
     shift = np.zeros((len(joints), 3))
     # Its own generator, so that `tumble` leaves the camera and noise draws as they were.
     spin_rng = np.random.default_rng([*seed_key, 1])
-    if spin_rng.random() < cfg.tumble:
+    tumbled = spin_rng.random() < cfg.tumble
+    if tumbled:
         rot, shift, spin = tumble_transform(joints, spin_rng)
         extra.update(spin)
     rot = heading @ rot
     shift = (shift - centre) @ heading.T
     joints = np.einsum("tij,tkj->tki", rot, joints) + shift[:, None]
-    if offsets is not None:   # a limb swung back through the floor lifts the body clear of it
-        lift = np.maximum(0.0, 0.02 - joints[..., 1].min(1))
+    if offsets is not None and not tumbled:
+        # A leg swung back would go into the floor: lift the body by how much lower the swing
+        # put its lowest joint than the mocap's own, so the mocap's floor contacts stay as
+        # they were (the tumble already lifts a spun body clear).
+        plain = np.einsum("tij,tkj->tki", rot, plain) + shift[:, None]
+        lift = np.maximum(0.0, plain[..., 1].min(1) - joints[..., 1].min(1))
         joints[..., 1] += lift[:, None]
         shift = shift + lift[:, None] * np.array([0.0, 1.0, 0.0])
+        extra["limb_lift_m"] = lift
     extra.update(heading_rad=yaw, world_offset_m=centre, world_rotation=rot,
                  world_translation_m=shift)
     attrs, arrays, cam = _observe(cfg, joints, rng)
@@ -190,12 +202,11 @@ def render_sample(cfg: SynthConfig, sample: SynthSample, joints: np.ndarray, cam
     scene = HumanoidScene(rng)
     try:
         out = []
+        frames = a["mocap_frames"][:len(joints)]
         if "limb_offsets_rad" in a:
-            raw = apply_limb_offsets(raw[a["mocap_frames"]], a["limb_offsets_rad"])
-            order = range(len(raw))
-        else:
-            order = a["mocap_frames"]
-        for k, i in enumerate(order[:len(joints)]):
+            raw = apply_limb_offsets(raw[frames], a["limb_offsets_rad"][:len(joints)])
+            frames = np.arange(len(raw))
+        for k, i in enumerate(frames):
             scene.pose(raw[i], a["world_rotation"][k], a["world_translation_m"][k])
             out.append(scene.render(cam, k))
         return np.stack(out)
@@ -224,7 +235,7 @@ def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
                 "contains_reserved": any(n in RESERVED for n in names)}
     else:
         raise UsageError(f"--motion must be synth or deepmimic, got {cfg.motion!r}")
-    chash = config_hash({**asdict(cfg), "videos": videos is not None,
+    chash = config_hash({**keyed_fields(cfg, {"limb_jitter": 0.0}), "videos": videos is not None,
                          "allow_reserved": allow_reserved})
     with PoseFileWriter(output, format="finephys.synth", config=asdict(cfg), config_hash=chash,
                         overwrite=overwrite, root_attrs=root) as writer:

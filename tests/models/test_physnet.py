@@ -184,3 +184,12 @@ def test_refine_fuse_project_is_the_mean_then_the_learnt_camera():
     torch.testing.assert_close(out["xy"], 0.5 * (x + s_pp) @ proj.weight.T + proj.bias)
     assert not torch.allclose(out["xy"], out["fused"][..., :2])
     torch.testing.assert_close(refine_fuse_project(model, None, x)["xy"], out["fused"][..., :2])
+
+
+def test_an_unknown_rollout_is_refused():
+    import pytest
+
+    from finephys_cli.models.physnet import PhysNet, PhysNetConfig
+
+    with pytest.raises(ValueError, match="rollout"):
+        PhysNet(PhysNetConfig(rollout="teachr"))
