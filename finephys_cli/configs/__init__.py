@@ -113,8 +113,10 @@ def _build(cls: type[C], data: dict) -> C:
 
 def load_config(cls: type[C], path: Path | None = None, overrides: list[str] | None = None,
                 **values: Any) -> C:
-    """Defaults, then the TOML file, then keyword values, then `key=value` overrides."""
+    """Defaults, then the TOML file, then keyword values, then `key=value` overrides. A keyword
+    value that is only a command-line option's default does not override the file."""
     data = to_dict(cls())
+    file_data: dict = {}
     if path is not None:
         try:
             file_data = tomllib.loads(Path(path).read_text())
@@ -125,7 +127,7 @@ def load_config(cls: type[C], path: Path | None = None, overrides: list[str] | N
         for k, v in file_data.items():
             _set_path(data, cls, k, v)
     for k, v in values.items():
-        if v is not None:
+        if v is not None and not (k in file_data and _option_default(k)):
             _set_path(data, cls, k, v)
     for item in overrides or []:
         if "=" not in item:
@@ -133,6 +135,24 @@ def load_config(cls: type[C], path: Path | None = None, overrides: list[str] | N
         k, raw = item.split("=", 1)
         _set_path(data, cls, k.strip(), _parse_value(raw.strip()))
     return _build(cls, data)
+
+
+def _option_default(name: str) -> bool:
+    """Whether the running command's parameter `name` holds its default, not a value the user
+    gave (False outside a command, or for a name that is not one of its parameters)."""
+    ctx = None
+    try:   # typer >= 0.2x runs commands on its own copy of click, with its own context stack
+        from typer._click.globals import get_current_context
+
+        ctx = get_current_context(silent=True)
+    except ImportError:
+        pass
+    if ctx is None:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source(name) if ctx is not None else None
+    return getattr(source, "name", None) in ("DEFAULT", "DEFAULT_MAP")
 
 
 def dump_toml(cfg: Any) -> str:

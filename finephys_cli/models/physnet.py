@@ -46,6 +46,7 @@ from ..errors import InputError
 
 D = 51
 N_TRI = D * (D + 1) // 2   # 1326
+ROLLOUTS = ("autoregressive", "teacher")
 
 
 @dataclass
@@ -87,8 +88,8 @@ class PhysNet(SavableMixin, nn.Module):
     def __init__(self, config: PhysNetConfig | None = None):
         super().__init__()
         self.config = cfg = config or PhysNetConfig()
-        if cfg.rollout not in ("autoregressive", "teacher"):
-            raise ValueError(f"PhysNet rollout must be autoregressive or teacher, got "
+        if cfg.rollout not in ROLLOUTS:
+            raise InputError(f"PhysNet rollout must be {' or '.join(ROLLOUTS)}, got "
                              f"{cfg.rollout!r}")
         h = cfg.hidden
         self.g_in = nn.Linear(D, h)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..configs import config_hash, keyed_fields
+from ..io.model_files import model_fingerprint
 from ..console import track
 from ..data.lift_data import Clip, clip_windows, overlap_mean
 from ..errors import InputError, UsageError
@@ -69,7 +70,8 @@ def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
     model_dir = resolve_model("lifter", Path(cfg.model) if cfg.model else None)
     model = InContextLifter.from_pretrained(model_dir, device=device)
     chash = config_hash({**keyed_fields(cfg, {"flip_average": False}),
-                         "model": str(model_dir.resolve())})
+                         "model": str(model_dir.resolve()),
+                         "model_digest": model_fingerprint(model_dir)})
     ids, shard_info = shard_video_ids(path, POSE2D_FORMATS, shard)
     output = shard_output_path(Path(output), shard)
     with PoseFile(path, formats=POSE2D_FORMATS) as pf, \

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..configs import config_hash
+from ..io.model_files import model_fingerprint
 from ..console import log, track
 from ..data.normalize import denormalize_2d
 from ..models.batching import map_pieces
@@ -104,7 +105,10 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
     mlp = None
     if cfg.mlp_model:
         mlp, _ = load_refiner(Path(cfg.mlp_model), device)
-    chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve())})
+    chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve()),
+                         "model_digest": model_fingerprint(model_dir),
+                         "mlp_digest": model_fingerprint(Path(cfg.mlp_model)) if cfg.mlp_model
+                         else None})
     frames = model.config.frames
     if cfg.stride is not None and not (isinstance(cfg.stride, int) and 1 <= cfg.stride <= frames):
         raise UsageError(f"physnet config: stride {cfg.stride!r} must be a whole number 1 to "

@@ -144,7 +144,8 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
         extra["mocap_frames"] = idx
     else:
         joints, plain = (resample(times, j, cfg.fps, speed) for j in (joints, plain))
-        if rng.random() < 0.5:   # mirror through the sagittal (x-y) plane
+        extra["mirrored"] = bool(rng.random() < 0.5)
+        if extra["mirrored"]:   # mirror through the sagittal (x-y) plane, left and right swapped
             joints, plain = (flip_h36m(j[..., [2, 1, 0]])[..., [2, 1, 0]] for j in (joints, plain))
     if offsets is not None:
         # The humanoid is drawn from these; for the mannequins they are a record (at the

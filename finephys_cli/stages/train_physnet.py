@@ -12,8 +12,8 @@ import numpy as np
 from ..console import log, track
 from ..data.lift_data import clip_windows, load_training_clips
 from ..errors import InputError, UsageError
-from ..models.physnet import (MLPRefiner, MLPRefinerConfig, PhysNet, PhysNetConfig, Projection,
-                              refine_fuse_project)
+from ..models.physnet import (ROLLOUTS, MLPRefiner, MLPRefinerConfig, PhysNet, PhysNetConfig,
+                              Projection, refine_fuse_project)
 from ..data.lift_data import split_clips, windows_of
 from .training import (RunDir, batch_indices, checkpoint_due, make_accelerator,
                        optimizer_step)
@@ -104,6 +104,10 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         raise InputError("train-physnet needs --data")
     if cfg.stage not in ("pretrain", "finetune"):
         raise UsageError(f"--stage must be pretrain or finetune, got {cfg.stage!r}")
+    if cfg.physnet.rollout not in ROLLOUTS:
+        raise UsageError(f"train-physnet config: physnet.rollout {cfg.physnet.rollout!r} must be "
+                         f"{' or '.join(ROLLOUTS)} (with --init, the folder's own config.json "
+                         f"sets it)")
     acc = make_accelerator(device, cfg.seed)
     run = RunDir(runs, "train-physnet", cfg.name)
     run.start(cfg, acc.is_main_process)

@@ -77,3 +77,37 @@ def test_a_field_added_later_leaves_the_hash_alone_at_its_old_behaviour():
     assert config_hash(keyed_fields(New(), {"step_cache": 1})) == config_hash(Old())
     assert config_hash(keyed_fields(New(step_cache=2), {"step_cache": 1})) != \
         config_hash(Old())
+
+
+def test_a_config_file_wins_over_option_defaults_but_not_over_given_options(tmp_path):
+    """`-c FILE` with a key that also has a command-line option: the file's value stands
+    unless the option was given (it was silently replaced by the option's default)."""
+    import typer
+    from typer.testing import CliRunner
+
+    @dataclass
+    class Cfg:
+        size: int = 384
+        seed: int = 0
+
+    seen = {}
+    app = typer.Typer()
+
+    @app.command()
+    def run(config: str = "", size: int = 384, seed: int = 0) -> None:
+        seen["cfg"] = load_config(Cfg, tmp_path / config if config else None, None,
+                                  size=size, seed=seed)
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    (tmp_path / "c.toml").write_text("size = 64\nseed = 5\n")
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", "--config", "c.toml"]).exit_code == 0
+    assert seen["cfg"] == Cfg(size=64, seed=5)
+    assert runner.invoke(app, ["run", "--config", "c.toml", "--size", "384"]).exit_code == 0
+    assert seen["cfg"] == Cfg(size=384, seed=5)          # given on the command line: it wins
+    assert runner.invoke(app, ["run", "--seed", "7"]).exit_code == 0
+    assert seen["cfg"] == Cfg(size=384, seed=7)
+    assert load_config(Cfg, tmp_path / "c.toml", None, size=100) == Cfg(size=100, seed=5)

@@ -91,6 +91,7 @@ def test_tumble_spins_the_clip_rigidly_above_the_floor_and_leaves_the_others_alo
 
     plain, _ = make_mocap_sample(SynthConfig(motion="deepmimic"), "humanoid3d_walk", 3)
     spun, _ = make_mocap_sample(SynthConfig(motion="deepmimic", tumble=1.0), "humanoid3d_walk", 3)
+    assert isinstance(plain.attrs["mirrored"], bool)     # the mannequins' mirror is recorded
     j0, j1 = plain.arrays["pose3d_world"], spun.arrays["pose3d_world"]
     np.testing.assert_allclose(bone_lengths(j1), bone_lengths(j0), atol=1e-9)
     assert j1[..., 1].min() >= 0.1 - 1e-9

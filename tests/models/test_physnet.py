@@ -189,7 +189,8 @@ def test_refine_fuse_project_is_the_mean_then_the_learnt_camera():
 def test_an_unknown_rollout_is_refused():
     import pytest
 
+    from finephys_cli.errors import InputError
     from finephys_cli.models.physnet import PhysNet, PhysNetConfig
 
-    with pytest.raises(ValueError, match="rollout"):
+    with pytest.raises(InputError, match="rollout"):
         PhysNet(PhysNetConfig(rollout="teachr"))

@@ -398,9 +398,10 @@ def test_fused_2d_is_the_weak_perspective_unless_the_learned_projection_is_asked
 
 def test_lift_flip_average_is_keyed_only_when_on(runner, synth_small, tiny_pose_models,
                                                   tmp_path):
-    """--flip-average changes S_dd and the skip key; off, the key is the one the config had
-    before the option existed, so older outputs stay up to date."""
+    """--flip-average changes S_dd and the skip key; off, the key has no flip_average field, as
+    before the option existed."""
     from finephys_cli.configs import config_hash
+    from finephys_cli.io.model_files import model_fingerprint
     from finephys_cli.stages.lift import LiftConfig
 
     base = ["lift", str(synth_small[0]), "--model", str(tiny_pose_models / "lifter"),
@@ -417,6 +418,37 @@ def test_lift_flip_average_is_keyed_only_when_on(runner, synth_small, tiny_pose_
         model = str((tiny_pose_models / "lifter").resolve())
         before = {k: v for k, v in vars(LiftConfig(model=str(tiny_pose_models / "lifter"))
                                          ).items() if k != "flip_average"}
-        assert a.config_hash == config_hash({**before, "model": model})
+        assert a.config_hash == config_hash({**before, "model": model, "model_digest":
+                                             model_fingerprint(tiny_pose_models / "lifter")})
     res = runner.invoke(app, [*base, "-o", str(flipped), "--no-flip-average"])
     assert res.exit_code != 0 and "--overwrite" in res.output   # made with other settings
+
+
+def test_a_model_changed_in_place_makes_lift_and_physnet_outputs_stale(
+        runner, synth_small, tiny_pose_models, tmp_path):
+    """A model folder retrained or reconfigured in place (same path) is another model: its old
+    outputs are no longer up to date (they were skipped as finished)."""
+    import shutil
+
+    synth, _ = synth_small
+    lifter, physnet = tmp_path / "lifter", tmp_path / "physnet"
+    shutil.copytree(tiny_pose_models / "lifter", lifter)
+    shutil.copytree(tiny_pose_models / "physnet", physnet)
+    p3, ph = tmp_path / "a.pose3d.h5", tmp_path / "a.phys.h5"
+    lift = ["lift", str(synth), "-o", str(p3), "--model", str(lifter), "--device", "cpu",
+            "--progress", "none"]
+    phys = ["physnet", str(p3), "-o", str(ph), "--model", str(physnet), "--device", "cpu",
+            "--progress", "none"]
+    for args in (lift, phys):
+        assert runner.invoke(app, args).exit_code == 0
+    for args in (lift, phys):
+        assert "up to date" in runner.invoke(app, args).output
+    cfg = json.loads((physnet / "config.json").read_text())
+    (physnet / "config.json").write_text(json.dumps({**cfg, "rollout": "teacher"}))
+    res = runner.invoke(app, phys)
+    assert res.exit_code != 0 and "another config" in res.output
+    assert runner.invoke(app, [*phys, "--overwrite"]).exit_code == 0
+    cfg = json.loads((lifter / "config.json").read_text())
+    (lifter / "config.json").write_text(json.dumps({**cfg, "trained_steps": 1}))
+    res = runner.invoke(app, lift)
+    assert res.exit_code != 0 and "another config" in res.output

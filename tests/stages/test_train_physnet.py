@@ -64,3 +64,10 @@ def test_velocity_weight_reaches_the_loss_the_anchor_and_validation(runner, synt
         anchored.append(float(row["loss"]) - float(row["data"]))  # the anchor and L_noise
     assert float(_rows(runs / "ft1000")[0]["data"]) == float(_rows(runs / "ft0")[0]["data"])
     assert anchored[1] > anchored[0] + 1e-3
+
+
+def test_an_unknown_rollout_is_refused_before_any_work(runner, tmp_path):
+    res = runner.invoke(app, ["train-physnet", "--data", str(tmp_path / "none.h5"), "--runs",
+                              str(tmp_path / "runs"), "--set", "physnet.rollout=teecher"])
+    assert res.exit_code == 2 and "physnet.rollout" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "runs").exists()
