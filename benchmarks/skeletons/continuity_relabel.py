@@ -19,9 +19,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from detect_2d_error import frame_errors  # noqa: E402
 
-LEGS = np.array([0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])
-ARMS = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13])
-PERMS = [np.arange(17), LEGS, ARMS, LEGS[ARMS]]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from finephys_cli.data.detector_noise import _ARM_SWAP, _LEG_SWAP  # noqa: E402
+
+PERMS = [np.arange(17), _LEG_SWAP, _ARM_SWAP, _LEG_SWAP[_ARM_SWAP]]
 
 
 def compose(a: int, b: int) -> int:

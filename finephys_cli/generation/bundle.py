@@ -3,7 +3,6 @@ paths, or the small offline generator shipped in the package when no SD1.5 is co
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,29 +80,3 @@ def load_generator(spec: GeneratorSpec, *, device: str, dtype, allow_download: b
     if spec.lora is not None:
         load_loras(pipe.pipe, spec.lora)
     return pipe
-
-
-_HASHES: dict[tuple[str, int, float], str] = {}
-
-
-def fingerprint(path: Path | None) -> str | None:
-    """sha256 over a model's weight and config files (name, then content), cached per run."""
-    if path is None:
-        return None
-    path = Path(path)
-    files = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*") if p.is_file() and p.suffix in
-        (".safetensors", ".bin", ".ckpt", ".pt", ".json", ".txt"))
-    h = hashlib.sha256()
-    for f in files:
-        st = f.stat()
-        key = (str(f.resolve()), st.st_size, st.st_mtime)
-        if key not in _HASHES:
-            fh = hashlib.sha256()
-            with open(f, "rb") as stream:
-                for block in iter(lambda: stream.read(1 << 22), b""):
-                    fh.update(block)
-            _HASHES[key] = fh.hexdigest()
-        h.update(str(f.relative_to(path) if f != path else f.name).encode())
-        h.update(_HASHES[key].encode())
-    return h.hexdigest()

@@ -35,3 +35,30 @@ def combine(*parts: object) -> str:
 def inputs_hash(inputs: Mapping[str, str]) -> str:
     """The digest of a whole input map {item id: fingerprint}, independent of its order."""
     return combine(*(f"{k}={inputs[k]}" for k in sorted(inputs)))
+
+
+_HASHES: dict[tuple[str, int, float], str] = {}
+
+
+def model_fingerprint(path: Path | None) -> str | None:
+    """sha256 over a model's weight and config files (name, then content), cached per run: a
+    model retrained or reconfigured in place gets another fingerprint."""
+    if path is None:
+        return None
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and p.suffix in
+        (".safetensors", ".bin", ".ckpt", ".pt", ".json", ".txt"))
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        key = (str(f.resolve()), st.st_size, st.st_mtime)
+        if key not in _HASHES:
+            fh = hashlib.sha256()
+            with open(f, "rb") as stream:
+                for block in iter(lambda: stream.read(1 << 22), b""):
+                    fh.update(block)
+            _HASHES[key] = fh.hexdigest()
+        h.update(str(f.relative_to(path) if f != path else f.name).encode())
+        h.update(_HASHES[key].encode())
+    return h.hexdigest()

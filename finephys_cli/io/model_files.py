@@ -3,7 +3,6 @@ plus `model_type`) and `model.safetensors`, each written atomically."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -40,17 +39,3 @@ def read_model_folder(folder: Path, model_type: str, device: str = "cpu"
         raise SchemaError(f"{folder}: a {raw.get('model_type')} model, expected {model_type}")
     return raw, load_file(str(folder / "model.safetensors"), device=device)
 
-
-def model_fingerprint(folder: Path) -> str:
-    """A short sha256 of a model folder's config.json and every *.safetensors in it, so an
-    output made by a model that was since retrained or reconfigured in place is not taken as
-    up to date."""
-    folder = Path(folder)
-    h = hashlib.sha256()
-    for path in sorted([folder / "config.json", *folder.glob("*.safetensors")]):
-        if path.is_file():
-            h.update(path.name.encode())
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-    return h.hexdigest()[:16]

@@ -26,7 +26,8 @@ from ..io.atomic import atomic_write_text
 from ..io.fingerprint import file_fingerprint
 from ..data.classes import class_by_id
 from ..data.prompts import extend_with, match_prompt
-from ..generation.bundle import fingerprint, load_generator, resolve_generator
+from ..generation.bundle import load_generator, resolve_generator
+from ..io.fingerprint import model_fingerprint as fingerprint
 from ..generation.compile import artifact_key, enable_persistent_cache, load_artifacts
 from ..generation.pipeline import CUDA_GRAPH_MODES, SampleSettings, check_compile_options
 from ..generation.stepcache import check_step_cache

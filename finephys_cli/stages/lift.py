@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..configs import config_hash, keyed_fields
-from ..io.model_files import model_fingerprint
+from ..io.fingerprint import model_fingerprint
 from ..console import track
 from ..data.lift_data import Clip, clip_windows, overlap_mean
 from ..errors import InputError, UsageError

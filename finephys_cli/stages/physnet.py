@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..configs import config_hash
-from ..io.model_files import model_fingerprint
+from ..io.fingerprint import model_fingerprint
 from ..console import log, track
 from ..data.normalize import denormalize_2d
 from ..models.batching import map_pieces

@@ -401,7 +401,7 @@ def test_lift_flip_average_is_keyed_only_when_on(runner, synth_small, tiny_pose_
     """--flip-average changes S_dd and the skip key; off, the key has no flip_average field, as
     before the option existed."""
     from finephys_cli.configs import config_hash
-    from finephys_cli.io.model_files import model_fingerprint
+    from finephys_cli.io.fingerprint import model_fingerprint
     from finephys_cli.stages.lift import LiftConfig
 
     base = ["lift", str(synth_small[0]), "--model", str(tiny_pose_models / "lifter"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ...console import track
-from ...generation.bundle import fingerprint
+from ...io.fingerprint import model_fingerprint as fingerprint
 from ...io import manifest
 from .context import ScoreContext, Skip
 from .inputs import VideoItem, model_path

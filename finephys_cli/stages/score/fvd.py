@@ -6,7 +6,7 @@ import numpy as np
 
 from ...console import log, track
 from ...errors import InputError
-from ...generation.bundle import fingerprint
+from ...io.fingerprint import model_fingerprint as fingerprint
 from .context import ScoreContext, Skip
 from .inputs import VideoItem, model_path
 from ...metrics.frechet import FeatureStats, frechet_distance
