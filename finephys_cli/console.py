@@ -169,21 +169,33 @@ def track(items: Iterable[T], *, total: int | None = None, description: str = ""
                   file=sys.stderr, flush=True)
 
 
-class native_stdout_to_stderr:
-    """Send what C extensions write to file descriptor 1 to stderr for a while (pybullet prints
-    its URDF warnings and build banner there), so a stage's stdout stays the paths it wrote."""
+class native_output_to_debug_log:
+    """Capture what C extensions write to file descriptors 1 and 2 for a while (pybullet
+    prints its build banner and a dozen URDF warnings per humanoid there), and log it at debug
+    level: a stage's stdout stays the paths it wrote, and stderr shows it only with -v."""
 
-    def __enter__(self) -> "native_stdout_to_stderr":
+    def __enter__(self) -> "native_output_to_debug_log":
         import os
+        import tempfile
 
         sys.stdout.flush()
-        self._saved = os.dup(1)
-        os.dup2(2, 1)
+        sys.stderr.flush()
+        self._capture = tempfile.TemporaryFile()
+        self._saved = [os.dup(1), os.dup(2)]
+        for fd in (1, 2):
+            os.dup2(self._capture.fileno(), fd)
         return self
 
     def __exit__(self, *exc: object) -> None:
         import os
 
         sys.stdout.flush()
-        os.dup2(self._saved, 1)
-        os.close(self._saved)
+        sys.stderr.flush()
+        for fd, saved in zip((1, 2), self._saved):
+            os.dup2(saved, fd)
+            os.close(saved)
+        self._capture.seek(0)
+        text = self._capture.read().decode(errors="replace").strip()
+        self._capture.close()
+        if text:
+            log.debug("native output:\n%s", text)

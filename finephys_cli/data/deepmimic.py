@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..console import native_stdout_to_stderr
+from ..console import native_output_to_debug_log
 from ..errors import InputError
 
 RESERVED = ("humanoid3d_backflip", "humanoid3d_cartwheel", "humanoid3d_spinkick")
@@ -51,14 +51,20 @@ def _wxyz_to_xyzw(q: np.ndarray) -> list[float]:
 
 
 @lru_cache(maxsize=32)
-def load_clip(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(times (N,), H36M-17 world joints (N,17,3) m, y up) of one clip at its own frame rate."""
+def clip_path(name: str, allow_reserved: bool = False) -> Path:
+    """The motion file of a clip; refuses the reserved clips and names that are not clips."""
     if name in RESERVED and not allow_reserved:
         raise InputError(f"{name} is reserved for external held-out evaluation; it is never "
                          f"used for training, validation or tuning")
     path = motions_dir() / f"{name}.txt"
     if not path.is_file():
         raise InputError(f"no DeepMimic clip {name!r} (have {', '.join(available_clips())})")
+    return path
+
+
+def load_clip(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(times (N,), H36M-17 world joints (N,17,3) m, y up) of one clip at its own frame rate."""
+    path = clip_path(name, allow_reserved)
     frames = np.array(json.loads(path.read_text())["Frames"], dtype=np.float64)
     times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])
     return times, frames_to_joints(frames)
@@ -67,13 +73,13 @@ def load_clip(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.n
 def frames_to_joints(frames: np.ndarray) -> np.ndarray:
     """Raw DeepMimic frame vectors (N, 44) -> H36M-17 world joints (N,17,3) m, by pybullet's
     forward kinematics of the humanoid."""
-    with native_stdout_to_stderr():
+    with native_output_to_debug_log():
         import pybullet as pb
         import pybullet_data
 
         cid = pb.connect(pb.DIRECT)
     try:
-        with native_stdout_to_stderr():
+        with native_output_to_debug_log():
             pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
             body = pb.loadURDF("humanoid/humanoid.urdf", [0, 0.8895, 0], globalScaling=0.25,
                                physicsClientId=cid)

@@ -12,9 +12,9 @@ import json
 
 import numpy as np
 
-from ..console import native_stdout_to_stderr
+from ..console import native_output_to_debug_log
 from .camera import Camera
-from .deepmimic import body_joints, load_clip, motions_dir, pose_body
+from .deepmimic import body_joints, clip_path, pose_body
 
 # Leotard-like colours for the body and a skin tone for head and hands (RGBA 0-1).
 _BODY_COLOURS = ((0.75, 0.12, 0.2), (0.1, 0.2, 0.6), (0.15, 0.45, 0.3), (0.5, 0.1, 0.55),
@@ -26,8 +26,7 @@ _SKIN_LINKS = (2, 5, 8)
 
 def raw_frames(name: str, allow_reserved: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(times (N,), raw DeepMimic frame vectors (N, 44)) of one clip."""
-    load_clip(name, allow_reserved)      # the same reserved-clip guard as every reader
-    frames = np.array(json.loads((motions_dir() / f"{name}.txt").read_text())["Frames"],
+    frames = np.array(json.loads(clip_path(name, allow_reserved).read_text())["Frames"],
                       dtype=np.float64)
     return np.concatenate([[0.0], np.cumsum(frames[:-1, 0])]), frames
 
@@ -46,7 +45,7 @@ class HumanoidScene:
     `Camera`."""
 
     def __init__(self, rng: np.random.Generator):
-        with native_stdout_to_stderr():
+        with native_output_to_debug_log():
             import pybullet as pb
             import pybullet_data
 

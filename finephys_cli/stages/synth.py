@@ -115,6 +115,18 @@ def tumble_transform(joints: np.ndarray, rng: np.random.Generator
     return rot, shift, {"tumble_axis": axis, "tumble_rad": [start, total]}
 
 
+_WARNED_SHORT: set[str] = set()
+
+
+def _warn_short_clip(clip: str, length: int, frames: int, fps: float) -> None:
+    """Once per clip: `--frames` asks for more than the mocap lasts, so its samples keep the
+    clip's own length (it varies a little with each sample's speed)."""
+    if clip not in _WARNED_SHORT:
+        _WARNED_SHORT.add(clip)
+        log.warning("synth: %s lasts about %d frames at %g fps, fewer than --frames %d; its "
+                    "samples keep their own length", clip, length, fps, frames)
+
+
 def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: bool = False
                       ) -> tuple[SynthSample, object]:
     """A DeepMimic clip with a random speed, heading, mirror and camera, spun head over heels
@@ -155,6 +167,8 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     heading = rot_y(np.array(yaw))
     centre = joints[0, 0] * np.array([1.0, 0.0, 1.0])
     if cfg.frames is not None:
+        if cfg.frames > len(joints):
+            _warn_short_clip(clip, len(joints), cfg.frames, cfg.fps)
         joints, plain = joints[: cfg.frames], plain[: cfg.frames]
         for name in ("mocap_frames", "limb_offsets_rad"):
             if name in extra:
@@ -215,20 +229,41 @@ def render_sample(cfg: SynthConfig, sample: SynthSample, joints: np.ndarray, cam
         scene.close()
 
 
+def missing_videos(output: Path, chash: str, videos: Path) -> list[str]:
+    """Video ids of a finished `output` with this key whose mp4 is not in `videos`."""
+    import h5py
+
+    if not Path(output).is_file():
+        return []
+    try:
+        with h5py.File(output, "r") as f:
+            if f.attrs.get("config_hash") != chash or not f.attrs.get("complete", False):
+                return []
+            ids = list(f["videos"]) if "videos" in f else []
+    except OSError:
+        return []
+    return [vid for vid in ids if not (Path(videos) / f"{vid}.mp4").is_file()]
+
+
 def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
               overwrite: bool = False, progress: str = "auto",
               allow_reserved: bool = False) -> Path:
+    _WARNED_SHORT.clear()
     if cfg.motion == "synth":
         classes = select_classes(cfg.classes)
         jobs = [(sample_id(c, i, cfg.seed), (lambda c=c, i=i: make_sample(cfg, c, i)))
                 for c in classes for i in range(cfg.per_class)]
         root = {"classes": [c.gym99_class for c in classes]}
     elif cfg.motion == "deepmimic":
-        from ..data.deepmimic import RESERVED, available_clips
+        from ..data.deepmimic import RESERVED, available_clips, clip_path
 
         names = available_clips(allow_reserved) if cfg.clips == "all" else \
             [c.strip() if c.strip().startswith("humanoid3d_") else f"humanoid3d_{c.strip()}"
              for c in cfg.clips.split(",") if c.strip()]
+        if not names:
+            raise UsageError(f"--clips {cfg.clips!r} names no clip")
+        for name in names:     # before the output is opened: a misspelt name leaves no .partial
+            clip_path(name, allow_reserved)
         jobs = [(f"{n.replace('humanoid3d_', 'dm_')}_s{cfg.seed}_{i:03d}",
                  (lambda n=n, i=i: make_mocap_sample(cfg, n, i, allow_reserved)))
                 for n in names for i in range(cfg.per_class)]
@@ -236,8 +271,17 @@ def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
                 "contains_reserved": any(n in RESERVED for n in names)}
     else:
         raise UsageError(f"--motion must be synth or deepmimic, got {cfg.motion!r}")
-    chash = config_hash({**keyed_fields(cfg, {"limb_jitter": 0.0}), "videos": videos is not None,
+    # The videos folder is part of the key: the file's source paths point into it.
+    chash = config_hash({**keyed_fields(cfg, {"limb_jitter": 0.0}),
+                         "videos": str(Path(videos).resolve()) if videos is not None else False,
                          "allow_reserved": allow_reserved})
+    missing = missing_videos(output, chash, videos) if videos is not None and not overwrite \
+        else []
+    if missing:
+        log.warning("synth: %s is up to date but %d of its videos are missing from %s "
+                    "(%s%s); making it again", output, len(missing), videos,
+                    ", ".join(missing[:3]), " ..." if len(missing) > 3 else "")
+        overwrite = True
     with PoseFileWriter(output, format="finephys.synth", config=asdict(cfg), config_hash=chash,
                         overwrite=overwrite, root_attrs=root) as writer:
         if writer.skipped:

@@ -11,6 +11,8 @@ our mannequin, any motion) or a user's own annotated pose files. Random rotation
 
 from __future__ import annotations
 
+import math
+
 import json
 import os
 import shutil
@@ -65,13 +67,15 @@ def check_config(cfg: TrainDetectorConfig) -> None:
         ("val_fraction", cfg.val_fraction, 0.0 < float(cfg.val_fraction) < 1.0),
         ("degrees", cfg.degrees, 0.0 <= float(cfg.degrees) <= 180.0),
         ("box_pad", cfg.box_pad, 0.0 <= float(cfg.box_pad) <= 1.0),
-        ("lr0", cfg.lr0, float(cfg.lr0) > 0.0),
-        ("warmup_epochs", cfg.warmup_epochs, float(cfg.warmup_epochs) >= 0.0),
+        ("lr0", cfg.lr0, math.isfinite(float(cfg.lr0)) and float(cfg.lr0) > 0.0),
+        ("warmup_epochs", cfg.warmup_epochs, math.isfinite(float(cfg.warmup_epochs))
+         and float(cfg.warmup_epochs) >= 0.0),
         ("reader", cfg.reader, cfg.reader in ("pyav", "decord", "opencv"))) if not ok]
     if bad:
         raise UsageError(f"train-detector config: {', '.join(bad)} out of range (epochs, "
                          "batch_size, frame_stride >= 1; imgsz >= 32; val_fraction in (0, 1); "
-                         "degrees in [0, 180]; box_pad in [0, 1]; lr0 > 0; warmup_epochs >= 0; "
+                         "degrees in [0, 180]; box_pad in [0, 1]; lr0 > 0; warmup_epochs >= 0, "
+                         "both finite; "
                          "reader pyav, decord or opencv)")
     if not cfg.data:
         raise UsageError("train-detector needs --data: pose files with exact 2D "

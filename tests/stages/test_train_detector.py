@@ -67,6 +67,10 @@ def test_bad_values_and_files_without_exact_2d_are_refused(runner, renders, tmp_
     res = runner.invoke(app, ["train-detector", "--data", str(renders), "--runs",
                               str(tmp_path), "--set", "warmup_epochs=-1"])
     assert res.exit_code == 2 and "warmup_epochs=-1" in res.output
+    for bad in ("lr0=inf", "lr0=nan", "warmup_epochs=inf"):   # once accepted
+        res = runner.invoke(app, ["train-detector", "--data", str(renders), "--runs",
+                                  str(tmp_path), "--set", bad])
+        assert res.exit_code == 2 and bad.split("=")[0] in res.output, bad
     from finephys_cli.io.poses_h5 import PoseFileWriter
 
     plain = tmp_path / "plain.h5"
