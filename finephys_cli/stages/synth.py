@@ -166,13 +166,6 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
     yaw = float(rng.uniform(-0.6, 0.6))
     heading = rot_y(np.array(yaw))
     centre = joints[0, 0] * np.array([1.0, 0.0, 1.0])
-    if cfg.frames is not None:
-        if cfg.frames > len(joints):
-            _warn_short_clip(clip, len(joints), cfg.frames, cfg.fps)
-        joints, plain = joints[: cfg.frames], plain[: cfg.frames]
-        for name in ("mocap_frames", "limb_offsets_rad"):
-            if name in extra:
-                extra[name] = extra[name][: cfg.frames]
     # The clip's world motion x -> R_t x + b_t: the tumble (if any), then heading and centring.
     rot = np.broadcast_to(np.eye(3), (len(joints), 3, 3))
     shift = np.zeros((len(joints), 3))
@@ -194,6 +187,15 @@ def make_mocap_sample(cfg: SynthConfig, clip: str, index: int, allow_reserved: b
         joints[..., 1] += lift[:, None]
         shift = shift + lift[:, None] * np.array([0.0, 1.0, 0.0])
         extra["limb_lift_m"] = lift
+    if cfg.frames is not None:
+        # Cut after the world motion, so a tumble keeps its pace (its turns span the whole
+        # clip) instead of packing them into the first `frames`.
+        if cfg.frames > len(joints):
+            _warn_short_clip(clip, len(joints), cfg.frames, cfg.fps)
+        joints, rot, shift = joints[: cfg.frames], rot[: cfg.frames], shift[: cfg.frames]
+        for name in ("mocap_frames", "limb_offsets_rad", "limb_lift_m"):
+            if name in extra:
+                extra[name] = extra[name][: cfg.frames]
     extra.update(heading_rad=yaw, world_offset_m=centre, world_rotation=rot,
                  world_translation_m=shift)
     attrs, arrays, cam = _observe(cfg, joints, rng)

@@ -59,14 +59,13 @@ def test_humanoid_render_matches_its_truth(tmp_path, tumble, limb_jitter):
     uv = np.round(sample.arrays["keypoints2d_exact"][5]).astype(int)
     inside = ((uv >= 0) & (uv < 192)).all(-1)
     assert inside.all()
-    if not limb_jitter:
-        assert (diff[uv[:, 1], uv[:, 0]] > 30).mean() > 0.8        # joints lie on the body
-    else:
-        # Within 2 px of it: the links leave gaps at the joints, which open as limbs swing wide.
-        from scipy.ndimage import maximum_filter
+    # Joints lie on the body, or within 2 px of it: the links leave gaps at the joints, which
+    # open as limbs swing wide or as a spun body is seen end-on.
+    from scipy.ndimage import maximum_filter
 
-        near_body = maximum_filter(diff > 30, size=5)
-        assert near_body[uv[:, 1], uv[:, 0]].mean() > 0.9
+    on_body = (diff[uv[:, 1], uv[:, 0]] > 30).mean()
+    near_body = maximum_filter(diff > 30, size=5)[uv[:, 1], uv[:, 0]].mean()
+    assert near_body > 0.9 and on_body > 0.6, (on_body, near_body)
 
 
 def test_humanoid_synth_keeps_pybullet_chatter_off_stdout(tmp_path):
@@ -135,6 +134,11 @@ def test_tumble_spins_the_clip_rigidly_above_the_floor_and_leaves_the_others_alo
     up0, up1 = (j[:, 8] - j[:, 0] for j in (j0, j1))          # pelvis -> thorax
     cos = (up1 * up0).sum(-1) / np.linalg.norm(up0, axis=-1) / np.linalg.norm(up1, axis=-1)
     assert cos.min() < -0.5                                    # upside down at some frame
+    # A short --frames cuts the spin at its pace; it once packed all its turns into them.
+    short, _ = make_mocap_sample(SynthConfig(motion="deepmimic", tumble=1.0, frames=8),
+                                 "humanoid3d_walk", 3)
+    np.testing.assert_allclose(short.arrays["pose3d_world"], j1[:8], atol=1e-9)
+    assert len(short.attrs["world_rotation"]) == 8
     spun_count = 0
     for k in range(8):
         a, _ = make_mocap_sample(SynthConfig(motion="deepmimic"), "humanoid3d_run", k)
