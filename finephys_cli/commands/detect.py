@@ -37,6 +37,11 @@ def detect(
              "its keypoints over the views, weighted by confidence (average: a 7% smaller "
              "mean 2D error than best on rendered gymnasts with --model renders, but worse "
              "with the stock model).")] = "best",
+    rotation_scores: Annotated[Literal["detector", "agreement"], typer.Option(
+        help="With --rotations: keypoint scores as the detector gives them, or times the "
+             "views' agreement on each joint (exp(-(spread/(tau·box side))²), tau from "
+             "--set agreement_tau=, default 0.05), so that a joint the views place apart "
+             "scores low ('rotation_spread' holds the spread in px).")] = "detector",
     reader: Annotated[Literal["pyav", "decord", "opencv"], typer.Option(
         help="Video decoder.")] = "pyav",
     interpolate_gaps: Annotated[int, typer.Option(
@@ -66,7 +71,7 @@ def detect(
     cfg = load_config(DetectConfig, config, set_, backend=backend, model=model,
                       imgsz=imgsz, conf=conf, batch_size=batch_size, reader=reader,
                       interpolate_gaps=interpolate_gaps, rotations=rotations,
-                      rotation_merge=rotation_merge)
+                      rotation_merge=rotation_merge, rotation_scores=rotation_scores)
     cfg.frames = None if frames == "all" else int(frames)
     path = run_detect(cfg, inputs, output, device=resolve_device(device),
                       shard=parse_shard(shard), overwrite=overwrite, fail_fast=fail_fast,

@@ -53,6 +53,7 @@ DATASET_SPECS: dict[str, tuple[list[str], str]] = {
     "bbox": (["frame", "x1y1x2y2s"], "px,px,px,px,1"),
     "keypoints2d_coco": (["frame", "joint", "xys"], "px,px,1"),
     "interpolated": (["frame", "joint"], "bool"),
+    "rotation_spread": (["frame", "joint"], "px"),
     "world_landmarks": (["frame", "landmark", "xyz"], "m"),
     "pose3d_world": _FRAME_J_XYZ_M,
     "pose3d_camera": _FRAME_J_XYZ_M,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import math
 import multiprocessing
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,8 +19,8 @@ from ..io.manifest import VIDEO_EXTS, apply_shard, collect_inputs, shard_output_
 from ..io.fingerprint import file_fingerprint
 from ..io.poses_h5 import PoseFileWriter
 from ..io.video import VideoInfo, probe, sample_indices, stream_frames
-from ..models.detectors import ROTATION_MERGES, FrameDetections, RotationTTA, \
-    parse_rotations
+from ..models.detectors import ROTATION_MERGES, ROTATION_SCORES, FrameDetections, \
+    RotationTTA, agreement_scores, parse_rotations
 from ..skeleton import coco_to_h36m
 
 
@@ -37,6 +38,10 @@ class DetectConfig:
     decode_workers: int = 2        # decoding processes running ahead of the detector
     rotations: str = "0"           # test-time rotation angles (multiples of 90)
     rotation_merge: str = "best"   # per person: the most confident angle, or the average
+    # Keypoint scores: the detector's own, or times the rotated views' agreement
+    # (`agreement_scores`; the renders detector scores nearly every joint above 0.9)
+    rotation_scores: str = "detector"
+    agreement_tau: float = 0.05    # agreement falls to 1/e at this spread, in box sides
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -133,17 +138,23 @@ def detect_clip(detector, frames: np.ndarray | Iterable[np.ndarray], cfg: Detect
     coco = np.full((t, 17, 3), np.nan, np.float32)
     bbox = np.full((t, 5), np.nan, np.float32)
     world = None
+    spread = np.full((t, 17), np.nan, np.float32)
+    has_spread = False
     for i, (d, c) in enumerate(zip(dets, choice)):
         if c < 0:
             continue
         coco[i] = d.keypoints[c]
         bbox[i] = d.boxes[c]
+        if d.spread is not None:
+            spread[i], has_spread = d.spread[c], True
         if d.world is not None:
             world = world if world is not None else np.full((t, 33, 3), np.nan, np.float32)
             world[i] = d.world[c]
     conf = np.nan_to_num(coco[..., 2], nan=0.0)
     missing = conf < cfg.keypoint_conf
     coco[..., :2][missing] = np.nan
+    if cfg.rotation_scores == "agreement":   # after the cut: it ranks joints, drops none
+        conf = agreement_scores(conf, spread, bbox, cfg.agreement_tau)
     coco[..., 2] = conf
     h36m, h36m_scores = coco_to_h36m(coco[..., :2], conf)
     h36m, filled = fill_gaps(h36m, cfg.interpolate_gaps)
@@ -151,6 +162,8 @@ def detect_clip(detector, frames: np.ndarray | Iterable[np.ndarray], cfg: Detect
               "bbox": bbox, "keypoints2d_coco": coco}
     if cfg.interpolate_gaps:
         arrays["interpolated"] = filled
+    if has_spread:
+        arrays["rotation_spread"] = spread
     if world is not None:
         arrays["world_landmarks"] = world
     return arrays
@@ -257,6 +270,14 @@ def check_detect_config(cfg: DetectConfig) -> None:
     if cfg.rotation_merge not in ROTATION_MERGES:
         raise UsageError(f"detect config: rotation_merge={cfg.rotation_merge!r} must be one of "
                          f"{', '.join(ROTATION_MERGES)}")
+    if cfg.rotation_scores not in ROTATION_SCORES:
+        raise UsageError(f"detect config: rotation_scores={cfg.rotation_scores!r} must be one "
+                         f"of {', '.join(ROTATION_SCORES)}")
+    if not (math.isfinite(float(cfg.agreement_tau)) and float(cfg.agreement_tau) > 0):
+        raise UsageError(f"detect config: agreement_tau={cfg.agreement_tau!r} must be > 0")
+    if cfg.rotation_scores != "detector" and len(parse_rotations(cfg.rotations)) < 2:
+        raise UsageError(f"--rotation-scores {cfg.rotation_scores} compares the views of two or "
+                         f"more --rotations (e.g. 0,90,180,270), got {cfg.rotations!r}")
     if cfg.rotation_merge != "best" and len(parse_rotations(cfg.rotations)) < 2:
         raise UsageError(f"--rotation-merge {cfg.rotation_merge} merges the views of two or more "
                          f"--rotations (e.g. 0,90,180,270), got {cfg.rotations!r}")
@@ -276,7 +297,8 @@ def run_detect(cfg: DetectConfig, inputs: list[Path], output: Path, *, device: s
     if angles != (0,):
         detector = RotationTTA(detector, angles, merge=cfg.rotation_merge)
     described = getattr(detector, "description", type(detector).__name__)
-    chash = config_hash({**keyed_fields(cfg, {"rotation_merge": "best"}), "weights": described})
+    chash = config_hash({**keyed_fields(cfg, {"rotation_merge": "best", "rotation_scores": "detector",
+                                              "agreement_tau": 0.05}), "weights": described})
     with PoseFileWriter(out, format="finephys.pose2d", config={**asdict(cfg),
                         "weights": described}, config_hash=chash, overwrite=overwrite,
                         shard=shard_info, root_attrs={"detector_weights": described},

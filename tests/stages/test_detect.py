@@ -370,6 +370,60 @@ def test_rotation_average_never_mixes_in_a_second_person():
     np.testing.assert_allclose(avg.keypoints[0, :, 2], 0.9)
 
 
+def test_rotation_spread_and_agreement_scores_rank_the_joints_the_views_disagree_on():
+    from finephys_cli.models.detectors import RotationTTA, agreement_scores, joint_spread
+    from finephys_cli.stages.detect import DetectConfig, detect_clip
+
+    w = h = 64
+    box, kp = _person((10, 10, 30, 50), 20.0, 0.95, 0.9)     # box side 40 px
+    # the 180° view agrees on every joint but COCO joint 16 (the right ankle), 8 px off
+    t_box, t_kp = _person((w - 30, h - 50, w - 10, h - 10), w - 20.0, 0.95, 0.6)
+    t_kp[..., 1] = h - 30.0
+    t_kp[0, 16, 0] = w - 28.0
+    frame = np.zeros((h, w, 3), np.uint8)
+    for merge in ("best", "average"):
+        det, = RotationTTA(_ScriptedViews([FrameDetections(box, kp),
+                                           FrameDetections(t_box, t_kp)]), (0, 180),
+                           merge=merge)([frame])
+        expected = 8.0 if merge == "best" else 4.0            # the average sits between
+        np.testing.assert_allclose(det.spread[0, 16], expected, atol=1e-4)
+        np.testing.assert_allclose(det.spread[0, :16], 0.0, atol=1e-4)
+    # tau 0.05 of a 40 px side is 2 px: 4 px of spread scores exp(-4)
+    scores = agreement_scores(np.full((1, 17), 0.95), det.spread, det.boxes, 0.05)
+    np.testing.assert_allclose(scores[0, 16], 0.95 * np.exp(-4.0), rtol=1e-5)
+    np.testing.assert_allclose(scores[0, :16], 0.95, rtol=1e-5)
+    # without another view there is no spread, and the score stays
+    assert np.isnan(joint_spread(kp[0], kp[:0])).all()
+    np.testing.assert_allclose(agreement_scores(np.full((1, 17), 0.9), np.full((1, 17), np.nan),
+                                                box, 0.05), 0.9)
+
+    def views():
+        return RotationTTA(_ScriptedViews([FrameDetections(box, kp),
+                                           FrameDetections(t_box, t_kp)]), (0, 180),
+                           merge="average")
+    plain = detect_clip(views(), np.zeros((1, h, w, 3), np.uint8),
+                        DetectConfig(rotations="0,180", rotation_merge="average"))
+    agreed = detect_clip(views(), np.zeros((1, h, w, 3), np.uint8),
+                         DetectConfig(rotations="0,180", rotation_merge="average",
+                                      rotation_scores="agreement"))
+    np.testing.assert_array_equal(plain["keypoints2d"], agreed["keypoints2d"])  # none dropped
+    np.testing.assert_allclose(agreed["rotation_spread"][0, 16], 4.0, atol=1e-4)
+    assert agreed["keypoints2d_coco"][0, 16, 2] < 0.05 < plain["keypoints2d_coco"][0, 16, 2]
+    r_ankle, r_wrist = 3, 16                                 # H36M
+    assert agreed["scores"][0, r_ankle] < 0.05 and np.isclose(agreed["scores"][0, r_wrist], 0.95)
+
+
+def test_rotation_scores_need_rotations_and_a_positive_tau(runner, synth_small, tmp_path):
+    res = runner.invoke(app, ["detect", str(synth_small[1]), "-o", str(tmp_path / "d.h5"),
+                              "--rotation-scores", "agreement", *FAST])
+    assert res.exit_code == 2 and "two or" in res.stderr
+    res = runner.invoke(app, ["detect", str(synth_small[1]), "-o", str(tmp_path / "d.h5"),
+                              "--rotations", "0,180", "--rotation-scores", "agreement",
+                              "--set", "agreement_tau=0", *FAST])
+    assert res.exit_code == 2 and "agreement_tau" in res.stderr
+    assert not list(tmp_path.glob("*.partial"))
+
+
 def test_rotation_merge_needs_rotations(runner, synth_small, tmp_path):
     res = runner.invoke(app, ["detect", str(synth_small[1]), "-o", str(tmp_path / "d.h5"),
                               "--rotation-merge", "average", *FAST])
@@ -395,7 +449,8 @@ def test_rotation_merge_is_keyed_only_when_averaging(runner, synth_small, tmp_pa
     with h5py.File(out) as f:
         stored, weights = f.attrs["config_hash"], f.attrs["detector_weights"]
     old = dataclasses.asdict(DetectConfig(frames=6, imgsz=416, conf=0.05, rotations="0,180"))
-    del old["rotation_merge"]
+    for added_later in ("rotation_merge", "rotation_scores", "agreement_tau"):
+        del old[added_later]
     assert stored == config_hash({**old, "weights": weights})
     res = runner.invoke(app, [*args, "--rotation-merge", "average"])
     assert res.exit_code != 0 and "another config" in res.stderr
