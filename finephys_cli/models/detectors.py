@@ -279,7 +279,8 @@ class RotationTTA:
             keep = nms(tb, torch.as_tensor(b[:, 4]), self.iou).numpy()
             merged, spread = self._merged(keep, box_iou(tb[keep], tb).numpy(),
                                           np.concatenate(views), k)
-            out.append(FrameDetections(b[keep], merged, spread=spread))
+            out.append(FrameDetections(b[keep], merged,
+                                       spread=spread if len(self.angles) > 1 else None))
         return out
 
     def _merged(self, keep: np.ndarray, iou: np.ndarray, views: np.ndarray,
