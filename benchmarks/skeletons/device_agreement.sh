@@ -9,7 +9,10 @@
 # FRESH holds SET_truth.h5 and videos/SET/ for each set; DM.h5.xz is the DeepMimic training
 # clips with synthetic noise (device_d.sh's dm_train.h5.xz). OUT gets detections.tar.xz (the
 # detections with their spread, before re-scoring, so another TAU needs no GPU) and OUT/NAME/
-# with device_d.sh's bundle of each lifter. Session 19's call (fresh = tum3, hum3, mqfx3):
+# with device_d.sh's bundle of each lifter. DETECTIONS=detections.tar.xz (from an earlier call)
+# skips the detection. PHYSNET_LIFTER=DIR also trains PhysNet and the MLP on that lifter
+# (device_d.sh with LIFTER=DIR, PHYS_S/FT_S seconds) on the PHYSNET_DATA (agree or raw) pairs,
+# into OUT/phys/. Session 19's first call (fresh = tum3, hum3, mqfx3):
 #   TAU=0.05 LIFT_STEPS=2800 LIFT_STEPS_l32=2000 DATA_raw16=raw bash \
 #     benchmarks/skeletons/device_agreement.sh .carry/fresh .carry/dm/dm_train.h5.xz $OUT \
 #     "l16=finephys_cli/assets/lifter raw16=finephys_cli/assets/lifter l32=.carry/inits/lift32" 250
@@ -20,11 +23,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 work=${WORK:-/tmp/agree}; rm -rf "$work"; mkdir -p "$work/sets" "$work/data"
 t0=$(date +%s)
-STOCK_SETS= WORK="$work/detect" bash "$here/device_detect_sets.sh" "$fresh/videos" "$work/det" \
-  > "$out/detect.log" 2>&1 || { tail -n 20 "$out/detect.log"; exit 1; }
-echo "detect done at $(( $(date +%s) - t0 )) s" | tee -a "$out/times.log"
-tar -xf "$work/det/detections.tar" -C "$work/sets"
-tar -cf - -C "$work/sets" . | xz -T0 -6 > "$out/detections.tar.xz"
+if [ -n "${DETECTIONS:-}" ]; then      # a previous call's detections.tar.xz: no detection
+  tar -xJf "$DETECTIONS" -C "$work/sets"
+else
+  STOCK_SETS= WORK="$work/detect" bash "$here/device_detect_sets.sh" "$fresh/videos" "$work/det" \
+    > "$out/detect.log" 2>&1 || { tail -n 20 "$out/detect.log"; exit 1; }
+  echo "detect done at $(( $(date +%s) - t0 )) s" | tee -a "$out/times.log"
+  tar -xf "$work/det/detections.tar" -C "$work/sets"
+  tar -cf - -C "$work/sets" . | xz -T0 -6 > "$out/detections.tar.xz"
+fi
 agree_pairs=(); raw_pairs=()
 for det in "$work"/sets/*_det_renders.h5; do
   set_name=$(basename "$det" _det_renders.h5)
@@ -48,5 +55,12 @@ for spec in "${runs[@]}"; do
     "$out/$name" "$lift_s" 0 0 \
     > "$out/$name.log" 2>&1 &
 done
+if [ -n "${PHYSNET_LIFTER:-}" ]; then  # PhysNet and the MLP on that lifter (device_d.sh's
+  # PHYS_STEPS, FT_STEPS, VELOCITY_WEIGHTS, ... from the environment), on PHYSNET_DATA's pairs
+  mkdir -p "$out/phys"
+  LIFTER=$PHYSNET_LIFTER WORK="$work/run_phys" bash "$here/device_d.sh" \
+    "$work/data_${PHYSNET_DATA:-agree}" "$out/phys" 0 "${PHYS_S:-200}" "${FT_S:-100}" \
+    > "$out/phys.log" 2>&1 &
+fi
 wait
 echo "lifters done at $(( $(date +%s) - t0 )) s" | tee -a "$out/times.log"
