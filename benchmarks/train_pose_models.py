@@ -99,8 +99,12 @@ def throughput(lifter_dir: str, phys_dir: str, device: str, clips: int = 1024,
 
     lifter = InContextLifter.from_pretrained(Path(lifter_dir), device=device)
     phys = PhysNet.from_pretrained(Path(phys_dir), device=device)
-    q = torch.randn(clips, 16, 17, 3, device=device) * 0.3
+    # One clip = one lifter window of the lifter's own length (16, or 32 for lifter v0.8: each
+    # window then costs more, at the same window count per video, since `lift` steps by 8
+    # frames either way) and one 16-frame PhysNet window of its S_dd.
+    q = torch.randn(clips, lifter.config.frames, 17, 3, device=device) * 0.3
     q[..., 2] = 1.0
+    phys_frames = getattr(phys.config, "frames", 16)
     res = {}
     # As `lift` and `physnet` run them (models/batching.py): the lifter in pieces of 16 windows
     # on CPU (cache-sized; on CUDA the whole batch), PhysNet in pieces of 256 (before session 8
@@ -110,7 +114,8 @@ def throughput(lifter_dir: str, phys_dir: str, device: str, clips: int = 1024,
 
     def lift_then_refine():
         s_dd = torch.cat(map_pieces(lambda x: lifter.lift(x, flip_average=flip_average)[0].float(), q, chunk, device))
-        return map_pieces(lambda x: phys(x, sample_noise=False), s_dd, 256, device)
+        return map_pieces(lambda x: phys(x, sample_noise=False), s_dd[:, :phys_frames], 256,
+                          device)
 
     for dtype in (torch.float32, torch.bfloat16):
         if device == "cpu" and dtype == torch.bfloat16:

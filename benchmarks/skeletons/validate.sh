@@ -8,7 +8,10 @@ videos=${1:?}; truth=${2:?}; out=${3:?}; lifter=${4:?}; phys=(${5:?}); mlps=(${6
 det=${7:-$out/detect.h5}
 mkdir -p "$out"
 fp() { finephys "$@" --progress none; }
-[ -f "$det" ] || fp detect "$videos" "-o" "$det" --frames all --rotations 0,90,180,270
+# The renders recipe of lifter v0.8 (its card): renders detector, averaged rotations, scored by
+# the views' agreement.
+[ -f "$det" ] || fp detect "$videos" "-o" "$det" --frames all --model renders \
+  --rotations 0,90,180,270 --rotation-merge average --rotation-scores agreement
 fp lift "$det" -o "$out/pose3d.h5" --model "$lifter" --overwrite
 for i in "${!phys[@]}"; do
   fp physnet "$out/pose3d.h5" -o "$out/phys.seed$i.h5" --model "${phys[$i]}" \

@@ -132,3 +132,28 @@ def test_flip_averaged_lift_is_mirror_equivariant_with_and_without_prompts():
         torch.testing.assert_close(flip_normalised(of_mirror), avg, atol=1e-5, rtol=1e-5)
         assert (flip_normalised(plain_mirror) - plain).abs().max() > 1e-3
         assert (avg - plain).abs().max() > 1e-3
+
+
+def test_widened_lifter_keeps_the_weights_and_stretches_time_per_half():
+    """benchmarks/skeletons/widen_lifter.py (how lifter v0.8 was started from v0.7): the same
+    weights, the 2D half and the prior half of the temporal embedding each stretched from F
+    to F' frames with their ends kept, and a model that lifts F'-frame windows."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "skeletons" / "widen_lifter.py"
+    spec = importlib.util.spec_from_file_location("widen_lifter", path)
+    widen_lifter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(widen_lifter)
+    torch.manual_seed(0)
+    src = InContextLifter(CFG).eval()
+    with torch.no_grad():
+        src.mean_prior.normal_()
+    wide = widen_lifter.widen(src, 24)
+    assert wide.config.frames == 24 and wide.temp_embed.shape[1] == 48
+    te, we = src.temp_embed, wide.temp_embed
+    for s_idx, w_idx in ((0, 0), (15, 23), (16, 24), (31, 47)):
+        torch.testing.assert_close(we[:, w_idx], te[:, s_idx])
+    torch.testing.assert_close(wide.mean_prior[[0, -1]], src.mean_prior[[0, -1]])
+    torch.testing.assert_close(wide.embed.weight, src.embed.weight)
+    assert wide(torch.randn(2, 24, 17, 3)).shape == (2, 24, 17, 3)
