@@ -12,12 +12,13 @@
 # with device_d.sh's bundle of each lifter. DETECTIONS=detections.tar.xz (from an earlier call)
 # skips the detection. PHYSNET_LIFTER=DIR also trains PhysNet and the MLP on that lifter
 # (device_d.sh with LIFTER=DIR, PHYS_S/FT_S seconds) on the PHYSNET_DATA (agree or raw) pairs,
-# into OUT/phys/. Session 19's first call (fresh = tum3, hum3, mqfx3):
+# into OUT/phys/ (a NAME=INIT list of "-" trains no lifter). Session 19's first call (fresh = tum3, hum3, mqfx3):
 #   TAU=0.05 LIFT_STEPS=2800 LIFT_STEPS_l32=2000 DATA_raw16=raw bash \
 #     benchmarks/skeletons/device_agreement.sh .carry/fresh .carry/dm/dm_train.h5.xz $OUT \
 #     "l16=finephys_cli/assets/lifter raw16=finephys_cli/assets/lifter l32=.carry/inits/lift32" 250
 set -uo pipefail
-fresh=${1:?FRESH}; dm=${2:?DM.h5.xz}; out=${3:?OUT}; runs=(${4:?NAME=INIT ...}); lift_s=${5:-230}
+fresh=${1:?FRESH}; dm=${2:?DM.h5.xz}; out=${3:?OUT}; runs=(${4:?NAME=INIT ... or -}); lift_s=${5:-230}
+[ "${runs[*]}" = - ] && runs=()   # "-": no lifter runs (PHYSNET_LIFTER alone)
 tau=${TAU:?TAU}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out" && out=$(cd "$out" && pwd)

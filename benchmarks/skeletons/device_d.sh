@@ -25,6 +25,8 @@
 #   LIFTER=finephys_cli/assets/lifter ROLLOUTS="autoregressive teacher" PHYS_STEPS=1100 \
 #       FT_STEPS=340 MLP_VELOCITY_WEIGHT=16 MLP_FINETUNE=1 VELOCITY_WEIGHTS=16 \
 #       bash benchmarks/skeletons/device_d.sh DATA OUT 0 200 150
+# PP_WEIGHTS (default 0) lists λ_pp values (train-physnet's pp_weight: eq. 19's term on S_pp
+# too) to train side by side; a run with λ_pp ≠ 0 is named ..._ppW_seedS.
 # STOCK_VIDEOS=DIR runs the bundled yolo11n-pose on each DIR/SET/ of videos first (opencv
 # reader), so its SET_det_stock.h5 pairs with SET_truth.h5 like the packed detections. v0.5
 # (session 11) came from one call:
@@ -94,6 +96,8 @@ for ro in "${rollouts[@]}"; do
   case $ro in autoregressive|teacher) ;; *) echo "ROLLOUTS: unknown rollout $ro" >&2; exit 1;; esac
 done
 tag() { [ "$1" = autoregressive ] || echo "_$1"; }
+pps=(${PP_WEIGHTS:-0})
+ppt() { [ "$1" = 0 ] || echo "_pp$1"; }
 phys_init() {  # rollout -> PHYS_INIT, or a copy of it with that rollout in its config
   local src=${PHYS_INIT:-finephys_cli/assets/physnet}
   [ "$1" = autoregressive ] && { echo "$src"; return; }
@@ -106,8 +110,11 @@ for ro in "${rollouts[@]}"; do init_of[$ro]=$(phys_init "$ro") || exit 1; done
 for seed in 0 1 2; do
   for vw in ${VELOCITY_WEIGHTS-0 1 4}; do
     for ro in "${rollouts[@]}"; do
-      phys "pre_v${vw}$(tag "$ro")_seed$seed" "${init_of[$ro]}" "${threed[@]}" --steps "$phys_steps" \
-        --set "time_limit_s=$phys_s" --set "seed=$seed" --set "velocity_weight=$vw" &
+      for pp in "${pps[@]}"; do
+        phys "pre_v${vw}$(tag "$ro")$(ppt "$pp")_seed$seed" "${init_of[$ro]}" "${threed[@]}" \
+          --steps "$phys_steps" --set "time_limit_s=$phys_s" --set "seed=$seed" \
+          --set "velocity_weight=$vw" --set "pp_weight=$pp" &
+      done
     done
   done
   [ "${MLP:-1}" != 0 ] && phys "mlp_seed$seed" "${MLP_INIT:-finephys_cli/assets/physnet_mlp}" "${threed[@]}" --model-type mlp \
@@ -125,11 +132,14 @@ anchor=$(printf '"%s",' "${anchor_specs[@]}"); anchor=${anchor%,}
 for seed in 0 1 2; do
   for vw in ${VELOCITY_WEIGHTS-0 1 4}; do
     for ro in "${rollouts[@]}"; do
-      run="v${vw}$(tag "$ro")_seed$seed"; init="$work/runs/train-physnet/pre_$run/model-best"
-      [ -d "$init" ] || continue
-      phys "ft_$run" "$init" "${twod[@]}" --stage finetune --steps "$ft_steps" \
-        --set "time_limit_s=$ft_s" --set "seed=$seed" --set "velocity_weight=$vw" \
-        --set "anchor_data=[$anchor]" &
+      for pp in "${pps[@]}"; do
+        run="v${vw}$(tag "$ro")$(ppt "$pp")_seed$seed"
+        init="$work/runs/train-physnet/pre_$run/model-best"
+        [ -d "$init" ] || continue
+        phys "ft_$run" "$init" "${twod[@]}" --stage finetune --steps "$ft_steps" \
+          --set "time_limit_s=$ft_s" --set "seed=$seed" --set "velocity_weight=$vw" \
+          --set "pp_weight=$pp" --set "anchor_data=[$anchor]" &
+      done
     done
   done
   init="$work/runs/train-physnet/mlp_seed$seed/model-best"

@@ -29,7 +29,7 @@ class TrainPhysnetConfig:
     stage: str = "pretrain"            # pretrain (eq. 19) or finetune (eq. 20)
     model_type: str = "physnet"        # physnet or mlp (the Table 2 ablation)
     init: str | None = None            # start from this PhysNet folder (fine-tuning)
-    joint_lift: bool = False           # also train the lifter (pre-training only)
+    joint_lift: bool = False           # also train the lifter (pre-training, one process)
     # Fine-tuning only: 3D data (as --data of pre-training) whose eq. 19 loss, times
     # anchor_weight, is added to eq. 20 at every step, so the 2D fit cannot pull the 3D away
     # (eq. 20 alone made our 3D much worse; see the PhysNet model card).
@@ -46,6 +46,10 @@ class TrainPhysnetConfig:
     # the frame-to-frame displacements of the fused skeleton, added to the 3D data term (so
     # also to the fine-tuning anchor). Eq. 19 alone leaves S_pp jerkier than S_dd.
     velocity_weight: float = 0.0
+    # λ_pp: the same 3D data term (with λ_v) on S_pp itself, added to eq. 19's on the fusion (a
+    # departure, 0 = the paper). With the fusion alone in the loss, S_pp is free to be any
+    # 2·S − S_dd, so it learns to cancel S_dd's training-set errors rather than to estimate.
+    pp_weight: float = 0.0
     seed: int = 0
     time_limit_s: float = 0.0          # > 0: stop, checkpointed, after this long (Slurm walltime)
     val_fraction: float = 0.1
@@ -81,6 +85,19 @@ def precompute_dd(lifter, query: np.ndarray, device: str, batch: int = 512) -> n
     return np.concatenate(out)
 
 
+def lifted_windows(lifter, win: dict[str, np.ndarray], frames: int, device: str
+                   ) -> dict[str, np.ndarray]:
+    """Lifter-length windows -> their S_dd (`dd`), then each window cut into consecutive
+    `frames`-long pieces (a remainder shorter than `frames` is dropped), keeping the
+    per-frame arrays (query, target, valid, dd)."""
+    win = {**win, "dd": precompute_dd(lifter, win["query"], device)}
+    keys = [k for k in ("query", "target", "valid", "dd") if k in win]
+    n, length = win["query"].shape[:2]
+    pieces = length // frames
+    return {k: win[k][:, :pieces * frames].reshape((n * pieces, frames) + win[k].shape[2:])
+            for k in keys}
+
+
 def windows_2d(clips, frames: int, stride: int) -> dict[str, np.ndarray]:
 
     parts = [clip_windows(c, frames, stride) for c in clips]
@@ -108,34 +125,18 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         raise UsageError(f"train-physnet config: physnet.rollout {cfg.physnet.rollout!r} must be "
                          f"{' or '.join(ROLLOUTS)} (with --init, the folder's own config.json "
                          f"sets it)")
+    if cfg.joint_lift and cfg.stage != "pretrain":
+        raise UsageError("joint_lift trains the lifter by eq. 19 and is for --stage pretrain; "
+                         "eq. 20 fine-tunes PhysNet and P alone")
     acc = make_accelerator(device, cfg.seed)
+    if cfg.joint_lift and acc.num_processes > 1:
+        # lift() is called on the unwrapped lifter, so DDP would not reduce its gradients
+        raise UsageError("joint_lift runs on one process; launch without several GPUs")
     run = RunDir(runs, "train-physnet", cfg.name)
     run.start(cfg, acc.is_main_process)
     dev = str(acc.device)
     lifter = InContextLifter.from_pretrained(resolve_model("lifter", Path(cfg.lifter)
                                                            if cfg.lifter else None), device=dev)
-    frames = lifter.config.frames
-    clips = load_training_clips(list(cfg.data), seed=cfg.seed)
-    train_clips, val_clips = split_clips(clips, cfg.val_fraction, cfg.seed)
-    if cfg.stage == "pretrain":
-        win = windows_of(train_clips, frames, cfg.stride)
-        val = windows_of(val_clips, frames, frames) if val_clips else None
-    else:
-        win = windows_2d(train_clips, frames, cfg.stride)
-        val = windows_2d(val_clips, frames, frames) if val_clips else None
-    win["dd"] = precompute_dd(lifter, win["query"], dev)
-    if val is not None:
-        val["dd"] = precompute_dd(lifter, val["query"], dev)
-    anchor = None
-    if cfg.anchor_data:
-        if cfg.stage != "finetune":
-            raise UsageError("--set anchor_data=... is for --stage finetune")
-        anchor = windows_of(anchor_clips(cfg.anchor_data, val_clips, cfg.seed), frames,
-                            cfg.stride)
-        anchor["dd"] = precompute_dd(lifter, anchor["query"], dev)
-        anchor = {k: torch.as_tensor(v) for k, v in anchor.items()
-                  if k in ("query", "target", "valid", "dd")}
-    log.info("train-physnet (%s, %s): %d windows", cfg.stage, cfg.model_type, len(win["query"]))
     if cfg.model_type == "physnet":
         model = PhysNet.from_pretrained(Path(cfg.init), device="cpu").train() if cfg.init \
             else PhysNet(cfg.physnet)
@@ -144,6 +145,28 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
             else MLPRefiner(cfg.mlp)
     else:
         raise UsageError(f"--model-type must be physnet or mlp, got {cfg.model_type!r}")
+    # The lifter lifts windows of its own length; the refiner is trained on windows of the
+    # length `physnet` runs it on (its config's frames), cut from those.
+    frames, lift_frames = model.config.frames, lifter.config.frames
+    if frames > lift_frames:
+        raise UsageError(f"the {cfg.model_type} model runs on {frames}-frame windows, longer than "
+                         f"the lifter's {lift_frames}: give a lifter with windows of at least "
+                         f"{frames} frames, or set the model's frames to at most {lift_frames}")
+    clips = load_training_clips(list(cfg.data), seed=cfg.seed)
+    train_clips, val_clips = split_clips(clips, cfg.val_fraction, cfg.seed)
+    cut = windows_of if cfg.stage == "pretrain" else windows_2d
+    win = lifted_windows(lifter, cut(train_clips, lift_frames, cfg.stride), frames, dev)
+    val = lifted_windows(lifter, cut(val_clips, lift_frames, lift_frames), frames, dev) \
+        if val_clips else None
+    anchor = None
+    if cfg.anchor_data:
+        if cfg.stage != "finetune":
+            raise UsageError("--set anchor_data=... is for --stage finetune")
+        anchor = lifted_windows(lifter, windows_of(anchor_clips(cfg.anchor_data, val_clips,
+                                                                cfg.seed), lift_frames,
+                                                    cfg.stride), frames, dev)
+        anchor = {k: torch.as_tensor(v) for k, v in anchor.items()}
+    log.info("train-physnet (%s, %s): %d windows", cfg.stage, cfg.model_type, len(win["query"]))
     proj = Projection()
     params = list(model.parameters()) + list(proj.parameters())
     if cfg.joint_lift:
@@ -175,7 +198,11 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
             err = ((out["xy"] - q[..., :2]) ** 2).sum(-1)
             data = (err * w).sum() / w.sum().clamp_min(1e-6)
         noise = out["noise_fro"].sum(1).mean()
-        return data + noise_weight * noise, data, noise
+        # λ_pp's term is kept out of `data`: validation ranks checkpoints by the fusion alone.
+        pp = cfg.pp_weight * eq19_data_term(out["s_pp"], batch["target"].float(),
+                                            batch["valid"], cfg.velocity_weight) \
+            if cfg.pp_weight and stage == "pretrain" else 0.0
+        return data + pp + noise_weight * noise, data, noise, pp
 
     def evaluate() -> float:
         model.eval()
@@ -183,7 +210,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         with torch.no_grad():
             for s in range(0, len(val["query"]), 256):
                 batch = {k: torch.as_tensor(v[s:s + 256]).to(dev) for k, v in val.items()}
-                _, data, _ = compute_loss(batch, sample_noise=False)
+                data = compute_loss(batch, sample_noise=False)[1]
                 total += float(data) * len(batch["query"])
                 n += len(batch["query"])
         model.train()
@@ -204,13 +231,14 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         idx, _ = batch_indices(len(tensors["query"]), cfg.batch_size, step, cfg.seed,
                                acc.process_index, acc.num_processes)
         batch = {k: v[idx].to(dev) for k, v in tensors.items()}
-        loss, data, noise = compute_loss(batch)
+        loss, data, noise, _ = compute_loss(batch)
         if anchor is not None:
             aidx, _ = batch_indices(len(anchor["query"]), cfg.batch_size, step, cfg.seed + 1,
                                     acc.process_index, acc.num_processes)
-            # eq. 19's data term only: L_noise is already in the eq. 20 loss, once.
-            loss = loss + cfg.anchor_weight * compute_loss(
-                {k: v[aidx].to(dev) for k, v in anchor.items()}, stage="pretrain")[1]
+            # eq. 19's data term (and λ_pp's) only: L_noise is already in the eq. 20 loss, once.
+            _, a_data, _, a_pp = compute_loss({k: v[aidx].to(dev) for k, v in anchor.items()},
+                                              stage="pretrain")
+            loss = loss + cfg.anchor_weight * (a_data + a_pp)
         optimizer_step(acc, loss, params, opt, sched, state, step)
         due, out_of_time = checkpoint_due(state, cfg.steps, cfg.eval_every, cfg.time_limit_s,
                                           started)

@@ -71,3 +71,81 @@ def test_an_unknown_rollout_is_refused_before_any_work(runner, tmp_path):
                               str(tmp_path / "runs"), "--set", "physnet.rollout=teecher"])
     assert res.exit_code == 2 and "physnet.rollout" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "runs").exists()
+
+
+def _lifter32(root, synth):
+    from finephys_cli.data.lift_data import read_pose_file
+    from finephys_cli.models.lifter import InContextLifter, LifterConfig
+    from finephys_cli.stages.train_lift import build_bank, windows_of
+
+    torch.manual_seed(0)
+    lifter = InContextLifter(LifterConfig(dim=16, depth=2, heads=2, merge_idx=1, dim_rep=16,
+                                          bank_size=8, frames=32))
+    build_bank(lifter, windows_of(read_pose_file(synth), 32, 8), 0)
+    lifter.save_pretrained(root / "lifter32")
+    return root / "lifter32"
+
+
+def test_lifted_windows_cut_lifter_windows_into_the_refiners_length(synth_small, tmp_path):
+    from finephys_cli.data.lift_data import read_pose_file, windows_of
+    from finephys_cli.models.lifter import InContextLifter
+    from finephys_cli.stages.train_physnet import lifted_windows, precompute_dd
+
+    lifter = InContextLifter.from_pretrained(_lifter32(tmp_path, synth_small[0]))
+    win = windows_of(read_pose_file(synth_small[0]), 32, 8)
+    cut = lifted_windows(lifter, win, 16, "cpu")
+    assert cut["dd"].shape == (2 * len(win["query"]), 16, 17, 3)
+    assert set(cut) == {"query", "target", "valid", "dd"}
+    # piece 2i+1 is the second half of window i, lifted with the window's whole 32 frames
+    dd = precompute_dd(lifter, win["query"], "cpu")
+    assert (cut["dd"][3] == dd[1, 16:]).all() and (cut["target"][3] == win["target"][1, 16:]).all()
+    assert (cut["valid"][2] == win["valid"][1, :16]).all()
+    assert lifted_windows(lifter, win, 10, "cpu")["dd"].shape[:2] == (3 * len(win["query"]), 10)
+
+
+def test_physnet_trains_on_its_own_window_length_not_the_lifters(runner, synth_small, tmp_path):
+    """A 32-frame lifter (the shipped v0.8's length) with a 16-frame PhysNet: training cuts 16-
+    frame windows, so the model keeps frames=16, what `physnet` runs it on; a PhysNet longer
+    than the lifter's windows is refused."""
+    import json
+
+    synth = synth_small[0]
+    lifter = _lifter32(tmp_path, synth)
+    common = ["--data", str(synth), "--lifter", str(lifter), "--runs", str(tmp_path / "runs"),
+              "--steps", "1", "--batch-size", "4", "--device", "cpu", "--progress", "none",
+              "--set", "eval_every=1", "--set", "val_fraction=0.5", "--set", "physnet.hidden=32",
+              "--set", "physnet.global_layers=1", "--set", "physnet.heads=2"]
+    res = runner.invoke(app, ["train-physnet", *common, "--name", "p16"])
+    assert res.exit_code == 0, res.output
+    model = tmp_path / "runs" / "train-physnet" / "p16" / "model-last"
+    assert json.loads((model / "config.json").read_text())["frames"] == 16
+    res = runner.invoke(app, ["train-physnet", *common, "--name", "p64",
+                              "--set", "physnet.frames=64"])
+    assert res.exit_code == 2 and "64-frame windows, longer than the lifter's 32" in res.output
+
+
+def test_pp_weight_reaches_the_loss_but_not_the_ranked_fusion_term(runner, synth_small,
+                                                                    tiny_pose_models, tmp_path):
+    synth = synth_small[0]
+    common = ["--data", str(synth), "--lifter", str(tiny_pose_models / "lifter"), "--runs",
+              str(tmp_path / "runs"), "--steps", "1", "--batch-size", "4", "--device", "cpu",
+              "--progress", "none", "--set", "eval_every=1", "--set", "val_fraction=0.5",
+              "--init", str(tiny_pose_models / "physnet")]
+    runs = tmp_path / "runs" / "train-physnet"
+    for lam in (0, 10):
+        res = runner.invoke(app, ["train-physnet", *common, "--name", f"pp{lam}",
+                                  "--set", f"pp_weight={lam}"])
+        assert res.exit_code == 0, res.output
+    plain, heavy = _rows(runs / "pp0")[0], _rows(runs / "pp10")[0]
+    # one step from the same weights and batch: the logged loss of step 1 differs only by
+    # λ_pp·(S_pp's term); `data` (and validation, which ranks checkpoints) is the fusion's
+    assert float(heavy["loss"]) > float(plain["loss"]) + 1e-4
+    assert float(heavy["data"]) == float(plain["data"])
+
+
+def test_joint_lift_is_refused_for_finetuning_before_any_work(runner, tmp_path):
+    res = runner.invoke(app, ["train-physnet", "--data", str(tmp_path / "none.h5"), "--runs",
+                              str(tmp_path / "runs"), "--stage", "finetune",
+                              "--set", "joint_lift=true"])
+    assert res.exit_code == 2 and "joint_lift" in res.output
+    assert not (tmp_path / "runs").exists()
