@@ -29,7 +29,10 @@ def velocity_loss(pred, target, mask=None):
 
 
 def lift_loss(pred, target, mask, weights):
-    """The lifter's training loss: weighted MPJPE, root-relative N-MPJPE and MPJVE."""
+    """The lifter's training loss: weighted MPJPE, root-relative N-MPJPE and MPJVE. The MPJPE
+    and MPJVE terms are on the image-aligned poses as given, the root's motion included, unlike
+    eval-poses' root-relative MPJVE; not the paper's loss (it trains the lifter through eq. 19's
+    fusion, which `train-physnet --set joint_lift=true` does)."""
     root_rel_p, root_rel_t = pred - pred[..., :1, :], target - target[..., :1, :]
     return (weights[0] * mpjpe_loss(pred, target, mask)
             + weights[1] * scaled_mpjpe_loss(root_rel_p, root_rel_t, mask)

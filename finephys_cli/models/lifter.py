@@ -3,8 +3,11 @@ style) used as Skeleton-in-Context "static": the query's target half is the mean
 
 Tokens are (frame, joint). Prompt = [P_2D ; P_3D] and query = [S_2D ; mean prior] are each 2F
 frames long; both go through the first `merge_idx` layers side by side (temporal attention over
-all 2F frames), are averaged, and continue as one stream. The head reads frames F..2F and adds
-the residual P_3D − P_2D + S_2D, i.e. "query 2D plus the prompt's depth".
+all 2F frames), are averaged, and continue as one stream. The head reads frames F..2F, and its
+output is a residual on (S_2D xy, 0) + the mean prior (the prior's xy and depth both), so a
+zero head gives the query's 2D offset by the prior. The v0.1 form (`prompt_shortcut`) added
+P_3D − P_2D + S_2D instead ("query 2D plus the prompt's depth"), which is in neither the paper
+nor Skeleton-in-Context.
 """
 
 from __future__ import annotations

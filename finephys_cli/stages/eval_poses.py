@@ -27,7 +27,8 @@ from ..io.poses_h5 import PoseFile
 from ..metrics.pose import all_metrics
 from ..models.physnet import fuse_estimates
 
-ROWS = ("static mean pose", "S_detect", "S_dd", "S_pp", "S_dd+S_MLP", "S_dd+S_pp")
+ROWS = ("static mean pose", "S_detect", "S_dd", "S_pp", "S_dd+S_MLP", "S_dd+S_pp",
+        "S_dd+S_pp, learned P")
 ORACLE_SCALED = ("MPJPE", "MPJVE", "accel")
 
 
@@ -51,8 +52,10 @@ def evaluate_video(pf: PoseFile, vid: str, truth: Truth) -> dict[str, dict[str, 
     for name, pose in video_sources(pf, vid).items():
         rows3d[name] = to_metric(pose, root, scale, K, cam[:, 0, 2]) * 1000.0
         rows2d[name] = denormalize_2d(pose[..., :2], root, scale)
-    if pf.has(vid, "pose2d_fused"):
-        rows2d["S_dd+S_pp"] = pf.read(vid, "pose2d_fused").astype(np.float64)
+    # Every 2D row is its 3D's weak perspective [..., :2], so the rows compare like for like;
+    # a file made with `physnet --projection learned` also gets the fusion through that P.
+    if pf.has(vid, "pose2d_fused") and pf.config.get("projection") == "learned":
+        rows2d["S_dd+S_pp, learned P"] = pf.read(vid, "pose2d_fused").astype(np.float64)
     return {"3d": {n: all_metrics(p, gt3, three_d=True) for n, p in rows3d.items()},
             "2d": {n: all_metrics(p, truth.exact2d, three_d=False) for n, p in rows2d.items()}}
 

@@ -391,6 +391,14 @@ def test_fused_2d_is_the_weak_perspective_unless_the_learned_projection_is_asked
             0.5 * fused[..., :2] + np.array([0.1, -0.2])
         np.testing.assert_allclose(xy, denormalize_2d(projected, root, scale), atol=1e-3)
     np.testing.assert_array_equal(fused_2d[None], fused_2d["weak"])
+    # eval-poses: the S_dd+S_pp 2D row is the weak perspective like every other row, whatever
+    # the file used; a learned-P file adds its own, labelled row
+    from finephys_cli.stages.eval_poses import evaluate_file
+
+    weak, learned = (evaluate_file(tmp_path / f"{p}.phys.h5")["2d"] for p in ("weak", "learned"))
+    assert "S_dd+S_pp, learned P" not in weak and "S_dd+S_pp, learned P" in learned
+    assert learned["S_dd+S_pp"] == weak["S_dd+S_pp"]
+    assert learned["S_dd+S_pp, learned P"]["MPJPE"] != weak["S_dd+S_pp"]["MPJPE"]
     bad = runner.invoke(app, ["physnet", str(p3), "-o", str(tmp_path / "x.h5"), "--model",
                               str(phys), "--set", "projection=camera", "--progress", "none"])
     assert bad.exit_code == 2 and "projection" in bad.stderr
