@@ -8,33 +8,40 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
+from typer.models import DefaultPlaceholder
 
 from . import __version__
 from .console import install_interrupt_flag, setup_logging
 
 
-class FinephysCommand(TyperCommand):
-    """Flags are shown as flags, not as `<bool>` values."""
+class _FlagsShownAsFlags:
+    """Flags (and -v's count) are shown as flags, not as `<bool>` / `<int>` values: applied to
+    every parameter help sees, the help option and the completion options included."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        for param in self.params:
+    def get_params(self, ctx):
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
             _show_as_flag(param)
+        return params
 
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            _show_as_flag(option)
-        return option
+
+class FinephysCommand(_FlagsShownAsFlags, TyperCommand):
+    """A command whose flags are shown as flags."""
+
+
+class FinephysGroup(_FlagsShownAsFlags, TyperGroup):
+    """The root (and `study`): its -v/-q/--version flags shown as flags."""
 
 
 def _show_as_flag(param) -> None:
     if getattr(param, "is_flag", False) or getattr(param, "count", False):
         param.metavar = ""
 
+
 app = typer.Typer(
     name="finephys",
+    cls=FinephysGroup,
     help="FinePhys: fine-grained human action video with physics-based skeletal guidance.\n\n"
          "Every stage is file -> file: detect -> lift -> physnet -> render-heatmaps -> generate "
          "-> score.",
@@ -72,6 +79,8 @@ def _register() -> None:
         module.register(app)
     groups = [app, *(g.typer_instance for g in app.registered_groups)]
     for group in groups:
+        if group.info.cls in (None, TyperGroup) or isinstance(group.info.cls, DefaultPlaceholder):
+            group.info.cls = FinephysGroup
         for command in group.registered_commands:
             if command.cls in (None, TyperCommand):
                 command.cls = FinephysCommand

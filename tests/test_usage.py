@@ -198,3 +198,91 @@ def test_readme_command_lines_verbatim(runner, synth_small, tiny_i3d, tmp_path, 
     assert res.exit_code == 0, res.output
     scores = json.loads(Path("scores.json").read_text())
     assert "fvd" in scores["metrics"] and not scores["skipped"]
+
+
+@pytest.mark.parametrize("command", [["train-lift", "--data", "x.h5"],
+                                     ["train-physnet", "--data", "x.h5"],
+                                     ["train-detector", "--data", "x.h5"],
+                                     ["train-autoencoder", "--clips", "x.h5"],
+                                     ["train-heatmap-encoder", "--clips", "x.h5"],
+                                     ["train-lora", "--clips", "x.h5"]])
+@pytest.mark.parametrize("bad, option", [(["--steps", "0"], "--steps"),
+                                         (["--steps", "-1"], "--steps"),
+                                         (["--set", "steps=0"], "--steps"),
+                                         (["--batch-size", "0"], "--batch-size"),
+                                         (["--batch-size", "-3"], "--batch-size")])
+def test_training_refuses_no_steps_or_empty_batches(runner, tmp_path, monkeypatch, command,
+                                                    bad, option):
+    """Once: --steps 0 exited 0 with no model, --batch-size 0 trained on empty batches and
+    --batch-size -3 gave a traceback. Now exit 2, one line, and no run folder."""
+    if command[0] == "train-detector":      # it counts epochs, not steps
+        bad = [b.replace("steps", "epochs") for b in bad]
+        option = option.replace("steps", "epochs")
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, [*command, *bad, "--device", "cpu"])
+    assert res.exit_code == 2, res.output
+    assert option in res.stderr and "Traceback" not in res.output, res.output
+    if "Invalid value" not in res.stderr:       # click's own box for --epochs' min=1
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_messages_with_square_brackets_print_as_written(runner, tmp_path, monkeypatch):
+    """Rich markup once ate `[mediapipe]` from `pip install 'finephys-cli[mediapipe]'` and
+    `[abc]` from `run[abc].h5`."""
+    from finephys_cli.errors import InputError, PartialFailure
+
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["lift", "run[abc].h5", "x.h5"])
+    assert res.exit_code == 1 and "run[abc].h5: no such file" in res.stderr, res.stderr
+
+    mini = typer.Typer()
+
+    @mini.command()
+    @cli_command
+    def install(partial: bool = False) -> None:
+        if partial:
+            raise PartialFailure({"clip[1].mp4": "needs [bold]x[/bold]"}, output="o[2].h5")
+        raise InputError("mediapipe is not installed (pip install 'finephys-cli[mediapipe]')")
+
+    res = runner.invoke(mini, [])
+    assert res.exit_code == 1
+    assert "pip install 'finephys-cli[mediapipe]'" in res.stderr, res.stderr
+    res = runner.invoke(mini, ["--partial"])
+    assert res.exit_code == 3 and res.stdout.strip() == "o[2].h5"
+    assert "clip[1].mp4: needs [bold]x[/bold]" in res.stderr, res.stderr
+
+
+def test_root_help_shows_flags_as_flags(runner):
+    """`finephys --help` once showed `--verbose -v <int>` and `--quiet -q <bool>`, as if they
+    took a value (`finephys -q true lift` fails)."""
+    for args in (["--help"], ["study", "--help"]):
+        text = runner.invoke(app, args, env={"COLUMNS": "200"}).output
+        assert "<bool>" not in text and "<int>" not in text, args
+        assert "--help" in text
+    text = runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+    assert "--verbose" in text and "--quiet" in text and "--version" in text
+
+
+def test_missing_model_and_data_folders_are_one_line(runner, tmp_path, monkeypatch):
+    """Once a raw errno: `[Errno 2] No such file or directory: '/nonexistent/config.json'`."""
+    from finephys_cli.stages.synth import SynthConfig, run_synth
+
+    monkeypatch.chdir(tmp_path)
+    synth = run_synth(SynthConfig(classes="9", per_class=1), tmp_path / "s.h5", progress="none")
+    missing = tmp_path / "nonexistent"
+    for args, why in (
+            (["physnet", str(synth), "-o", "p.h5", "--mlp-model", str(missing)],
+             f"--mlp-model {missing}: no such model folder"),
+            (["physnet", str(synth), "-o", "p.h5", "--mlp-model", str(synth)],
+             "not a folder"),
+            (["eval-poses", str(synth), "--truth", f"h36m:{missing}"],
+             f"{missing}: no such Human3.6M folder"),
+            (["train-lift", "--data", f"h36m:{missing}", "--device", "cpu"],
+             f"{missing}: no such Human3.6M folder"),
+            (["train-physnet", "--data", str(synth), "--init", str(missing), "--device", "cpu"],
+             f"{missing}: no such model folder")):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 1, (args, res.output)
+        assert why in res.stderr and "Errno" not in res.stderr, (args, res.stderr)
+    assert not (tmp_path / "p.h5").exists() and not (tmp_path / "runs" / "train-lift").exists()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
+from rich.markup import escape
 
 from ..console import console, interrupted, log, setup_logging, verbosity
 from ..errors import FinephysError, PartialFailure, ResourceError, UsageError
@@ -96,7 +97,8 @@ def cli_command(fn: F) -> F:
             raise typer.Exit(130) from None
         except PartialFailure as exc:
             for name, why in sorted(exc.failures.items()):
-                console.print(f"[red]failed[/red] {name}: {why}", markup=True, soft_wrap=True)
+                console.print(f"[red]failed[/red] {escape(str(name))}: {escape(str(why))}",
+                              markup=True, soft_wrap=True)
             for path in exc.outputs:
                 print(path)
             _fail(exc, exc.exit_code)
@@ -138,7 +140,9 @@ def _came_from_interrupt(exc: BaseException) -> bool:
 def _fail(exc: BaseException, code: int) -> None:
     if verbosity() >= 2:
         console.print_exception()
-    console.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
+    # The message is text, not markup: `pip install 'finephys-cli[mediapipe]'`, `run[1].h5`.
+    console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True,
+                  soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -179,6 +183,20 @@ def split_output(args: list[Path], output: Path | None, *, suffixes: tuple[str, 
     return args, Path(output)
 
 
+def check_training_sizes(cfg: Any, **names: str) -> Any:
+    """Refuse a training run of no steps or empty batches (a usage error, exit 2) before its
+    run folder exists, whether the value came from the option, -c or --set. `names` maps
+    each config field to its option (default: steps -> --steps, batch_size -> --batch-size);
+    a field the config lacks is skipped."""
+    for field, option in (names or {"steps": "--steps", "batch_size": "--batch-size"}).items():
+        value = getattr(cfg, field, None)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f"{option} must be a whole number of at least 1, got {value!r}")
+    return cfg
+
+
 def resolve_device(device: str) -> str:
     """auto -> cuda if available else cpu; validates cuda:N."""
     if device == "auto":
@@ -196,4 +214,4 @@ def resolve_device(device: str) -> str:
     raise UsageError(f"--device must be auto, cpu or cuda[:N], got {device!r}")
 
 
-__all__ = ["cli_command", "emit_paths", "resolve_device", "log"]
+__all__ = ["check_training_sizes", "cli_command", "emit_paths", "resolve_device", "log"]

@@ -9,7 +9,8 @@ import typer
 
 from ._common import (ConfigOpt, DeviceOpt, FailFastOpt, GlobalBatchOpt, OverwriteOpt,
                       PositionalOutputOpt, ProgressOpt, RunNameOpt, RunsOpt, SetOpt, ShardOpt,
-                      cli_command, emit_paths, resolve_device, split_output)
+                      check_training_sizes, cli_command, emit_paths, resolve_device,
+                      split_output)
 
 
 @cli_command
@@ -102,8 +103,10 @@ def train_detector(
     from ..configs import load_config
     from ..stages.train_detector import TrainDetectorConfig, run_train_detector
 
-    cfg = load_config(TrainDetectorConfig, config, set_, data=list(data), name=name,
-                      epochs=epochs, imgsz=imgsz, batch_size=batch_size, base=model)
+    cfg = check_training_sizes(
+        load_config(TrainDetectorConfig, config, set_, data=list(data), name=name,
+                    epochs=epochs, imgsz=imgsz, batch_size=batch_size, base=model),
+        epochs="--epochs", batch_size="--batch-size")
     emit_paths([run_train_detector(cfg, runs, device=resolve_device(device), resume=resume,
                                    progress=progress)])
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOpt, cli_command, emit_paths, split_output
+from ._common import JsonOpt, cli_command, split_output
 
 
 @cli_command
@@ -44,6 +44,10 @@ def eval_poses(
             "coverage"]
     shown = {"3d": [c for c in cols if c not in ("median", "coverage")],
              "2d": [c for c in cols if c not in ("P-MPJPE", "bone_std")]}
+    from rich.measure import Measurement
+
+    from ..console import log
+
     for path, rows in ({} if as_json else results).items():   # --json: the JSON alone
         for space, unit in (("3d", "mm"), ("2d", "px")):
             table = Table(title=f"Table 2 analogue, {space.upper()} ({unit}): {path}",
@@ -58,25 +62,51 @@ def eval_poses(
                 table.add_row(r["source"], *["-" if c not in r else f"{r[c]:.3f}"
                                              if c == "coverage" else f"{r[c]:.1f}"
                                              for c in shown[space]])
-            report.print(table)
-    written = []
+            # Never squeezed to the console: cut headers would lose the † marks and N-MPJPE
+            # would read like N-MPJVE (a redirected stdout is 80 columns wide).
+            # (print() clamps its width to the console's, so the console is widened)
+            width = Measurement.get(report, report.options.update_width(1000),
+                                    table).maximum
+            shown_width = report.width
+            report.width = max(width, shown_width)
+            try:
+                report.print(table, crop=False)
+            finally:
+                report.width = shown_width
     if output is not None:
-        atomic_write_text(output, json.dumps(
+        atomic_write_text(output, json.dumps(json_safe(
             {"files": results, "per_video": {p: r["videos"] for p, r in evaluated.items()},
-             "oracle_scaled": list(ORACLE_SCALED), "truth": truth}, indent=2))
+             "oracle_scaled": list(ORACLE_SCALED), "truth": truth,
+             "skipped_without_truth": {p: r["skipped_without_truth"]
+                                       for p, r in evaluated.items()},
+             "sampled_frames": {p: r["sampled_frames"] for p, r in evaluated.items()}}),
+            indent=2))
         csv_path = output.with_suffix(".csv")
         with open(csv_path, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["file", "space", "source", *cols],
-                                    extrasaction="ignore")
+            writer = csv.DictWriter(fh, fieldnames=["file", "space", "source", *cols,
+                                                    "oracle_scaled"], extrasaction="ignore")
             writer.writeheader()
             for path, rows in results.items():
                 for r in rows:
-                    writer.writerow({"file": path, **r})
-        written = [output, csv_path]
+                    writer.writerow({"file": path, **r,
+                                     "oracle_scaled": " ".join(r["oracle_scaled"])})
+        # a report: stdout is the table (or the JSON), the files written go to the log
+        log.info("eval-poses wrote %s and %s", output, csv_path)
     if as_json:
-        print(json.dumps(results))
-    else:
-        emit_paths(written)
+        print(json.dumps(json_safe(results)))
+
+
+def json_safe(value):
+    """NaN and infinities (an undefined metric, e.g. S_detect's accel) as null: strict JSON."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,8 @@ import typer
 
 from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, OverwriteOpt, PositionalOutputOpt,
                       ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt, ShardOpt, StepsOpt,
-                      cli_command, emit_paths, resolve_device, split_output)
+                      check_training_sizes, cli_command, emit_paths, resolve_device,
+                      split_output)
 
 
 @cli_command
@@ -73,8 +74,8 @@ def train_lift(
     from ..configs import load_config
     from ..stages.train_lift import TrainLiftConfig, run_train_lift
 
-    cfg = load_config(TrainLiftConfig, config, set_, data=list(data), name=name, steps=steps,
-                      batch_size=batch_size)
+    cfg = check_training_sizes(load_config(TrainLiftConfig, config, set_, data=list(data),
+                                           name=name, steps=steps, batch_size=batch_size))
     emit_paths([run_train_lift(cfg, runs, device=resolve_device(device), resume=resume,
                                progress=progress)])
 

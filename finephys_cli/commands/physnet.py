@@ -9,7 +9,8 @@ import typer
 
 from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, OverwriteOpt,
                       PositionalOutputOpt, ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt,
-                      ShardOpt, StepsOpt, cli_command, emit_paths, resolve_device, split_output)
+                      ShardOpt, StepsOpt, check_training_sizes, cli_command, emit_paths,
+                      resolve_device, split_output)
 
 
 @cli_command
@@ -36,12 +37,15 @@ def physnet(
     """Re-estimate S_dd with PhysNet (eq. 6-18); write S_pp, the fusion and the fused 2D."""
     from ..configs import load_config
     from ..io.manifest import parse_shard
+    from ..models.registry import model_folder
     from ..stages.physnet import RefineConfig, run_physnet
 
     (path,), output = split_output(paths, output, max_inputs=1)
     cfg = load_config(RefineConfig, config, set_, model=str(model) if model else None,
                       mlp_model=str(mlp_model) if mlp_model else None,
                       projection=projection)
+    if cfg.mlp_model:       # one line, not the errno of its config.json
+        model_folder(Path(cfg.mlp_model), "--mlp-model")
     emit_paths([run_physnet(cfg, path, output, device=resolve_device(device),
                             overwrite=overwrite, progress=progress, shard=parse_shard(shard))])
 
@@ -72,10 +76,10 @@ def train_physnet(
     from ..configs import load_config
     from ..stages.train_physnet import TrainPhysnetConfig, run_train_physnet
 
-    cfg = load_config(TrainPhysnetConfig, config, set_, data=list(data), stage=stage,
-                      model_type=model_type, lifter=str(lifter) if lifter else None,
-                      init=str(init) if init else None, name=name, steps=steps,
-                      batch_size=batch_size)
+    cfg = check_training_sizes(load_config(
+        TrainPhysnetConfig, config, set_, data=list(data), stage=stage, model_type=model_type,
+        lifter=str(lifter) if lifter else None, init=str(init) if init else None, name=name,
+        steps=steps, batch_size=batch_size))
     emit_paths([run_train_physnet(cfg, runs, device=resolve_device(device), resume=resume,
                                   progress=progress)])
 

@@ -65,6 +65,7 @@ def score(
 
 
 def _print_summary(path: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from ..console import console
@@ -83,7 +84,7 @@ def _print_summary(path: Path) -> None:
             elif isinstance(val, (int, float)) and key == metric:
                 table.add_row(metric, f"{val:.4g}", f"{body.get('n_generated')}")
     for metric, why in res["skipped"].items():
-        table.add_row(metric, f"skipped: {why}", "")
+        table.add_row(metric, f"skipped: {escape(str(why))}", "")   # text, not markup
     console.print(table)
 
 

@@ -9,8 +9,8 @@ import typer
 
 from ._common import (ConfigOpt, DeviceOpt, GlobalBatchOpt, OverwriteOpt, PoseSourceOpt,
                       PositionalOutputOpt, ProgressOpt, ResumeOpt, RunNameOpt, RunsOpt, SetOpt,
-                      StepsOpt, cli_command, emit_paths, model_option, resolve_device,
-                      split_output)
+                      StepsOpt, check_training_sizes, cli_command, emit_paths, model_option,
+                      resolve_device, split_output)
 
 PANEL = "Generation"
 ClipsOpt = Annotated[list[Path], typer.Option(help="finephys.clips files (repeatable).")]
@@ -66,8 +66,9 @@ def train_autoencoder(
     from ..configs import load_config
     from ..stages.train_autoencoder import TrainAutoencoderConfig, run_train_autoencoder
 
-    cfg = load_config(TrainAutoencoderConfig, config, set_, clips=[str(c) for c in clips],
-                      name=name, steps=steps, batch_size=batch_size)
+    cfg = check_training_sizes(load_config(TrainAutoencoderConfig, config, set_,
+                                           clips=[str(c) for c in clips], name=name,
+                                           steps=steps, batch_size=batch_size))
     emit_paths([run_train_autoencoder(cfg, runs, device=resolve_device(device), resume=resume,
                                       progress=progress)])
 
@@ -138,9 +139,10 @@ def _train(command: str, clips, name, runs, steps, batch_size, resume, device, c
     from ..stages.train_generator import (GeneratorParts, TrainGeneratorConfig,
                                           run_train_generator)
 
-    cfg = load_config(TrainGeneratorConfig, config, set_, clips=[str(c) for c in clips],
-                      name=name, steps=steps, batch_size=batch_size, mode=mode,
-                      compile=compile_ or None)
+    cfg = check_training_sizes(load_config(TrainGeneratorConfig, config, set_,
+                                           clips=[str(c) for c in clips], name=name,
+                                           steps=steps, batch_size=batch_size, mode=mode,
+                                           compile=compile_ or None))
     spec = resolve_generator(**{**models, "lora": None})
 
     def parts() -> GeneratorParts:

@@ -46,10 +46,16 @@ def select_classes(spec: str) -> list[GymClass]:
         if part.upper() in SUBSETS:
             chosen += [c for c in load_classes() if c.subset == part.upper()]
         elif re.fullmatch(r"\d+", part):
-            chosen.append(class_by_id(int(part)))
+            try:
+                chosen.append(class_by_id(int(part)))
+            except InputError as exc:   # the option's value, not bad data: a usage error
+                raise UsageError(f"--classes: {part} is not a Gym99 FX class id (valid: "
+                                 f"6-40)") from exc
         else:
             raise UsageError(f"--classes: {part!r} is neither a class id (6-40) nor one of "
                              f"{', '.join(SUBSETS)}")
+    if not chosen:
+        raise UsageError(f"--classes {spec!r} names no class")
     seen, unique = set(), []
     for c in chosen:
         if c.gym99_class not in seen:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
+
 H36M32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 
 
@@ -48,8 +50,20 @@ def decompose_projection(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return k / k[2, 2], r, t
 
 
+def check_h36m_files(path_3d: Path, path_2d: Path) -> None:
+    """One line for a missing folder or file (h36m:DIR of --data and --truth), not an errno."""
+    for path in (Path(path_3d), Path(path_2d)):
+        if not path.parent.is_dir():
+            raise InputError(f"{path.parent}: no such Human3.6M folder")
+        if not path.is_file():
+            raise InputError(f"{path.parent}: no {path.name} (a Human3.6M folder in "
+                             f"VideoPose3D's layout holds {Path(path_3d).name} and "
+                             f"{Path(path_2d).name})")
+
+
 def read_h36m_sequences(path_3d: Path, path_2d: Path, subjects: tuple[str, ...] | None = None
                         ) -> list[H36MSequence]:
+    check_h36m_files(path_3d, path_2d)
     d3 = np.load(path_3d, allow_pickle=True)["positions_3d"].item()
     d2 = np.load(path_2d, allow_pickle=True)["positions_2d"].item()
     out = []

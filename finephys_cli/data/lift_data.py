@@ -86,6 +86,9 @@ def read_amass_joints(path: Path, rng: np.random.Generator, z_up: bool = True) -
     detector noise model."""
     from .detector_noise import film
 
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such AMASS joints file (amass:FILE, an npz with joints "
+                         "and fps)")
     data = np.load(path)
     joints = smpl_to_h36m(data["joints"])
     if z_up:   # AMASS world is z-up; finephys worlds are y-up
@@ -205,7 +208,11 @@ def split_clips(clips: list[Clip], fraction: float, seed: int) -> tuple[list[Cli
 def windows_of(clips: list[Clip], frames: int, stride: int) -> dict[str, np.ndarray]:
     parts = [clip_windows(c, frames, stride) for c in clips if c.aligned3d is not None]
     if not parts:
-        raise InputError("no clips with 3D ground truth for train-lift")
+        # Both train-lift and train-physnet --stage pretrain come here.
+        raise InputError("no clips with 3D ground truth: train-lift and train-physnet --stage "
+                         "pretrain need --data with 3D truth (a synth file, a "
+                         "DETECT.h5+TRUTH.h5 pair, h36m:DIR or amass:FILE); a 2D-only file "
+                         "(e.g. detect output) is for train-physnet --stage finetune")
     out = {k: np.concatenate([p[k] for p in parts]) for k in ("query", "target", "valid")}
     out["clip"] = np.concatenate([np.full(len(p["query"]), i) for i, p in enumerate(parts)])
     return out

@@ -32,6 +32,8 @@ def read_model_folder(folder: Path, model_type: str, device: str = "cpu"
     from safetensors.torch import load_file
 
     folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelNotFoundError(f"{folder}: no such model folder")
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise ModelNotFoundError(f"{folder}: expected config.json and model.safetensors")
     raw = json.loads((folder / "config.json").read_text())

@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..console import log
+from ..console import interrupted, log
 from ..errors import (FinephysError, InputError, OutputExistsError, PartialFailure,
                       ResourceError, SchemaError)
 from .shards import ShardInfo, apply_shard
@@ -107,6 +107,11 @@ def _json_attr(value: Any) -> Any:
     return value
 
 
+def _is_interrupt(exc_type: object) -> bool:
+    return (isinstance(exc_type, type) and issubclass(exc_type, KeyboardInterrupt)) \
+        or interrupted()
+
+
 class PoseFileWriter:
     """Write a finephys file atomically and resumably.
 
@@ -129,7 +134,7 @@ class PoseFileWriter:
                  command: str | None = None, skeleton: str = "h36m17",
                  provenance: Iterable[Path] = (), overwrite: bool = False,
                  shard: ShardInfo | None = None, root_attrs: Mapping[str, Any] | None = None,
-                 inputs: Mapping[str, str] | None = None):
+                 inputs: Mapping[str, str] | None = None, discard_on_error: bool = False):
         if format not in FORMATS:
             raise ValueError(f"unknown format {format!r}")
         self.path = Path(path)
@@ -144,6 +149,9 @@ class PoseFileWriter:
         self.shard = shard
         self.root_attrs = dict(root_attrs or {})
         self.inputs = dict(inputs) if inputs is not None else None
+        # An error in the body removes OUT.partial instead of keeping it to resume from (for
+        # a stage whose outputs are cheap to make again from its config); Ctrl-C keeps it.
+        self.discard_on_error = discard_on_error
         self.lock = OutputLock(self.path)
         self.skipped = False
         self.resumed_videos = 0
@@ -188,9 +196,13 @@ class PoseFileWriter:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        opened = self._h5 is not None
         if self._h5 is not None:
             self._h5.close()
             self._h5 = None
+        if opened and exc_type is not None and self.discard_on_error \
+                and not _is_interrupt(exc_type):
+            self.partial.unlink(missing_ok=True)
         self.lock.release()
 
     def _open_partial(self) -> None:

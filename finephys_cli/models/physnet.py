@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from .common import SavableMixin
-from ..errors import InputError
+from ..errors import InputError, UsageError
 
 D = 51
 N_TRI = D * (D + 1) // 2   # 1326
@@ -283,8 +283,10 @@ class MLPRefiner(SavableMixin, nn.Module):
         return {"s_pp": out, "noise_fro": s.new_zeros(b, t)}
 
 
-def load_refiner(folder, device: str):
-    """A PhysNet or MLPRefiner folder -> (model, its projection P or None)."""
+def load_refiner(folder, device: str, expected: str | None = None):
+    """A PhysNet or MLPRefiner folder -> (model, its projection P or None). `expected`
+    ("PhysNet" or "MLPRefiner") refuses the other kind: an MLP given as PhysNet would be
+    written and scored as S_pp."""
     import json
     from pathlib import Path
 
@@ -293,6 +295,9 @@ def load_refiner(folder, device: str):
     cls = {"PhysNet": PhysNet, "MLPRefiner": MLPRefiner}.get(kind)
     if cls is None:
         raise InputError(f"{folder}: not a PhysNet or MLPRefiner model ({kind})")
+    if expected is not None and kind != expected:
+        raise UsageError(f"{folder}: a {kind} model where a {expected} is expected (physnet "
+                         "takes PhysNet as --model and the MLP ablation as --mlp-model)")
     model = cls.from_pretrained(folder, device=device)
     proj = None
     if (Path(folder) / "projection.safetensors").is_file():

@@ -34,6 +34,22 @@ def resolve_model(name: str, given: Path | None) -> Path:
     return path
 
 
+def model_folder(path: Path, option: str) -> Path:
+    """A finephys model folder named by an option (physnet --mlp-model): one line when it is
+    missing or not a model folder, before a loader reads its config.json (a raw errno
+    otherwise)."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelNotFoundError(f"{option} {path}: no such model folder")
+    if not path.is_dir():
+        raise ModelNotFoundError(f"{option} {path}: not a folder (a model folder holds "
+                                 "config.json and model.safetensors)")
+    if not (path / "config.json").is_file():
+        raise ModelNotFoundError(f"{option} {path}: no config.json (not a finephys model "
+                                 "folder)")
+    return path
+
+
 # The generator's parts: what each must contain, for `finephys models` and the errors.
 GENERATOR_PARTS = {
     "sd15": "an SD1.5 diffusers folder (model_index.json, unet/, vae/, text_encoder/, "

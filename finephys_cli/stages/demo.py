@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.markup import escape
+
 from ..console import console
 from ..errors import FinephysError
 from ..data.classes import select_classes
@@ -32,7 +34,8 @@ class DemoStep:
 
 
 def _run(step: DemoStep, progress: str) -> DemoStep:
-    console.print(f"[bold cyan]$ finephys {shlex.join(step.args)}[/bold cyan]", soft_wrap=True)
+    console.print(f"[bold cyan]$ finephys {escape(shlex.join(step.args))}[/bold cyan]",
+                  soft_wrap=True)
     t = time.monotonic()
     extra = ["--progress", progress] if step.progress else []
     res = subprocess.run([sys.executable, "-m", "finephys_cli", *step.args, *extra],
@@ -129,8 +132,8 @@ def print_summary(summary: dict) -> None:
             if isinstance(val, dict) and "mean" in val and val["mean"] is not None:
                 sc.add_row(f"{metric} {key}", f"{val['mean']:.3f} (n={val['n']})")
     for metric, why in summary["scores"]["skipped"].items():
-        sc.add_row(metric, f"skipped: {why}")
+        sc.add_row(metric, f"skipped: {escape(str(why))}")     # text, not markup
     console.print(sc)
-    console.print(f"Look at {summary['output']}/generated/*.png (frames), "
-                  f"{summary['output']}/figures/ (skeletons, heatmaps), and "
-                  f"{summary['output']}/demo_summary.json.")
+    out = escape(str(summary["output"]))
+    console.print(f"Look at {out}/generated/*.png (frames), {out}/figures/ (skeletons, "
+                  f"heatmaps), and {out}/demo_summary.json.")

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..data.normalize import denormalize_2d, to_metric
 from ..data.truth import Truth, load_truth, truth_in
+from ..console import log
 from ..errors import InputError
 from ..io.poses_h5 import PoseFile
 from ..metrics.pose import all_metrics
@@ -29,7 +30,8 @@ from ..models.physnet import fuse_estimates
 
 ROWS = ("static mean pose", "S_detect", "S_dd", "S_pp", "S_dd+S_MLP", "S_dd+S_pp",
         "S_dd+S_pp, learned P")
-ORACLE_SCALED = ("MPJPE", "MPJVE", "accel")
+# Metrics of the 3D rows computed on poses made metric with the true root depth.
+ORACLE_SCALED = ("MPJPE", "MPJVE", "accel", "bone_std")
 
 
 def video_sources(pf: PoseFile, vid: str) -> dict[str, np.ndarray]:
@@ -67,13 +69,20 @@ def evaluate_file(path: Path, truth: str | None = None) -> dict:
     sums: dict[str, dict[str, dict[str, float]]] = {"3d": {}, "2d": {}}
     weights: dict[str, dict[str, dict[str, float]]] = {"3d": {}, "2d": {}}
     per_video: dict[str, dict] = {}
+    skipped: list[str] = []      # videos without truth
+    sampled: list[str] = []      # videos of non-consecutive frames: velocities per sampled step
+    total_frames = 0
     with PoseFile(path, formats=["finephys.pose3d", "finephys.phys"]) as pf:
         for vid in pf.video_ids:
             found = table.get(vid) if table is not None else truth_in(pf, vid)
             if found is None:
+                skipped.append(vid)
                 continue
             n = len(pf.read(vid, "pose3d_dd"))
+            total_frames += n
             frames = pf.video_attrs(vid).get("frame_indices")
+            if frames is not None and np.any(np.diff(np.asarray(frames)) != 1):
+                sampled.append(vid)
             res = evaluate_video(pf, vid, found.at(None if table is None else frames, n,
                                                    f"{path}:{vid}"))
             per_video[vid] = res
@@ -92,6 +101,17 @@ def evaluate_file(path: Path, truth: str | None = None) -> dict:
                          for name, m in sums[space].items()} for space in sums}
     out["videos"] = per_video
     out["oracle_scaled"] = list(ORACLE_SCALED)
+    out["skipped_without_truth"] = skipped
+    out["sampled_frames"] = sampled
+    log.info("eval-poses %s: %d video(s), %d frames evaluated", path, len(per_video),
+             total_frames)
+    if skipped:
+        log.warning("eval-poses %s: %d video(s) without truth left out: %s", path, len(skipped),
+                    ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
+    if sampled:
+        log.warning("eval-poses %s: %d video(s) hold sampled, non-consecutive frames (detect "
+                    "--frames N): their MPJVE and accel are per sampled step, not per frame; "
+                    "use detect --frames all for per-frame velocities", path, len(sampled))
     return out
 
 
@@ -100,5 +120,8 @@ def table_rows(result: dict) -> list[dict]:
     for space in ("3d", "2d"):
         for name in ROWS:
             if name in result[space]:
-                rows.append({"space": space, "source": name, **result[space][name]})
+                metrics = result[space][name]
+                oracle = [k for k in ORACLE_SCALED if k in metrics] if space == "3d" else []
+                rows.append({"space": space, "source": name, **metrics,
+                             "oracle_scaled": oracle})
     return rows

@@ -99,12 +99,12 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
     if cfg.projection not in PROJECTIONS:
         raise UsageError(f"physnet config: projection {cfg.projection!r} must be one of "
                          f"{', '.join(PROJECTIONS)}")
-    model, proj = load_refiner(model_dir, device)
+    model, proj = load_refiner(model_dir, device, expected="PhysNet")
     if cfg.projection == "weak":
         proj = None
     mlp = None
     if cfg.mlp_model:
-        mlp, _ = load_refiner(Path(cfg.mlp_model), device)
+        mlp, _ = load_refiner(Path(cfg.mlp_model), device, expected="MLPRefiner")
     chash = config_hash({**asdict(cfg), "model": str(model_dir.resolve()),
                          "model_digest": model_fingerprint(model_dir),
                          "mlp_digest": model_fingerprint(Path(cfg.mlp_model)) if cfg.mlp_model
@@ -128,11 +128,20 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
                 continue
             with w.guard(vid, f"{path}:{vid}"):
                 dd = pf.read(vid, "pose3d_dd").astype(np.float64)
-                if np.isnan(dd).any():
+                no_person = bool(np.isnan(dd).all())   # lift's record of a video with no person
+                if np.isnan(dd).any() and not no_person:
                     raise InputError("NaN in pose3d_dd")
                 if len(dd) < 6:
                     raise InputError(f"{len(dd)} frames; PhysNet needs 6")
-                res = refine_windows(model, dd, device, frames, cfg.batch_size, proj, cfg.stride)
+                if no_person:
+                    log.warning("%s:%s: no person in any frame; its S_pp is NaN", path, vid)
+                    res = {name: np.full(dd.shape if name != "xy" else dd.shape[:2] + (2,),
+                                         np.nan) for name in ("s_pp", "fused", "xy")}
+                    res.update(noise_fro=np.full(len(dd), np.nan),
+                               minv_eig_min=np.full(len(dd), np.nan))
+                else:
+                    res = refine_windows(model, dd, device, frames, cfg.batch_size, proj,
+                                         cfg.stride)
                 root, scale = pf.read(vid, "root2d"), float(pf.read(vid, "scale"))
                 arrays = {name: pf.read(vid, name) for name in pf.datasets(vid)}
                 arrays.update(pose3d_pp=res["s_pp"].astype(np.float32),
@@ -142,8 +151,8 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
                               noise_fro=res["noise_fro"].astype(np.float32),
                               minv_eig_min=res["minv_eig_min"].astype(np.float32))
                 if mlp is not None:
-                    arrays["pose3d_mlp"] = refine_windows(
-                        mlp, dd, device, frames, cfg.batch_size, stride=cfg.stride
-                    )["s_pp"].astype(np.float32)
+                    arrays["pose3d_mlp"] = res["s_pp"].astype(np.float32) if no_person else \
+                        refine_windows(mlp, dd, device, frames, cfg.batch_size,
+                                       stride=cfg.stride)["s_pp"].astype(np.float32)
                 w.write_video(vid, carry_video_attrs(pf, vid, output), arrays)
         return w.finish()

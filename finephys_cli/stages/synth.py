@@ -10,7 +10,7 @@ import numpy as np
 
 from ..configs import config_hash, keyed_fields
 from ..console import log, track
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..data.classes import GymClass, select_classes
 from ..data.detector_noise import NoiseConfig, film
 from ..data.synth_motion import PROGRAMS, centre_of_mass, generate_motion, rot_y
@@ -247,10 +247,30 @@ def missing_videos(output: Path, chash: str, videos: Path) -> list[str]:
     return [vid for vid in ids if not (Path(videos) / f"{vid}.mp4").is_file()]
 
 
+def check_config(cfg: SynthConfig) -> None:
+    """Option values that no sample can be made with: a usage error (exit 2) before the output
+    is opened, whether they came from the options, -c or --set."""
+    import math
+
+    def number(value, kind=(int, float)) -> bool:
+        return isinstance(value, kind) and not isinstance(value, bool)
+
+    if not (number(cfg.fps) and math.isfinite(cfg.fps) and cfg.fps > 0):
+        raise UsageError(f"--fps must be a frame rate above 0, got {cfg.fps!r}")
+    if cfg.frames is not None and not (number(cfg.frames, int) and cfg.frames >= 1):
+        raise UsageError(f"--frames must be at least 1 (or unset for each motion's natural "
+                         f"length), got {cfg.frames!r}")
+    if not (number(cfg.per_class, int) and cfg.per_class >= 1):
+        raise UsageError(f"--per-class must be at least 1, got {cfg.per_class!r}")
+    if not (number(cfg.size, int) and cfg.size >= 16):
+        raise UsageError(f"--size must be at least 16 px, got {cfg.size!r}")
+
+
 def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
               overwrite: bool = False, progress: str = "auto",
               allow_reserved: bool = False) -> Path:
     _WARNED_SHORT.clear()
+    check_config(cfg)
     if cfg.motion == "synth":
         classes = select_classes(cfg.classes)
         jobs = [(sample_id(c, i, cfg.seed), (lambda c=c, i=i: make_sample(cfg, c, i)))
@@ -265,7 +285,10 @@ def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
         if not names:
             raise UsageError(f"--clips {cfg.clips!r} names no clip")
         for name in names:     # before the output is opened: a misspelt name leaves no .partial
-            clip_path(name, allow_reserved)
+            try:
+                clip_path(name, allow_reserved)
+            except InputError as exc:  # a misspelt or reserved name: the option's value
+                raise UsageError(f"--clips: {exc}") from exc
         jobs = [(f"{n.replace('humanoid3d_', 'dm_')}_s{cfg.seed}_{i:03d}",
                  (lambda n=n, i=i: make_mocap_sample(cfg, n, i, allow_reserved)))
                 for n in names for i in range(cfg.per_class)]
@@ -284,8 +307,10 @@ def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
                     "(%s%s); making it again", output, len(missing), videos,
                     ", ".join(missing[:3]), " ..." if len(missing) > 3 else "")
         overwrite = True
+    # A failure past this point (a sample that cannot be made, a full disk) leaves no
+    # OUT.partial: synth's samples are made again from the config alone. Ctrl-C keeps it.
     with PoseFileWriter(output, format="finephys.synth", config=asdict(cfg), config_hash=chash,
-                        overwrite=overwrite, root_attrs=root) as writer:
+                        overwrite=overwrite, root_attrs=root, discard_on_error=True) as writer:
         if writer.skipped:
             return output
         for vid, factory in track(jobs, description="synth", unit="clip", mode=progress):

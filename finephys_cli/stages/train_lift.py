@@ -136,9 +136,10 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
     if not cfg.data:
         raise InputError("train-lift needs --data (a synth file, h36m:DIR or amass:FILE)")
     acc = make_accelerator(device, cfg.seed)
+    # Read first: a missing or unusable --data leaves no run folder behind.
+    clips = load_training_clips(list(cfg.data), allow_reserved, cfg.seed)
     run = RunDir(runs, "train-lift", cfg.name)
     run.start(cfg, acc.is_main_process)
-    clips = load_training_clips(list(cfg.data), allow_reserved, cfg.seed)
     train_clips, val_clips = split_clips(clips, cfg.val_fraction, cfg.seed)
     model = InContextLifter.from_pretrained(Path(cfg.init_from)).train() if cfg.init_from \
         else InContextLifter(cfg.model)

@@ -96,10 +96,11 @@ def test_synth_deepmimic_inputs_checked_and_videos_keyed(runner, tmp_path):
     out = tmp_path / "s.h5"
     base = ["synth", "--motion", "deepmimic", "--per-class", "1", "--progress", "none"]
     res = runner.invoke(app, [*base, "--clips", "walk,wlak", "-o", str(out)])
-    assert res.exit_code == 1 and "no DeepMimic clip 'humanoid3d_wlak'" in res.stderr
+    # The --clips value is refused (a usage error, exit 2), before OUT.partial exists.
+    assert res.exit_code == 2 and "no DeepMimic clip 'humanoid3d_wlak'" in res.stderr
     assert list(tmp_path.iterdir()) == []      # it once left s.h5.partial behind
     res = runner.invoke(app, [*base, "--clips", "backflip", "-o", str(out)])
-    assert res.exit_code == 1 and "reserved" in res.stderr and not list(tmp_path.iterdir())
+    assert res.exit_code == 2 and "reserved" in res.stderr and not list(tmp_path.iterdir())
 
     # --frames past the clip's end: the samples keep the clip's length, with a warning.
     res = runner.invoke(app, [*base, "--clips", "walk", "--frames", "400", "-o", str(out),

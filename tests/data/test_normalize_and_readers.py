@@ -3,7 +3,7 @@ import pytest
 
 from finephys_cli.data.camera import look_at, project_points
 from finephys_cli.data.h36m import decompose_projection, dlt_camera
-from finephys_cli.data.lift_data import (clip_windows, load_training_clips,
+from finephys_cli.data.lift_data import (Clip, clip_windows, load_training_clips,
                                          read_amass_joints, read_h36m_npz, read_pose_file,
                                          smpl_to_h36m, windows_of)
 from finephys_cli.data.normalize import (denormalize_2d, normalize_2d,
@@ -131,3 +131,28 @@ def test_training_skips_a_video_without_any_detection(synth_small, tmp_path):
     clips = load_training_clips([f"{det}+{synth_small[0]}" for det in (nobody, no_hips)])
     assert [c.video_id for c in clips] == [vids[1], vids[0]]
     assert np.isfinite(windows_of(clips, 16, 8)["target"]).all()
+
+
+def test_no_3d_truth_message_fits_train_lift_and_train_physnet():
+    clip = Clip("v", np.zeros((20, 17, 2)), np.ones((20, 17)), None)
+    with pytest.raises(InputError) as info:
+        windows_of([clip], 16, 8)
+    text = str(info.value)      # it once said "for train-lift" under train-physnet too
+    assert "train-lift and train-physnet --stage pretrain" in text
+    assert "DETECT.h5+TRUTH.h5" in text and "train-physnet --stage finetune" in text
+
+
+def test_missing_h36m_folder_or_amass_file_is_one_line(tmp_path):
+    """h36m:DIR (train-lift --data, eval-poses --truth) and amass:FILE: not a raw errno."""
+    from finephys_cli.data.truth import load_truth
+
+    missing = tmp_path / "nonexistent"
+    for call in (lambda: load_training_clips([f"h36m:{missing}"]),
+                 lambda: load_truth(f"h36m:{missing}")):
+        with pytest.raises(InputError, match=f"{missing}: no such Human3.6M folder"):
+            call()
+    (tmp_path / "h36m").mkdir()
+    with pytest.raises(InputError, match="no data_3d_h36m.npz"):
+        load_training_clips([f"h36m:{tmp_path / 'h36m'}"])
+    with pytest.raises(InputError, match="no such AMASS joints file"):
+        load_training_clips([f"amass:{tmp_path / 'a.npz'}"])

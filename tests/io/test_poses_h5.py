@@ -68,6 +68,28 @@ def test_finished_output_is_skipped_or_refused(pose2d_file):
             pass
 
 
+def test_discard_on_error_removes_the_partial_but_ctrl_c_keeps_it(tmp_path):
+    out = tmp_path / "o.h5"
+    arrays = {"keypoints2d": np.zeros((8, 17, 2), np.float32),
+              "scores": np.ones((8, 17), np.float32)}
+    attrs = {"fps": 25.0, "n_frames": 8, "width": 384, "height": 384}
+    for discard, error, kept in ((True, ValueError, False), (True, KeyboardInterrupt, True),
+                                 (False, ValueError, True)):
+        with pytest.raises(error):
+            with PoseFileWriter(out, format="finephys.pose2d", config={}, config_hash="h",
+                                discard_on_error=discard) as w:
+                w.write_video("v", attrs, arrays)
+                raise error
+        assert (tmp_path / "o.h5.partial").exists() == kept, (discard, error)
+        assert not out.exists() and not (tmp_path / "o.h5.lock").exists()
+        (tmp_path / "o.h5.partial").unlink(missing_ok=True)
+    with PoseFileWriter(out, format="finephys.pose2d", config={}, config_hash="h",
+                        discard_on_error=True) as w:
+        w.write_video("v", attrs, arrays)
+        w.finish()
+    assert out.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["o.h5"]
+
+
 def test_second_writer_is_refused(tmp_path):
     out = tmp_path / "o.h5"
     with PoseFileWriter(out, format="finephys.pose2d", config={}, config_hash="h") as w:

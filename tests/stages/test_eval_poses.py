@@ -48,15 +48,22 @@ def test_eval_poses_on_a_tiny_human36m_layout(tmp_path, runner):
     for metric in ("MPJPE", "N-MPJPE", "P-MPJPE", "MPJVE", "N-MPJVE"):
         assert res["3d"]["S_dd"][metric] < 1e-3, metric        # a perfect pose: 0 (float32)
     assert res["3d"]["static mean pose"]["N-MPJPE"] > 10
-    assert res["oracle_scaled"] == ["MPJPE", "MPJVE", "accel"]
+    assert res["oracle_scaled"] == ["MPJPE", "MPJVE", "accel", "bone_std"]
     out = tmp_path / "t2.json"
     r = runner.invoke(app, ["eval-poses", str(pred), "--truth", f"h36m:{tmp_path}", "-o",
                             str(out)])
     assert r.exit_code == 0, r.output
-    assert "Table 2 analogue, 3D" in r.stdout and str(out) in r.stdout.split()   # a report
+    # a report: stdout is the table; the files written are logged on stderr
+    assert "Table 2 analogue, 3D" in r.stdout and str(out) not in r.stdout
+    assert out.is_file() and out.with_suffix(".csv").is_file()
     r = runner.invoke(app, ["eval-poses", str(pred), "--truth", f"h36m:{tmp_path}", "--json"])
-    assert json.loads(r.stdout)[str(pred)]                  # --json: stdout is the JSON alone
-    data = json.loads(out.read_text())
+    rows = json.loads(r.stdout)[str(pred)]                  # --json: stdout is the JSON alone
+    assert {row["source"]: row["oracle_scaled"] for row in rows
+            if row["space"] == "3d"}["S_dd"] == ["MPJPE", "MPJVE", "accel", "bone_std"]
+    assert all(row["oracle_scaled"] == [] for row in rows if row["space"] == "2d")
+    # strict JSON: S_detect's accel is undefined (3 frames of 2D needed), null not NaN
+    data = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert "MPJPE MPJVE accel bone_std" in out.with_suffix(".csv").read_text()
     sources = {(row["space"], row["source"]) for row in data["files"][str(pred)]}
     assert ("3d", "static mean pose") in sources and ("2d", "S_detect") in sources
     assert "h36m_S1_Walking_0" in data["per_video"][str(pred)]
@@ -86,3 +93,46 @@ def test_truth_elsewhere_follows_frame_indices_and_nan_is_not_weighted(tmp_path)
     short = _pred_file(tmp_path / "short.h5", "v", kp[:10], exact[:10], root[:10], scale)
     with pytest.raises(InputError, match="no frame_indices"):
         evaluate_file(short, truth=str(truth))
+
+
+def test_the_report_keeps_whole_headers_when_stdout_is_narrow(tmp_path, runner, monkeypatch):
+    """Redirected output is 80 columns: cut headers lost the † marks and N-MPJPE read like
+    N-MPJVE."""
+    uv, cam, K = _h36m_layout(tmp_path)
+    _, root, scale = normalize_2d(uv)
+    exact = normalize_3d(image_aligned_3d(cam, K), root, scale)
+    pred = _pred_file(tmp_path / "a_rather_long_file_name_for_the_title.h5",
+                      "h36m_S1_Walking_0", uv, exact, root, scale)
+    monkeypatch.setenv("COLUMNS", "60")
+    r = runner.invoke(app, ["eval-poses", str(pred), "--truth", f"h36m:{tmp_path}"])
+    assert r.exit_code == 0, r.output
+    for header in ("MPJPE†", "N-MPJPE", "P-MPJPE", "MPJVE†", "N-MPJVE", "accel†", "bone_std†",
+                   "static mean pose"):
+        assert header in r.stdout, header
+    assert "…" not in r.stdout
+
+
+def test_videos_without_truth_and_sampled_frames_are_reported(tmp_path, runner):
+    uv, cam, K = _h36m_layout(tmp_path, t=40)
+    truth = tmp_path / "truth.h5"
+    with PoseFileWriter(truth, format="finephys.synth", config={}, config_hash="s") as w:
+        w.write_video("v", {}, {"keypoints2d": uv, "scores": np.ones((40, 17)),
+                                "keypoints2d_exact": uv, "pose3d_camera": cam, "camera_K": K})
+        w.finish()
+    idx = np.arange(5, 37, 2)
+    _, root, scale = normalize_2d(uv[idx])
+    exact = normalize_3d(image_aligned_3d(cam[idx], K), root, scale)
+    pred = tmp_path / "pred.h5"
+    with PoseFileWriter(pred, format="finephys.pose3d", config={}, config_hash="p") as w:
+        for vid in ("v", "no_truth"):
+            w.write_video(vid, {"frame_indices": idx}, {
+                "keypoints2d": uv[idx], "scores": np.ones((16, 17)), "pose3d_dd": exact,
+                "root2d": root, "scale": np.float32(scale)})
+        w.finish()
+    res = evaluate_file(pred, truth=str(truth))
+    assert res["skipped_without_truth"] == ["no_truth"] and res["sampled_frames"] == ["v"]
+    r = runner.invoke(app, ["eval-poses", str(pred), "--truth", str(truth)])
+    assert r.exit_code == 0, r.output
+    log = " ".join(r.stderr.split())
+    assert "without truth left out: no_truth" in log and "per sampled step" in log
+    assert "1 video(s), 16 frames evaluated" in log

@@ -61,7 +61,8 @@ def test_lift_bad_inputs(runner, synth_small, tiny_pose_models, tmp_path):
         h5[f"videos/{vid}/keypoints2d"][...] = np.nan
     res = runner.invoke(app, ["lift", str(bad), "-o", str(tmp_path / "y.h5"), *model,
                               "--progress", "none"])
-    assert res.exit_code == 3 and "all NaN" in res.stderr
+    # an all-NaN clip (detect's record of a video with no person) is kept, as NaN
+    assert res.exit_code == 0 and "no person in any frame" in res.stderr
     with h5py.File(bad, "a") as h5:
         h5["skeleton"].attrs["name"] = "coco17"
     res = runner.invoke(app, ["lift", str(bad), "-o", str(tmp_path / "z.h5"), *model])
@@ -239,9 +240,11 @@ def test_merge_carries_the_failures_of_its_shards(runner, synth_small, tiny_pose
     synth, _ = synth_small
     broken = tmp_path / "s.h5"
     shutil.copy(synth, broken)
-    with h5py.File(broken, "a") as h5:
+    with h5py.File(broken, "a") as h5:     # a clip whose keypoints are not (T, 17, 2)
         bad = sorted(h5["videos"])[0]
-        h5[f"videos/{bad}/keypoints2d"][...] = np.nan
+        kp = h5[f"videos/{bad}/keypoints2d"][()]
+        del h5[f"videos/{bad}/keypoints2d"]
+        h5[f"videos/{bad}/keypoints2d"] = kp[:, :16]
     model = ["--model", str(tiny_pose_models / "lifter"), "--device", "cpu"]
     for i in (0, 1):
         res = runner.invoke(app, ["lift", str(broken), str(tmp_path / "l.h5"), "--shard",
@@ -460,3 +463,53 @@ def test_a_model_changed_in_place_makes_lift_and_physnet_outputs_stale(
     (lifter / "config.json").write_text(json.dumps({**cfg, "trained_steps": 1}))
     res = runner.invoke(app, lift)
     assert res.exit_code != 0 and "another config" in res.output
+
+
+def test_physnet_refuses_an_mlp_as_physnet_and_a_physnet_as_the_mlp(runner, synth_small,
+                                                                     tiny_pose_models, tmp_path):
+    """An MLP given as --model would be written, and scored by eval-poses, as S_pp."""
+    p3 = tmp_path / "a.pose3d.h5"
+    assert runner.invoke(app, ["lift", str(synth_small[0]), "-o", str(p3), "--model",
+                               str(tiny_pose_models / "lifter"), "--device", "cpu",
+                               "--progress", "none"]).exit_code == 0
+    for args in (["--model", str(tiny_pose_models / "mlp")],
+                 ["--model", str(tiny_pose_models / "physnet"),
+                  "--mlp-model", str(tiny_pose_models / "physnet")]):
+        out = tmp_path / "x.phys.h5"
+        res = runner.invoke(app, ["physnet", str(p3), "-o", str(out), "--device", "cpu",
+                                  "--progress", "none", *args])
+        assert res.exit_code == 2 and "where a" in res.stderr, res.output
+        assert not out.exists() and not out.with_name(out.name + ".partial").exists()
+
+
+def test_a_video_with_no_person_goes_through_lift_and_physnet_as_nan(
+        runner, synth_small, tiny_pose_models, tmp_path):
+    """detect keeps a video where nobody was found, all NaN; lift failed it (exit 3) on every
+    rerun, which stopped the README's chain. Now lift and physnet keep it, as NaN."""
+    from finephys_cli.io.poses_h5 import PoseFileWriter
+
+    det = tmp_path / "det.h5"
+    with PoseFile(synth_small[0]) as pf:
+        vid = pf.video_ids[0]
+        kp, sc = pf.read(vid, "keypoints2d"), pf.read(vid, "scores")
+    with PoseFileWriter(det, format="finephys.pose2d", config={}, config_hash="d") as w:
+        w.write_video("person", {"fps": 25.0}, {"keypoints2d": kp, "scores": sc})
+        w.write_video("nobody", {"fps": 25.0}, {"keypoints2d": np.full_like(kp, np.nan),
+                                                "scores": np.zeros_like(sc)})
+        w.finish()
+    p3, ph = tmp_path / "a.pose3d.h5", tmp_path / "a.phys.h5"
+    res = runner.invoke(app, ["lift", str(det), "-o", str(p3), "--model",
+                              str(tiny_pose_models / "lifter"), "--device", "cpu",
+                              "--progress", "none"])
+    assert res.exit_code == 0 and "no person in any frame" in res.stderr, res.output
+    res = runner.invoke(app, ["physnet", str(p3), "-o", str(ph), "--model",
+                              str(tiny_pose_models / "physnet"), "--mlp-model",
+                              str(tiny_pose_models / "mlp"), "--device", "cpu",
+                              "--progress", "none"])
+    assert res.exit_code == 0, res.output
+    with PoseFile(ph, formats=["finephys.phys"]) as pf:
+        assert sorted(pf.video_ids) == ["nobody", "person"] and pf.attrs["complete"]
+        for name in ("pose3d_dd", "pose3d_pp", "pose3d_fused", "pose2d_fused", "pose3d_mlp"):
+            assert np.isnan(pf.read("nobody", name)).all(), name
+            assert np.isfinite(pf.read("person", name)).all(), name
+        assert pf.read("nobody", "pose2d_fused").shape == (len(kp), 17, 2)

@@ -119,7 +119,7 @@ def test_synth_cli_end_to_end_and_skip(runner, tmp_path):
     assert runner.invoke(app, args).exit_code == 0
     assert out.stat().st_mtime_ns == mtime  # skipped: same config
     res = runner.invoke(app, ["synth", "--classes", "99", "-o", str(tmp_path / "x.h5")])
-    assert res.exit_code == 1 and "unknown Gym99" in res.stderr
+    assert res.exit_code == 2 and "not a Gym99 FX class id" in res.stderr   # a usage error
     for bad, why in ((["--tumble", "0.5"], "--tumble needs --motion deepmimic"),
                      (["--mannequin", "humanoid"], "needs --motion deepmimic"),
                      (["--motion", "deepmimic", "--tumble", "1.5"], "--tumble"),
@@ -129,3 +129,48 @@ def test_synth_cli_end_to_end_and_skip(runner, tmp_path):
         res = runner.invoke(app, ["synth", *bad, "-o", str(tmp_path / "y.h5")])
         assert res.exit_code == 2 and why in res.stderr, (bad, res.stderr)
         assert not (tmp_path / "y.h5").exists()
+
+
+@pytest.mark.parametrize("bad, why", [
+    (["--fps", "0"], "--fps must be a frame rate above 0"),      # once a ZeroDivisionError
+    (["--fps", "-5"], "--fps must be a frame rate above 0"),
+    (["--frames", "0"], "--frames must be at least 1"),           # once "needs 40 frames"
+    (["--frames", "-3"], "--frames must be at least 1"),
+    (["--set", "per_class=0"], "--per-class must be at least 1"),
+    (["--classes", "99"], "--classes: 99 is not a Gym99 FX class id"),   # once exit 1
+    (["--classes", ","], "names no class"),
+    (["--motion", "deepmimic", "--clips", "nope"], "--clips: no DeepMimic clip"),  # once exit 1
+])
+def test_synth_refuses_bad_values_with_exit_2_before_the_output(runner, tmp_path, bad, why):
+    res = runner.invoke(app, ["synth", *bad, "-o", str(tmp_path / "s.h5"), "--progress", "none"])
+    assert res.exit_code == 2, res.output
+    assert why in res.stderr and "Traceback" not in res.output
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []        # no s.h5.partial, no lock
+
+
+def test_synth_failure_after_the_output_opened_leaves_no_partial(runner, tmp_path,
+                                                                  monkeypatch):
+    # --frames too short for the class: found while making the first sample, in the writer.
+    res = runner.invoke(app, ["synth", "--classes", "9", "--per-class", "1", "--frames", "5",
+                              "-o", str(tmp_path / "s.h5"), "--progress", "none"])
+    assert res.exit_code == 1 and "needs" in res.stderr
+    assert list(tmp_path.iterdir()) == []        # it once left s.h5.partial behind
+    # Any error, not only a FinephysError; Ctrl-C keeps the partial to resume from.
+    import finephys_cli.stages.synth as synth_stage
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(synth_stage, "make_sample", broken)
+    with pytest.raises(OSError):
+        run_synth(SynthConfig(classes="9", per_class=1), tmp_path / "s.h5", progress="none")
+    assert list(tmp_path.iterdir()) == []
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synth_stage, "make_sample", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_synth(SynthConfig(classes="9", per_class=1), tmp_path / "s.h5", progress="none")
+    assert [p.name for p in tmp_path.iterdir()] == ["s.h5.partial"]
