@@ -67,6 +67,37 @@ def test_train_lift_on_cuda_runs(cuda, tmp_path):
     assert (run / "model-best" / "model.safetensors").exists()
 
 
+def test_train_physnet_on_cuda_with_the_32_frame_lifter(cuda, tmp_path):
+    """train-physnet on CUDA with the shipped lifter (32-frame windows): the model keeps its own
+    16-frame windows, the length `physnet` runs it on, and λ_pp reaches the loss."""
+    import csv
+    import json
+
+    from typer.testing import CliRunner
+
+    from finephys_cli.app import app
+    from finephys_cli.models.lifter import InContextLifter
+    from finephys_cli.models.registry import shipped_path
+    from finephys_cli.stages.synth import SynthConfig, run_synth
+
+    assert InContextLifter.from_pretrained(shipped_path("lifter")).config.frames == 32
+    synth = run_synth(SynthConfig(classes="9,25", per_class=1, seed=3), tmp_path / "s.h5",
+                      progress="none")
+    runs = tmp_path / "runs"
+    for lam in (0, 1):
+        res = CliRunner().invoke(app, [
+            "train-physnet", "--data", str(synth), "--runs", str(runs), "--name", f"pp{lam}",
+            "--init", str(shipped_path("physnet")), "--steps", "2", "--batch-size", "8",
+            "--device", "cuda", "--progress", "none", "--set", "eval_every=1",
+            "--set", "val_fraction=0.5", "--set", f"pp_weight={lam}"])
+        assert res.exit_code == 0, res.output
+    run = runs / "train-physnet"
+    assert json.loads((run / "pp1" / "model-last" / "config.json").read_text())["frames"] == 16
+    rows = [list(csv.DictReader(open(run / f"pp{lam}" / "metrics.csv")))[0] for lam in (0, 1)]
+    assert float(rows[1]["loss"]) > float(rows[0]["loss"])
+    assert float(rows[1]["data"]) == pytest.approx(float(rows[0]["data"]), rel=1e-5)
+
+
 def test_detect_rotations_on_cuda_match_cpu(cuda):
     """Rotation TTA batched on the GPU (fp16) finds the upside-down mannequin as the CPU does."""
     from finephys_cli.data.classes import class_by_id

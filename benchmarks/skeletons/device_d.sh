@@ -25,6 +25,11 @@
 #   LIFTER=finephys_cli/assets/lifter ROLLOUTS="autoregressive teacher" PHYS_STEPS=1100 \
 #       FT_STEPS=340 MLP_VELOCITY_WEIGHT=16 MLP_FINETUNE=1 VELOCITY_WEIGHTS=16 \
 #       bash benchmarks/skeletons/device_d.sh DATA OUT 0 200 150
+# SYNTH_SEEDS (default "1 2 3 4") are the synth FX sets made here for the 3D data; the shipped
+# lifters since v0.3 were trained on seeds 1-4 and DM.h5 of seed 1, so other seeds (and a DM of
+# another seed) give PhysNet S_dd the lifter has not seen.
+# PHYS_SETS ("key=value ...") adds train-physnet --set values to every PhysNet and MLP run
+# (e.g. "lr=1e-4").
 # PP_WEIGHTS (default 0) lists λ_pp values (train-physnet's pp_weight: eq. 19's term on S_pp
 # too) to train side by side; a run with λ_pp ≠ 0 is named ..._ppW_seedS.
 # STOCK_VIDEOS=DIR runs the bundled yolo11n-pose on each DIR/SET/ of videos first (opencv
@@ -59,11 +64,13 @@ if [ -n "${STOCK_VIDEOS:-}" ]; then   # each STOCK_VIDEOS/SET/ -> SET_det_stock.
   done
   stamp "stock detect done"
 fi
-for s in 1 2 3 4; do fp synth --per-class "${SYNTH_PER_CLASS:-3}" --seed "$s" -o "$work/s$s.h5" --progress none & done
+synth_seeds=(${SYNTH_SEEDS:-1 2 3 4})
+for s in "${synth_seeds[@]}"; do fp synth --per-class "${SYNTH_PER_CLASS:-3}" --seed "$s" -o "$work/s$s.h5" --progress none & done
 wait
-threed=(--data "$work/s1.h5" --data "$work/s2.h5" --data "$work/s3.h5" --data "$work/s4.h5"
-        --data "$work/dm_train.h5")
-twod=(); anchor_specs=("$work/s1.h5" "$work/s2.h5" "$work/s3.h5" "$work/s4.h5" "$work/dm_train.h5")
+threed=(); anchor_specs=()
+for s in "${synth_seeds[@]}"; do threed+=(--data "$work/s$s.h5"); anchor_specs+=("$work/s$s.h5"); done
+threed+=(--data "$work/dm_train.h5"); anchor_specs+=("$work/dm_train.h5")
+twod=()
 for det in "$work"/*_det_*.h5; do     # SET_det_DETECTOR.h5 pairs with SET_truth.h5
   set_name=$(basename "$det"); truth="$work/${set_name%%_det_*}_truth.h5"
   threed+=(--data "$det+$truth"); twod+=(--data "$det")
@@ -86,10 +93,11 @@ else
 fi
 [ -d "$lifter" ] || exit 1
 
+phys_sets=(); for kv in ${PHYS_SETS:-}; do phys_sets+=(--set "$kv"); done
 phys() {  # name init extra...
   local name=$1 init=$2; shift 2
   OMP_NUM_THREADS=1 fp train-physnet "$@" --lifter "$lifter" --init "$init" --name "$name" \
-    "${common[@]}" --set eval_every=250 > "$work/bundle/$name.log" 2>&1
+    "${common[@]}" --set eval_every=250 "${phys_sets[@]}" > "$work/bundle/$name.log" 2>&1
 }
 rollouts=(${ROLLOUTS:-autoregressive})
 for ro in "${rollouts[@]}"; do

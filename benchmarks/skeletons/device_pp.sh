@@ -7,7 +7,9 @@
 # returns at most 8 files).
 #   bash benchmarks/skeletons/device_pp.sh FRESH DM.h5.xz OUT
 # FRESH holds SET_truth.h5 (or SET_truth.h5.xz) and videos/SET/; a missing mqfx4_truth.h5 is
-# regenerated (synth is deterministic: the same truth as the rendered set's). Session 20:
+# regenerated (synth is deterministic: the same truth as the rendered set's). DETECTIONS=
+# detections.tar.xz (an earlier call's OUT) skips the detection, so FRESH needs no videos;
+# SYNTH_SEEDS goes to device_d.sh. Session 20:
 #   FRESH = tum4, hum4 (synth --motion deepmimic --clips <the 9 training clips> --per-class 6
 #   --mannequin humanoid, seed 800 with --tumble 1, seed 810) and mqfx4 (synth --per-class 2
 #   --seed 820), 178 videos.
@@ -15,7 +17,7 @@ set -uo pipefail
 fresh=${1:?FRESH}; dm=${2:?DM.h5.xz}; out=${3:?OUT}
 here=$(cd "$(dirname "$0")" && pwd)
 for f in "$fresh"/*_truth.h5.xz; do [ -e "$f" ] && xz -d "$f"; done
-[ -d "$fresh/videos/mqfx4" ] && [ ! -f "$fresh/mqfx4_truth.h5" ] &&
+{ [ -d "$fresh/videos/mqfx4" ] || [ -n "${DETECTIONS:-}" ]; } && [ ! -f "$fresh/mqfx4_truth.h5" ] &&
   ${PYTHON:-python3} -m finephys_cli synth --per-class 2 --seed 820 -o "$fresh/mqfx4_truth.h5" \
     --progress none -q
 work=/tmp/pp; mkdir -p "$work"

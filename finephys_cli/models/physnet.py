@@ -31,6 +31,8 @@ ablations):
   (the v0.1 models, `noise_std=None`) 81.7 / 232.1, σ = 0 74.6 / 228.2.
 - `legacy_local_window`: the v0.1 bug, a local encoder fed {t−2, t−2, t} instead of eq. 7's
   {t−2, t−1, t}; true only in configs of models trained that way.
+- `forward` returns ‖N‖_F of both directions summed at each t, so L_noise counts the forward
+  and the backward N_t (eq. 19 writes one N_t per t).
 Note that the matrix applied in eq. 16 is M^-1 + N; only M^-1 is SPD.
 """
 
