@@ -31,6 +31,15 @@ class DemoStep:
     progress: bool = True          # the command takes --progress
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
+    # A report's files (stdout carries its report, not paths): listed when they exist.
+    report_files: list[str] = field(default_factory=list)
+
+
+def _is_path(line: str) -> bool:
+    try:
+        return bool(line) and Path(line).exists()
+    except (OSError, ValueError):        # a report line too long, or odd, for a path
+        return False
 
 
 def _run(step: DemoStep, progress: str) -> DemoStep:
@@ -41,9 +50,9 @@ def _run(step: DemoStep, progress: str) -> DemoStep:
     res = subprocess.run([sys.executable, "-m", "finephys_cli", *step.args, *extra],
                          stdout=subprocess.PIPE, text=True)
     step.seconds = time.monotonic() - t
-    # Stages print the paths they wrote; a report step (eval-poses) prints its table too.
-    step.outputs = [line for line in res.stdout.splitlines()
-                    if line.strip() and Path(line.strip()).exists()]
+    # Stages print the paths they wrote; a report step (eval-poses) prints its report.
+    step.outputs = [line.strip() for line in res.stdout.splitlines() if _is_path(line.strip())]
+    step.outputs += [f for f in step.report_files if Path(f).exists()]
     if res.returncode != 0:
         raise FinephysError(f"demo step {step.name!r} failed (exit {res.returncode}); rerun "
                             f"it alone to see why: finephys {shlex.join(step.args)}")
@@ -72,7 +81,8 @@ def run_demo(output: Path, *, classes: str = "6,21,33", device: str = "auto",
         DemoStep("physnet", ["physnet", str(out / "pose3d.h5"), str(out / "phys.h5"), *dev]),
         DemoStep("eval-poses", ["eval-poses", str(out / "phys.h5"), "--truth",
                                 str(out / "synth.h5"), "-o", str(out / "table2.json")],
-                 progress=False),
+                 progress=False,
+                 report_files=[str(out / "table2.json"), str(out / "table2.csv")]),
         DemoStep("render-heatmaps", ["render-heatmaps", str(out / "phys.h5"),
                                      str(out / "heatmaps.h5"), "--size", "128", *dev]),
         DemoStep("generate", ["generate", "--prompts", str(prompts), "--poses",
