@@ -82,6 +82,10 @@ def collect_inputs(inputs: list[Path], exts: tuple[str, ...] = VIDEO_EXTS) -> li
             missing += [str(q) for q in listed if not q.is_file()]
             paths += [q for q in listed if q.is_file()]
         elif p.is_file():
+            if p.suffix.lower() in (".h5", ".hdf5") and p.suffix.lower() not in exts:
+                raise InputError(f"{p} is an HDF5 file (a finephys pose file?), not one of "
+                                 f"these inputs: {', '.join(exts)} files, a folder or a "
+                                 ".txt/.csv manifest")
             paths.append(p)
         else:
             missing.append(str(p))

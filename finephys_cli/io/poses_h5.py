@@ -164,9 +164,10 @@ class PoseFileWriter:
         if self.path.exists() and not self.overwrite:
             found = _peek(self.path)
             if found.config_hash != self.config_hash:
-                raise OutputExistsError(f"{self.path} exists with another config "
-                                        f"({found.config_hash} != {self.config_hash}); "
-                                        "use --overwrite")
+                raise OutputExistsError(
+                    f"{self.path} exists with another config ("
+                    f"{config_difference(found.config_json, self.config)}; key "
+                    f"{found.config_hash} != {self.config_hash}); use --overwrite to replace it")
             if self.inputs is not None:
                 foreign = sorted(set(found.video_ids) - set(self.inputs))
                 if foreign:
@@ -385,6 +386,27 @@ class _Existing:
     complete: bool
     inputs_hash: str
     video_ids: list[str]
+    config_json: str = "{}"
+
+
+def config_difference(stored_json: str, config: dict) -> str:
+    """What differs between a stored config_json and a new config, for the refusal message:
+    "key: old -> new; ..." (at most 4), or what else the key holds when the settings agree."""
+    try:
+        stored = json.loads(stored_json)
+    except ValueError:
+        stored = {}
+    new = json.loads(json.dumps(config, sort_keys=True, default=str))
+    keys = sorted(k for k in set(stored) | set(new) if stored.get(k) != new.get(k))
+    if not keys:
+        return ("the same settings, but what the key also holds changed (a model's weights, "
+                "an input folder)")
+    shown = "; ".join(f"{k}: {stored.get(k)!r} -> {new.get(k)!r}" for k in keys[:4])
+    return shown + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "")
+
+
+def _raw_text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _peek(path: Path) -> _Existing:
@@ -393,7 +415,8 @@ def _peek(path: Path) -> _Existing:
             return _Existing(str(h5.attrs.get("config_hash", "")),
                              bool(h5.attrs.get("complete", False)),
                              str(_decode_attr(h5.attrs.get("inputs_hash", ""))),
-                             sorted(h5.get("videos", {})))
+                             sorted(h5.get("videos", {})),
+                             _raw_text(h5.attrs.get("config_json", "{}")))
     except OSError as exc:
         raise InputError(f"{path}: not a readable HDF5 file ({exc})") from exc
 

@@ -303,8 +303,9 @@ def run_synth(cfg: SynthConfig, output: Path, *, videos: Path | None = None,
     missing = missing_videos(output, chash, videos) if videos is not None and not overwrite \
         else []
     if missing:
-        log.warning("synth: %s is up to date but %d of its videos are missing from %s "
-                    "(%s%s); making it again", output, len(missing), videos,
+        log.warning("synth: %s is up to date but %d of its videos %s missing from %s "
+                    "(%s%s); making it again", output, len(missing),
+                    "is" if len(missing) == 1 else "are", videos,
                     ", ".join(missing[:3]), " ..." if len(missing) > 3 else "")
         overwrite = True
     # A failure past this point (a sample that cannot be made, a full disk) leaves no

@@ -52,3 +52,11 @@ def test_manifest_with_missing_paths_is_refused(tmp_path):
         collect_inputs([txt])
     with pytest.raises(InputError, match="no input files"):
         collect_inputs([tmp_path])
+
+
+def test_a_pose_file_given_as_video_input_is_named_as_such(tmp_path):
+    """detect on a pose file printed a raw decoder errno three times and wrote an empty file."""
+    pose = tmp_path / "synth.h5"
+    pose.write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(InputError, match="synth.h5 is an HDF5 file"):
+        collect_inputs([pose])

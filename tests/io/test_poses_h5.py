@@ -66,6 +66,15 @@ def test_finished_output_is_skipped_or_refused(pose2d_file):
     with pytest.raises(OutputExistsError, match="--overwrite"):
         with PoseFileWriter(pose2d_file, format="finephys.pose2d", config={}, config_hash="zzz"):
             pass
+    # the refusal says what differs, not only two hashes
+    with pytest.raises(OutputExistsError, match=r"a: 1 -> 2; b: None -> 'x'"):
+        with PoseFileWriter(pose2d_file, format="finephys.pose2d", config={"a": 2, "b": "x"},
+                            config_hash="zzz"):
+            pass
+    with pytest.raises(OutputExistsError, match="the same settings, but"):
+        with PoseFileWriter(pose2d_file, format="finephys.pose2d", config={"a": 1},
+                            config_hash="zzz"):
+            pass
 
 
 def test_discard_on_error_removes_the_partial_but_ctrl_c_keeps_it(tmp_path):
