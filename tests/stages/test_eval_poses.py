@@ -38,6 +38,15 @@ def _pred_file(path, vid, kp2d, pose_n, root, scale, frame_indices=None):
     return path
 
 
+def _truth_file(path, uv, cam, K):
+    """A synth-like truth file of one video "v"."""
+    with PoseFileWriter(path, format="finephys.synth", config={}, config_hash="s") as w:
+        w.write_video("v", {}, {"keypoints2d": uv, "scores": np.ones(uv.shape[:2]),
+                                "keypoints2d_exact": uv, "pose3d_camera": cam, "camera_K": K})
+        w.finish()
+    return path
+
+
 def test_eval_poses_on_a_tiny_human36m_layout(tmp_path, runner):
     uv, cam, K = _h36m_layout(tmp_path)
     _, root, scale = normalize_2d(uv)
@@ -75,11 +84,7 @@ def test_eval_poses_on_a_tiny_human36m_layout(tmp_path, runner):
 
 def test_truth_elsewhere_follows_frame_indices_and_nan_is_not_weighted(tmp_path):
     uv, cam, K = _h36m_layout(tmp_path, t=40)
-    truth = tmp_path / "truth.h5"
-    with PoseFileWriter(truth, format="finephys.synth", config={}, config_hash="s") as w:
-        w.write_video("v", {}, {"keypoints2d": uv, "scores": np.ones((40, 17)),
-                                "keypoints2d_exact": uv, "pose3d_camera": cam, "camera_K": K})
-        w.finish()
+    truth = _truth_file(tmp_path / "truth.h5", uv, cam, K)
     idx = np.arange(5, 37, 2)                                  # 16 sampled frames
     kp = uv[idx].copy()
     kp[3:6] = np.nan                                           # the detector lost 3 frames
@@ -114,11 +119,7 @@ def test_the_report_keeps_whole_headers_when_stdout_is_narrow(tmp_path, runner, 
 
 def test_videos_without_truth_and_sampled_frames_are_reported(tmp_path, runner):
     uv, cam, K = _h36m_layout(tmp_path, t=40)
-    truth = tmp_path / "truth.h5"
-    with PoseFileWriter(truth, format="finephys.synth", config={}, config_hash="s") as w:
-        w.write_video("v", {}, {"keypoints2d": uv, "scores": np.ones((40, 17)),
-                                "keypoints2d_exact": uv, "pose3d_camera": cam, "camera_K": K})
-        w.finish()
+    truth = _truth_file(tmp_path / "truth.h5", uv, cam, K)
     idx = np.arange(5, 37, 2)
     _, root, scale = normalize_2d(uv[idx])
     exact = normalize_3d(image_aligned_3d(cam[idx], K), root, scale)

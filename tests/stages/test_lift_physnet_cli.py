@@ -8,6 +8,13 @@ from finephys_cli.app import app
 from finephys_cli.io.poses_h5 import PoseFile
 
 
+
+def _physnet_with_mlp(runner, models, pose3d, out):
+    """`physnet` with the tiny PhysNet and MLP on the CPU."""
+    return runner.invoke(app, ["physnet", str(pose3d), "-o", str(out), "--model",
+                               str(models / "physnet"), "--mlp-model", str(models / "mlp"),
+                               "--device", "cpu", "--progress", "none"])
+
 def test_lift_physnet_eval_end_to_end(runner, synth_small, tiny_pose_models, tmp_path):
     synth, _ = synth_small
     p3 = tmp_path / "a.pose3d.h5"
@@ -22,10 +29,7 @@ def test_lift_physnet_eval_end_to_end(runner, synth_small, tiny_pose_models, tmp
         assert pf.h5[f"videos/{vid}/pose3d_dd"].attrs["units"] == "normalised"
         assert pf.video_attrs(vid)["prompt_mode"] == "nearest"
     ph = tmp_path / "a.phys.h5"
-    res = runner.invoke(app, ["physnet", str(p3), "-o", str(ph), "--model",
-                              str(tiny_pose_models / "physnet"), "--mlp-model",
-                              str(tiny_pose_models / "mlp"), "--device", "cpu",
-                              "--progress", "none"])
+    res = _physnet_with_mlp(runner, tiny_pose_models, p3, ph)
     assert res.exit_code == 0, res.output
     with PoseFile(ph, formats=["finephys.phys"]) as pf:
         vid = pf.video_ids[0]
@@ -502,10 +506,7 @@ def test_a_video_with_no_person_goes_through_lift_and_physnet_as_nan(
                               str(tiny_pose_models / "lifter"), "--device", "cpu",
                               "--progress", "none"])
     assert res.exit_code == 0 and "no person in any frame" in res.stderr, res.output
-    res = runner.invoke(app, ["physnet", str(p3), "-o", str(ph), "--model",
-                              str(tiny_pose_models / "physnet"), "--mlp-model",
-                              str(tiny_pose_models / "mlp"), "--device", "cpu",
-                              "--progress", "none"])
+    res = _physnet_with_mlp(runner, tiny_pose_models, p3, ph)
     assert res.exit_code == 0, res.output
     with PoseFile(ph, formats=["finephys.phys"]) as pf:
         assert sorted(pf.video_ids) == ["nobody", "person"] and pf.attrs["complete"]

@@ -6,6 +6,22 @@ from finephys_cli.app import app
 from finephys_cli.stages.train_physnet import eq19_data_term
 
 
+def _one_step(data, lifter, tmp_path):
+    """train-physnet arguments for one CPU step on `data`, validated every step."""
+    return ["--data", str(data), "--lifter", str(lifter), "--runs", str(tmp_path / "runs"),
+            "--steps", "1", "--batch-size", "4", "--device", "cpu", "--progress", "none",
+            "--set", "eval_every=1", "--set", "val_fraction=0.5"]
+
+
+def _first_rows(runner, common, prefix, key, values, runs):
+    """One run per value of the config key `key` (named PREFIX+value): their first metrics rows."""
+    for value in values:
+        res = runner.invoke(app, ["train-physnet", *common, "--name", f"{prefix}{value}",
+                                  "--set", f"{key}={value}"])
+        assert res.exit_code == 0, res.output
+    return [_rows(runs / f"{prefix}{value}")[0] for value in values]
+
+
 def _rows(run):
     with open(run / "metrics.csv") as fh:
         return list(csv.DictReader(fh))
@@ -40,16 +56,11 @@ def test_eq19_velocity_term_sees_jitter_but_not_a_constant_offset():
 def test_velocity_weight_reaches_the_loss_the_anchor_and_validation(runner, synth_small,
                                                                     tiny_pose_models, tmp_path):
     synth, _ = synth_small
-    common = ["--data", str(synth), "--lifter", str(tiny_pose_models / "lifter"), "--runs",
-              str(tmp_path / "runs"), "--steps", "1", "--batch-size", "4", "--device", "cpu",
-              "--progress", "none", "--set", "eval_every=1", "--set", "val_fraction=0.5", "--set", "physnet.hidden=32",
-              "--set", "physnet.global_layers=1", "--set", "physnet.heads=2"]
+    common = _one_step(synth, tiny_pose_models / "lifter", tmp_path) + [
+        "--set", "physnet.hidden=32", "--set", "physnet.global_layers=1",
+        "--set", "physnet.heads=2"]
     runs = tmp_path / "runs" / "train-physnet"
-    for lam in (0, 1000):
-        res = runner.invoke(app, ["train-physnet", *common, "--name", f"pre{lam}",
-                                  "--set", f"velocity_weight={lam}"])
-        assert res.exit_code == 0, res.output
-    plain, heavy = _rows(runs / "pre0")[0], _rows(runs / "pre1000")[0]
+    plain, heavy = _first_rows(runner, common, "pre", "velocity_weight", (0, 1000), runs)
     # the same initial weights and batch: only the velocity term differs
     assert float(heavy["data"]) > float(plain["data"]) + 1e-3
     assert float(heavy["val_data"]) > float(plain["val_data"]) + 1e-3
@@ -111,10 +122,9 @@ def test_physnet_trains_on_its_own_window_length_not_the_lifters(runner, synth_s
 
     synth = synth_small[0]
     lifter = _lifter32(tmp_path, synth)
-    common = ["--data", str(synth), "--lifter", str(lifter), "--runs", str(tmp_path / "runs"),
-              "--steps", "1", "--batch-size", "4", "--device", "cpu", "--progress", "none",
-              "--set", "eval_every=1", "--set", "val_fraction=0.5", "--set", "physnet.hidden=32",
-              "--set", "physnet.global_layers=1", "--set", "physnet.heads=2"]
+    common = _one_step(synth, lifter, tmp_path) + [
+        "--set", "physnet.hidden=32", "--set", "physnet.global_layers=1",
+        "--set", "physnet.heads=2"]
     res = runner.invoke(app, ["train-physnet", *common, "--name", "p16"])
     assert res.exit_code == 0, res.output
     model = tmp_path / "runs" / "train-physnet" / "p16" / "model-last"
@@ -127,16 +137,10 @@ def test_physnet_trains_on_its_own_window_length_not_the_lifters(runner, synth_s
 def test_pp_weight_reaches_the_loss_but_not_the_ranked_fusion_term(runner, synth_small,
                                                                     tiny_pose_models, tmp_path):
     synth = synth_small[0]
-    common = ["--data", str(synth), "--lifter", str(tiny_pose_models / "lifter"), "--runs",
-              str(tmp_path / "runs"), "--steps", "1", "--batch-size", "4", "--device", "cpu",
-              "--progress", "none", "--set", "eval_every=1", "--set", "val_fraction=0.5",
-              "--init", str(tiny_pose_models / "physnet")]
+    common = _one_step(synth, tiny_pose_models / "lifter", tmp_path) + [
+        "--init", str(tiny_pose_models / "physnet")]
     runs = tmp_path / "runs" / "train-physnet"
-    for lam in (0, 10):
-        res = runner.invoke(app, ["train-physnet", *common, "--name", f"pp{lam}",
-                                  "--set", f"pp_weight={lam}"])
-        assert res.exit_code == 0, res.output
-    plain, heavy = _rows(runs / "pp0")[0], _rows(runs / "pp10")[0]
+    plain, heavy = _first_rows(runner, common, "pp", "pp_weight", (0, 10), runs)
     # one step from the same weights and batch: the logged loss of step 1 differs only by
     # λ_pp·(S_pp's term); `data` (and validation, which ranks checkpoints) is the fusion's
     assert float(heavy["loss"]) > float(plain["loss"]) + 1e-4
