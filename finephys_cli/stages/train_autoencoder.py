@@ -64,7 +64,7 @@ def run_train_autoencoder(cfg: TrainAutoencoderConfig, runs: Path, *, device: st
         small_vae(cfg.latent_channels, tuple(cfg.channels))
     acc = make_accelerator(device, cfg.seed, mixed_precision=cfg.mixed_precision)
     run = RunDir(runs, "train-autoencoder", cfg.name)
-    run.start(cfg, acc.is_main_process)
+    run.start(cfg, acc.is_main_process, resume)
     data = load_clips([Path(p) for p in cfg.clips])
     held = np.arange(len(data)) % 16 == 15
     masks = foreground_masks(data.frames)

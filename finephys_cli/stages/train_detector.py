@@ -142,7 +142,7 @@ def run_train_detector(cfg: TrainDetectorConfig, runs: Path, *, device: str = "c
     if resume not in (None, "", "none", "auto"):
         raise UsageError("train-detector --resume takes auto (Ultralytics keeps its own "
                          f"last.pt in {last.parent})")
-    run.start(cfg, True)
+    run.start(cfg, True, resume, refuse_existing=False)   # a rerun starts its YOLO run anew
     key = config_hash({k: v for k, v in asdict(cfg).items()
                        if k in ("data", "frame_stride", "val_fraction", "box_pad", "seed")})
     dataset = run.path / f"dataset-{key}"

@@ -112,7 +112,7 @@ def run_train_generator(cfg: TrainGeneratorConfig, parts_factory, runs: Path, *,
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     run = RunDir(runs, command, cfg.name)
-    run.start(cfg, acc.is_main_process)
+    run.start(cfg, acc.is_main_process, resume)
     data = load_clips([Path(p) for p in cfg.clips])
     frames, size = data.frames.shape[1], data.frames.shape[2]
     parts: GeneratorParts = parts_factory()

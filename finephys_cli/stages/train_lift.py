@@ -139,7 +139,7 @@ def run_train_lift(cfg: TrainLiftConfig, runs: Path, *, device: str = "cpu",
     # Read first: a missing or unusable --data leaves no run folder behind.
     clips = load_training_clips(list(cfg.data), allow_reserved, cfg.seed)
     run = RunDir(runs, "train-lift", cfg.name)
-    run.start(cfg, acc.is_main_process)
+    run.start(cfg, acc.is_main_process, resume)
     train_clips, val_clips = split_clips(clips, cfg.val_fraction, cfg.seed)
     model = InContextLifter.from_pretrained(Path(cfg.init_from)).train() if cfg.init_from \
         else InContextLifter(cfg.model)

@@ -133,7 +133,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         # lift() is called on the unwrapped lifter, so DDP would not reduce its gradients
         raise UsageError("joint_lift runs on one process; launch without several GPUs")
     run = RunDir(runs, "train-physnet", cfg.name)
-    run.start(cfg, acc.is_main_process)
+    run.start(cfg, acc.is_main_process, resume)
     dev = str(acc.device)
     lifter = InContextLifter.from_pretrained(resolve_model("lifter", Path(cfg.lifter)
                                                            if cfg.lifter else None), device=dev)

@@ -38,12 +38,23 @@ class RunDir:
         self.path = Path(root) / command / name
         self.checkpoints = self.path / "checkpoints"
 
-    def start(self, config: Any, is_main: bool) -> None:
+    def start(self, config: Any, is_main: bool, resume: str | None = None,
+              refuse_existing: bool = True) -> None:
+        """Create the run folder and record the config this run uses (config.toml). A folder
+        that already holds a run (metrics, a last checkpoint) is refused unless `resume` is
+        given: a plain rerun restarted from scratch and appended to its metrics."""
+        held = (self.path / "metrics.csv").exists() or (self.checkpoints / "last").exists()
+        if refuse_existing and held and resume in (None, "", "none"):
+            raise UsageError(f"{self.path} already holds a run; continue it with --resume auto, "
+                             "or give another --name (or --runs), or delete the folder")
         if is_main:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
             cfg_path = self.path / "config.toml"
-            if not cfg_path.exists():
-                atomic_write_text(cfg_path, dump_toml(config))
+            text = dump_toml(config)
+            if cfg_path.exists() and cfg_path.read_text() != text:
+                log.info("%s: the config differs from the run's earlier one; config.toml now "
+                         "records this one", self.path)
+            atomic_write_text(cfg_path, text)
 
     def log_metrics(self, row: dict[str, float], is_main: bool) -> None:
         """Append a row to metrics.csv under the file's own header. Rows need not carry the

@@ -40,3 +40,28 @@ def test_metrics_rows_with_different_keys_stay_in_their_columns(tmp_path):
     assert [r["step_s"] for r in rows] == ["1.1", "1.2", "1.3"]
     assert [r["loss_spat"] for r in rows] == ["0.5", "", ""]
     assert [r["val_loss"] for r in rows] == ["", "", "2.0"]
+
+
+def test_a_rerun_into_a_finished_run_is_refused_and_config_toml_follows_a_resume(tmp_path):
+    """A plain rerun restarted from scratch and appended to metrics.csv, and config.toml kept
+    the first run's settings whatever the later runs used."""
+    from dataclasses import dataclass
+
+    import pytest
+
+    from finephys_cli.errors import UsageError
+    from finephys_cli.stages.training import RunDir
+
+    @dataclass
+    class Cfg:
+        steps: int = 1
+
+    run = RunDir(tmp_path, "train-x", "a")
+    run.start(Cfg(1), True)
+    run.log_metrics({"step": 1, "loss": 0.5}, True)
+    with pytest.raises(UsageError, match="already holds a run; continue it with --resume auto"):
+        RunDir(tmp_path, "train-x", "a").start(Cfg(2), True)
+    RunDir(tmp_path, "train-x", "a").start(Cfg(2), True, resume="auto")
+    assert "steps = 2" in (run.path / "config.toml").read_text()
+    RunDir(tmp_path, "train-x", "b").start(Cfg(3), True)           # a new run is fine
+    RunDir(tmp_path, "train-x", "a").start(Cfg(4), True, refuse_existing=False)
