@@ -22,6 +22,21 @@ console = Console(stderr=True, highlight=False)
 report = Console(highlight=False)
 log = logging.getLogger("finephys")
 
+_WARNED: set = set()
+
+
+def warn_once(key, msg: str, *args) -> None:
+    """log.warning, once per key within one command (a stage may open the same file twice)."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        log.warning(msg, *args)
+
+
+def new_command() -> None:
+    """Forget warn_once's keys: each command (also several in one process) warns afresh."""
+    _WARNED.clear()
+
+
 PROGRESS_MODES = ("auto", "rich", "plain", "json", "none")
 _state = {"verbosity": 0}
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 from rich.markup import escape
 
-from ..console import console, interrupted, log, setup_logging, verbosity
+from ..console import console, interrupted, log, new_command, setup_logging, verbosity
 from ..errors import FinephysError, PartialFailure, ResourceError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,6 +79,7 @@ def cli_command(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, verbose: int = 0, quiet: bool = False, **kwargs: Any) -> Any:
+        new_command()
         if quiet or verbose:
             setup_logging(-1 if quiet else max(verbose, verbosity()))
         try:

@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..console import interrupted, log
+from ..console import interrupted, log, warn_once
 from ..errors import (FinephysError, InputError, OutputExistsError, PartialFailure,
                       ResourceError, SchemaError)
 from .shards import ShardInfo, apply_shard
@@ -464,8 +464,10 @@ class PoseFile:
     """A validated, read-only finephys file."""
 
     def __init__(self, path: Path, *, formats: Iterable[str] | None = None,
-                 skeleton: str | None = "h36m17", require_complete: bool = True):
+                 skeleton: str | None = "h36m17", require_complete: bool = True,
+                 allow_all_failed: bool = False):
         self.path = Path(path)
+        self.allow_all_failed = allow_all_failed   # merge: a shard may hold failures alone
         if not self.path.exists():
             raise InputError(f"{self.path}: no such file")
         try:
@@ -503,9 +505,14 @@ class PoseFile:
                 raise SchemaError(f"{self.path}: incomplete file (an interrupted run?)")
             names = ", ".join(sorted(self.failures)[:3]) + \
                 (f" (+{len(self.failures) - 3} more)" if len(self.failures) > 3 else "")
-            log.warning("%s: %d input(s) failed when it was made (%s); using the %d others. "
-                        "Rerun the command that made it to retry them", self.path,
-                        len(self.failures), names, len(self.h5.get("videos", {})))
+            others = len(self.h5.get("videos", {}))
+            if not others and not self.allow_all_failed:
+                raise InputError(f"{self.path}: every input failed when it was made ({names}); "
+                                 "nothing to use. Rerun the command that made it")
+            warn_once(("partial input", str(Path(self.path).resolve())),
+                      "%s: %d input(s) failed when it was made (%s); using the %d others. "
+                      "Rerun the command that made it to retry them", self.path,
+                      len(self.failures), names, others)
         if skeleton is not None and "skeleton" in self.h5:
             name = str(self.h5["skeleton"].attrs.get("name", ""))
             if name != skeleton:
@@ -634,7 +641,7 @@ def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) ->
     """Join `--shard I/N` outputs; refuse mixed configs, overlapping ids, duplicates and gaps."""
     if not shards:
         raise InputError("merge: no input files")
-    files = [PoseFile(p, skeleton=None) for p in shards]
+    files = [PoseFile(p, skeleton=None, allow_all_failed=True) for p in shards]
     try:
         first = files[0]
         fmt, chash = first.format, first.config_hash

@@ -269,3 +269,37 @@ def test_downstream_fingerprints_follow_the_upstream_video(tmp_path):
         w.finish()
     with PoseFile(bare) as pf:
         assert video_fingerprints(pf, ["a"]) != first
+
+
+def test_a_file_whose_inputs_all_failed_is_refused_and_a_partial_one_warns_once(tmp_path,
+                                                                               monkeypatch):
+    """lift on a detect file whose only video failed exited 0 with an empty output, and the
+    'N input(s) failed' warning came twice (a stage opens its input twice)."""
+    from finephys_cli.errors import InputError, PartialFailure
+
+    arrays = {"keypoints2d": np.zeros((8, 17, 2), np.float32),
+              "scores": np.ones((8, 17), np.float32)}
+
+    def partial(path, ok):
+        with pytest.raises(PartialFailure):
+            with PoseFileWriter(path, format="finephys.pose2d", config={}, config_hash="k") as w:
+                for i in range(ok):
+                    w.write_video(f"ok{i}", {"fps": 25.0}, arrays)
+                w.fail("bad", "unreadable video")
+                w.finish()
+        return path
+
+    with pytest.raises(InputError, match="every input failed when it was made"):
+        PoseFile(partial(tmp_path / "none.h5", 0))
+    some = partial(tmp_path / "some.h5", 1)
+    from finephys_cli.console import log, new_command
+
+    warned = []
+    monkeypatch.setattr(log, "warning", lambda msg, *a: warned.append(msg % a))
+    for _ in range(2):
+        with PoseFile(some) as pf:
+            assert pf.video_ids == ["ok0"]
+    assert sum("1 input(s) failed when it was made" in w for w in warned) == 1
+    new_command()                                   # the next command warns again
+    PoseFile(some).close()
+    assert sum("1 input(s) failed when it was made" in w for w in warned) == 2
