@@ -89,7 +89,10 @@ def accel_error(pred: np.ndarray, gt: np.ndarray) -> float:
 def bone_std(pred: np.ndarray) -> float:
     """Mean over bones of the std of its length over time (0 for a rigid skeleton)."""
     bl = bone_lengths(pred)
-    return float(np.nanmean(np.nanstd(bl, axis=0)))
+    seen = ~np.isnan(bl).all(0)
+    if not seen.any():              # no pose in any frame (detect found nobody): undefined
+        return float("nan")
+    return float(np.nanmean(np.nanstd(bl[:, seen], axis=0)))
 
 
 def all_metrics(pred: np.ndarray, gt: np.ndarray, *, three_d: bool) -> dict[str, float]:

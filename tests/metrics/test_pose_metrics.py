@@ -29,6 +29,12 @@ def test_nan_predictions_are_skipped_and_bone_std():
     assert mpjpe(pred, gt) == 0
     rigid = np.repeat(gt[:1], 5, axis=0)
     assert bone_std(rigid) == pytest.approx(0.0, abs=1e-12)
+    # nobody in any frame: undefined, without numpy's empty-slice RuntimeWarning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(bone_std(np.full_like(gt, np.nan)))
 
 
 def test_pck():
