@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from ..errors import UsageError
+from ..io.manifest import VIDEO_EXTS
 from ._common import (ConfigOpt, OverwriteOpt, PositionalOutputOpt, ProgressOpt, SeedOpt,
                       SetOpt, cli_command, emit_paths, split_output)
 
@@ -68,6 +69,15 @@ def synth(
                          "own leaps)")
     if cfg.mannequin == "humanoid" and cfg.motion != "deepmimic":
         raise UsageError("--mannequin humanoid needs --motion deepmimic (the body is the mocap's)")
+    # an option the chosen motion does not read was silently ignored
+    if cfg.clips != "all" and cfg.motion != "deepmimic":
+        raise UsageError("--clips needs --motion deepmimic (the FX programs take --classes)")
+    if cfg.classes != "all" and cfg.motion == "deepmimic":
+        raise UsageError("--classes is for --motion synth (DeepMimic clips are chosen with "
+                         "--clips)")
+    if videos is not None and videos.suffix.lower() in VIDEO_EXTS:
+        raise UsageError(f"--videos takes a folder (one mp4 per sample goes in it), got the file "
+                         f"name {videos}")
     paths = [run_synth(cfg, output, videos=videos, overwrite=overwrite, progress=progress,
                        allow_reserved=allow_reserved)]
     if videos is not None:

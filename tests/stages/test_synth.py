@@ -140,6 +140,10 @@ def test_synth_cli_end_to_end_and_skip(runner, tmp_path):
     (["--classes", "99"], "--classes: 99 is not a Gym99 FX class id"),   # once exit 1
     (["--classes", ","], "names no class"),
     (["--motion", "deepmimic", "--clips", "nope"], "--clips: no DeepMimic clip"),  # once exit 1
+    # options the chosen motion does not read were silently ignored
+    (["--clips", "walk"], "--clips needs --motion deepmimic"),
+    (["--motion", "deepmimic", "--classes", "7"], "--classes is for --motion synth"),
+    (["--videos", "v.mp4"], "--videos takes a folder"),    # made a folder named v.mp4
 ])
 def test_synth_refuses_bad_values_with_exit_2_before_the_output(runner, tmp_path, bad, why):
     res = runner.invoke(app, ["synth", *bad, "-o", str(tmp_path / "s.h5"), "--progress", "none"])
