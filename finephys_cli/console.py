@@ -214,3 +214,20 @@ class native_output_to_debug_log:
         self._capture.close()
         if text:
             log.debug("native output:\n%s", text)
+
+
+def print_uncut(target: Console, renderable, whole: bool = False) -> None:
+    """Print with the console widened to what the renderable needs: its no_wrap cells
+    (`whole`: every cell and header at full width). A report redirected to a file is 80
+    columns wide, and rich would cut that text (headers losing their marks, paths that cannot
+    be copied). print() clamps its width to the console's, so the console is widened."""
+    from rich.measure import Measurement
+
+    span = Measurement.get(target, target.options.update_width(10_000), renderable)
+    need = span.maximum if whole else span.minimum
+    shown = target.width
+    target.width = max(need, shown)
+    try:
+        target.print(renderable, crop=False)
+    finally:
+        target.width = shown

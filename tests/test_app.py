@@ -74,6 +74,17 @@ def test_models_lists_shipped_and_bundled(runner):
     assert rows["yolo-pose"]["path"].endswith("yolo11n-pose.pt")
 
 
+def test_models_report_keeps_paths_whole_at_80_columns(runner, monkeypatch):
+    """The table folded paths mid-word when stdout was redirected, so they could not be
+    copied."""
+    from finephys_cli.models.registry import shipped_path
+
+    monkeypatch.setenv("COLUMNS", "80")
+    res = runner.invoke(app, ["models"])
+    assert res.exit_code == 0, res.output
+    assert str(shipped_path("physnet")) in res.stdout
+
+
 @pytest.mark.parametrize("args,option", [
     (["detect", "{v}", "-o", "{o}", "--batch-size", "0"], "--batch-size"),
     (["detect", "{v}", "-o", "{o}", "--conf", "2"], "--conf"),

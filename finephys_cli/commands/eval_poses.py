@@ -44,9 +44,7 @@ def eval_poses(
             "coverage"]
     shown = {"3d": [c for c in cols if c not in ("median", "coverage")],
              "2d": [c for c in cols if c not in ("P-MPJPE", "bone_std")]}
-    from rich.measure import Measurement
-
-    from ..console import log
+    from ..console import log, print_uncut
 
     for path, rows in ({} if as_json else results).items():   # --json: the JSON alone
         for space, unit in (("3d", "mm"), ("2d", "px")):
@@ -62,17 +60,8 @@ def eval_poses(
                 table.add_row(r["source"], *["-" if c not in r else f"{r[c]:.3f}"
                                              if c == "coverage" else f"{r[c]:.1f}"
                                              for c in shown[space]])
-            # Never squeezed to the console: cut headers would lose the † marks and N-MPJPE
-            # would read like N-MPJVE (a redirected stdout is 80 columns wide).
-            # (print() clamps its width to the console's, so the console is widened)
-            width = Measurement.get(report, report.options.update_width(1000),
-                                    table).maximum
-            shown_width = report.width
-            report.width = max(width, shown_width)
-            try:
-                report.print(table, crop=False)
-            finally:
-                report.width = shown_width
+            # never cut: the † marks, and N-MPJPE against N-MPJVE
+            print_uncut(report, table, whole=True)
     if output is not None:
         atomic_write_text(output, json.dumps(json_safe(
             {"files": results, "per_video": {p: r["videos"] for p, r in evaluated.items()},

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..console import report
+from ..console import print_uncut, report
 from ..errors import InputError
 from ._common import JsonOpt, OutputOpt, OverwriteOpt, cli_command, emit_paths
 
@@ -86,10 +86,11 @@ def models(as_json: JsonOpt = False) -> None:
 
     table = Table(title="finephys models")
     for col in ("name", "status", "path", "expects"):
-        table.add_column(col, overflow="fold")
+        # a path is never folded: it must copy out of the report whole
+        table.add_column(col, no_wrap=col == "path", overflow="fold")
     for r in rows:
         table.add_row(r["name"], r["status"], r["path"] or "-", r.get("expects", ""))
-    report.print(table)
+    print_uncut(report, table)
     from ..models.registry import user_models_toml
 
     report.print("Set a path with the command's option, FINEPHYS_<NAME>_MODEL (e.g. "
