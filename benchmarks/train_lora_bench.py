@@ -14,6 +14,7 @@ import csv
 import json
 import os
 import subprocess
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -63,6 +64,7 @@ def main() -> None:
     results = {}
     for setting in args.settings.split(","):
         runs = work / f"runs-{setting}"
+        shutil.rmtree(runs, ignore_errors=True)   # each timing is a fresh run (a rerun is refused)
         cmd = [sys.executable, "-m", "finephys_cli", "train-lora", "--clips", str(clips),
                "--sd15", str(sd), "--motion-adapter", str(motion), "--runs", str(runs),
                "--steps", str(args.steps), "--batch-size", "1", "--device", "cuda",

@@ -184,6 +184,7 @@ def main() -> None:
     data = tuple(train_files + [args.dm_train])
     print(f"synth data ready in {time.time() - t0:.0f}s", flush=True)
     runs = work / "runs"
+    shutil.rmtree(runs, ignore_errors=True)       # a fresh benchmark (a rerun into a run is refused)
     spawn = __import__("multiprocessing").get_context("spawn")
     device_name = __import__("torch").cuda.get_device_name(0) if args.device == "cuda" \
         else platform.processor()

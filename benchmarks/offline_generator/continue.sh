@@ -20,11 +20,11 @@ seq 6 40 | xargs -P "$JOBS" -I{} sh -c "$FP synth --classes {} --per-class 12 --
   --render parts --size 128 --frames 16 -o $WORK/data/c{}.h5 --progress none >/dev/null"
 CLIPS=()
 for c in $(seq 6 40); do CLIPS+=(--clips "$WORK/data/c$c.h5"); done
-$FP train-lora --mode unet "${CLIPS[@]}" --sd15 "$G/sd15" --heatmap-encoder "$G/heatmap_encoder" \
+$FP train-lora --resume auto --mode unet "${CLIPS[@]}" --sd15 "$G/sd15" --heatmap-encoder "$G/heatmap_encoder" \
   --runs "$R" --name base --steps 100000 --batch-size 32 --set lr=3e-4 \
   --set time_limit_s="$UNET_S" --set eval_every=1000 --set mixed_precision="$PRECISION" \
   --progress plain
-$FP train-lora --mode lora "${CLIPS[@]}" --sd15 "$R/train-lora/base/model-last/sd15" \
+$FP train-lora --resume auto --mode lora "${CLIPS[@]}" --sd15 "$R/train-lora/base/model-last/sd15" \
   --heatmap-encoder "$R/train-lora/base/model-last/heatmap_encoder" --runs "$R" --name lora \
   --steps 100000 --batch-size 8 --set rank=16 --set time_limit_s="$LORA_S" \
   --set eval_every=1000 --set mixed_precision="$PRECISION" --progress plain

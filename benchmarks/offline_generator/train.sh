@@ -20,16 +20,16 @@ FP="python3 -m finephys_cli"
 mkdir -p "$WORK"
 R="$WORK/runs"
 
-$FP train-autoencoder --clips "$CLIPS" --runs "$R" --name vae --steps 20000 --batch-size 64 \
+$FP train-autoencoder --resume auto --clips "$CLIPS" --runs "$R" --name vae --steps 20000 --batch-size 64 \
   --set time_limit_s="$VAE_S" --set mixed_precision="$PRECISION" --set eval_every=500 \
   --progress plain
 $FP init-generator --vae "$R/train-autoencoder/vae/model-best/vae" --clips "$CLIPS" \
   -o "$WORK/init" --overwrite
-$FP train-lora --mode unet --clips "$CLIPS" --sd15 "$WORK/init/sd15" \
+$FP train-lora --resume auto --mode unet --clips "$CLIPS" --sd15 "$WORK/init/sd15" \
   --heatmap-encoder "$WORK/init/heatmap_encoder" --runs "$R" --name base --steps 100000 \
   --batch-size 32 --set lr=5e-4 --set time_limit_s="$UNET_S" --set eval_every=1000 \
   --set mixed_precision="$PRECISION" --set val_steps=25 --progress plain
-$FP train-lora --mode lora --clips "$CLIPS" --sd15 "$R/train-lora/base/model-last/sd15" \
+$FP train-lora --resume auto --mode lora --clips "$CLIPS" --sd15 "$R/train-lora/base/model-last/sd15" \
   --heatmap-encoder "$R/train-lora/base/model-last/heatmap_encoder" --runs "$R" --name lora \
   --steps 100000 --batch-size 8 --set rank=16 --set time_limit_s="$LORA_S" \
   --set eval_every=1000 --set mixed_precision="$PRECISION" --set val_steps=25 --progress plain

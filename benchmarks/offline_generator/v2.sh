@@ -51,11 +51,11 @@ stamp "data: ${#CLIPS[@]} clip files"
 
 COMMON=(--set pose_dropout="$POSE_DROPOUT" --set ema_decay="$EMA" --set eval_every=250
         --set mixed_precision="$PRECISION" --set val_steps=25 --progress plain)
-$FP train-lora --mode unet "${CLIPS[@]}" --sd15 "$G/sd15" --heatmap-encoder "$G/heatmap_encoder" \
+$FP train-lora --resume auto --mode unet "${CLIPS[@]}" --sd15 "$G/sd15" --heatmap-encoder "$G/heatmap_encoder" \
   --runs "$R" --name base --steps "$UNET_STEPS" --batch-size "$BATCH" --set lr="$LR" \
   --set lr_schedule=cosine --set warmup_steps=50 --set time_limit_s="$UNET_S" "${COMMON[@]}"
 stamp "unet trained"
-$FP train-lora --mode lora "${CLIPS[@]}" --sd15 "$R/train-lora/base/model-last/sd15" \
+$FP train-lora --resume auto --mode lora "${CLIPS[@]}" --sd15 "$R/train-lora/base/model-last/sd15" \
   --heatmap-encoder "$R/train-lora/base/model-last/heatmap_encoder" --runs "$R" --name lora \
   --steps 100000 --batch-size "$(( BATCH < 8 ? BATCH : 8 ))" --set rank=16 --set time_limit_s="$LORA_S" "${COMMON[@]}"
 stamp "lora trained"

@@ -56,20 +56,20 @@ bash benchmarks/offline_generator/make_clips.sh "$WORK/data" 12 "$JOBS" "$SEEDS"
 CLIPS=(); for f in "$WORK"/data/c*.h5; do CLIPS+=(--clips "$f"); done
 stamp "data: ${#CLIPS[@]} clip files"
 
-$FP train-autoencoder "${CLIPS[@]}" --device "$DEVICE" --runs "$R" --name decoder --steps 100000 --batch-size "$DEC_BATCH" \
+$FP train-autoencoder --resume auto "${CLIPS[@]}" --device "$DEVICE" --runs "$R" --name decoder --steps 100000 --batch-size "$DEC_BATCH" \
   --set init_from="$START/sd15" --set train_encoder=false --set lr="$DEC_LR" --set foreground_weight=20 \
   --set time_limit_s="$TRAIN_S" --set eval_every=200 --set mixed_precision="$PRECISION" --progress none \
   > /dev/null 2> "$RES/train_decoder.log" &
 p_dec=$!
 unet() {  # name, foreground weight
-  $FP train-lora --mode unet "${CLIPS[@]}" --device "$DEVICE" --sd15 "$START/sd15" \
+  $FP train-lora --resume auto --mode unet "${CLIPS[@]}" --device "$DEVICE" --sd15 "$START/sd15" \
     --heatmap-encoder "$START/heatmap_encoder" --runs "$R" --name "unet_$1" \
     --steps "$UNET_STEPS" --batch-size "$BATCH" --set lr=3e-4 \
     --set lr_schedule=cosine --set warmup_steps=50 --set time_limit_s="$TRAIN_S" \
     --set pose_dropout=0.2 --set ema_decay=0.995 --set eval_every=250 --set val_steps=10 \
     --set mixed_precision="$PRECISION" --set foreground_weight="$2" --progress none \
     > /dev/null 2> "$RES/train_unet_$1.log"
-  $FP train-lora --mode lora "${CLIPS[@]}" --device "$DEVICE" --sd15 "$R/train-lora/unet_$1/model-last/sd15" \
+  $FP train-lora --resume auto --mode lora "${CLIPS[@]}" --device "$DEVICE" --sd15 "$R/train-lora/unet_$1/model-last/sd15" \
     --heatmap-encoder "$R/train-lora/unet_$1/model-last/heatmap_encoder" --runs "$R" \
     --name "lora_$1" --steps 100000 --batch-size 8 --set rank=16 --set time_limit_s="$LORA_S" \
     --set pose_dropout=0.2 --set ema_decay=0.995 --set eval_every=250 --set val_steps=10 \

@@ -33,7 +33,7 @@ stamp "data: ${#CLIPS[@]} clip files, $(ls "$WORK"/held/c*.h5 | wc -l) held-out"
 
 vae() {  # name, then --set options
   local name=$1; shift
-  $FP train-autoencoder "${CLIPS[@]}" --runs "$WORK/runs" --name "$name" --steps 100000 \
+  $FP train-autoencoder --resume auto "${CLIPS[@]}" --runs "$WORK/runs" --name "$name" --steps 100000 \
     --batch-size 64 --set time_limit_s="$VAE_S" --set eval_every=200 --set mixed_precision=bf16 \
     --progress none "$@" > /dev/null 2> "$OUT/vae_$name.log"
 }
@@ -74,7 +74,7 @@ cp -r "$A/dec_w20/model-best/vae" "$OUT/vae_dec_w20"
 
 for bs in 32 128 256; do
   [ $(( $(date +%s) - t0 + 70 )) -lt "$DEADLINE" ] || { stamp "step-time probe stopped at DEADLINE"; break; }
-  $FP train-lora --mode unet --clips "$WORK/data/c300-6.h5" --clips "$WORK/data/c300-7.h5" \
+  $FP train-lora --resume auto --mode unet --clips "$WORK/data/c300-6.h5" --clips "$WORK/data/c300-7.h5" \
     --clips "$WORK/data/c300-8.h5" --clips "$WORK/data/c300-9.h5" --sd15 "$G/sd15" \
     --heatmap-encoder "$G/heatmap_encoder" --runs "$WORK/runs" --name "bs$bs" --steps 30 \
     --batch-size "$bs" --set eval_every=30 --set val_steps=2 --set mixed_precision=bf16 \

@@ -7,7 +7,9 @@
 set -euo pipefail
 sk=${1:?SK}; out=${2:?OUT}; lift_s=${3:-240}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
-work=${WORK:-/tmp/skw}; mkdir -p "$work/det" "$work/runs"
+work=${WORK:-/tmp/skw}; rm -rf "$work/runs"   # a call is its own experiment (a rerun into a
+# run folder is refused); its inputs are the arguments
+mkdir -p "$work/det" "$work/runs"
 t0=$(date +%s)
 # 1. detect, one pass and with rotation TTA, one process per set and setting so the decoding
 #    and Ultralytics' CPU work overlap; each timed.

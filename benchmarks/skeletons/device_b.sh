@@ -7,7 +7,7 @@ set -euo pipefail
 sk=${1:?SK}; a=${2:?device_a bundle}; lifter=${3:?lifter folder}; out=${4:?OUT}
 phys_s=${5:-200}; ft_s=${6:-60}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
-work=${WORK:-/tmp/skw}; mkdir -p "$work/runs"
+work=${WORK:-/tmp/skw}; rm -rf "$work/runs"; mkdir -p "$work/runs"   # a call: its own runs
 t0=$(date +%s)
 . "$(dirname "$0")/training_data.sh"
 fp synth --per-class 4 --seed 1000 -o "$work/synth_test.h5" --progress none 2>/dev/null &

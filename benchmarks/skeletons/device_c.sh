@@ -8,7 +8,7 @@ set -euo pipefail
 sk=${1:?SK}; a=${2:?device_a bundle}; lifter=${3:?lifter}; init=${4:?INIT_DIR}; out=${5:?OUT}
 secs=${6:-150}; weight=${7:-1.0}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
-work=${WORK:-/tmp/skw}; mkdir -p "$work/runs"
+work=${WORK:-/tmp/skw}; rm -rf "$work/runs" "$work/bundle_c"; mkdir -p "$work/runs"   # a call: its own runs
 . "$(dirname "$0")/training_data.sh"
 make_training_data "$sk" "$a" "$work"
 anchor=$(printf '"%s",' "${data[@]/--data/}" | sed 's/"",//g; s/,$//')

@@ -47,7 +47,8 @@ shopt -s nullglob
 data=${1:?DATA}; out=${2:?OUT}; lift_s=${3:-140}; phys_s=${4:-140}; ft_s=${5:-80}
 lift_steps=${LIFT_STEPS:-1600}; phys_steps=${PHYS_STEPS:-3000}; ft_steps=${FT_STEPS:-1500}
 fp() { ${PYTHON:-python3} -m finephys_cli "$@"; }
-work=${WORK:-/tmp/skd}; mkdir -p "$work/runs" "$work/bundle" "$out"   # pack() moves into OUT
+work=${WORK:-/tmp/skd}; rm -rf "$work/runs" "$work/bundle"   # a call: its own runs and bundle
+mkdir -p "$work/runs" "$work/bundle" "$out"   # pack() moves into OUT
 t0=$(date +%s); stamp() { echo "$1 at $(( $(date +%s) - t0 )) s" | tee -a "$work/bundle/times.log"; }
 # the device returns files of at most 16 MiB: the bundle goes back as 15 MiB parts, written
 # beside OUT first so that a call cut short mid-pack still returns the previous bundle

@@ -389,6 +389,18 @@ class _Existing:
     config_json: str = "{}"
 
 
+NO_PERSON = "no_person_videos"     # root attr: ids left out because no person was in them
+
+
+def skip_no_person(writer: "PoseFileWriter", source: Path, video_id: str) -> None:
+    """Leave a video with no person in any frame out of a lift/physnet output: not a failure
+    (it would fail again on every rerun), listed in the file's `no_person_videos` attr."""
+    log.warning("%s:%s: no person in any frame; left out of %s", source, video_id,
+                writer.path)
+    listed = json.loads(_raw_text(writer.h5.attrs.get(NO_PERSON, "[]")))
+    writer.h5.attrs[NO_PERSON] = json.dumps(sorted(set(listed) | {video_id}))
+
+
 def config_difference(stored_json: str, config: dict) -> str:
     """What differs between a stored config_json and a new config, for the refusal message:
     "key: old -> new; ..." (at most 4), or what else the key holds when the settings agree."""
@@ -464,10 +476,8 @@ class PoseFile:
     """A validated, read-only finephys file."""
 
     def __init__(self, path: Path, *, formats: Iterable[str] | None = None,
-                 skeleton: str | None = "h36m17", require_complete: bool = True,
-                 allow_all_failed: bool = False):
+                 skeleton: str | None = "h36m17", require_complete: bool = True):
         self.path = Path(path)
-        self.allow_all_failed = allow_all_failed   # merge: a shard may hold failures alone
         if not self.path.exists():
             raise InputError(f"{self.path}: no such file")
         try:
@@ -505,10 +515,9 @@ class PoseFile:
                 raise SchemaError(f"{self.path}: incomplete file (an interrupted run?)")
             names = ", ".join(sorted(self.failures)[:3]) + \
                 (f" (+{len(self.failures) - 3} more)" if len(self.failures) > 3 else "")
+            # (a file whose every input failed is read too, with no videos: a Slurm shard's
+            # exit 3 goes on through the chain)
             others = len(self.h5.get("videos", {}))
-            if not others and not self.allow_all_failed:
-                raise InputError(f"{self.path}: every input failed when it was made ({names}); "
-                                 "nothing to use. Rerun the command that made it")
             warn_once(("partial input", str(Path(self.path).resolve())),
                       "%s: %d input(s) failed when it was made (%s); using the %d others. "
                       "Rerun the command that made it to retry them", self.path,
@@ -641,7 +650,7 @@ def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) ->
     """Join `--shard I/N` outputs; refuse mixed configs, overlapping ids, duplicates and gaps."""
     if not shards:
         raise InputError("merge: no input files")
-    files = [PoseFile(p, skeleton=None, allow_all_failed=True) for p in shards]
+    files = [PoseFile(p, skeleton=None) for p in shards]
     try:
         first = files[0]
         fmt, chash = first.format, first.config_hash

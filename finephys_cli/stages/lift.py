@@ -9,11 +9,12 @@ import numpy as np
 
 from ..configs import config_hash, keyed_fields
 from ..io.fingerprint import model_fingerprint
-from ..console import log, track
+from ..console import track
 from ..data.lift_data import Clip, clip_windows, overlap_mean
 from ..errors import InputError, UsageError
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (POSE2D_FORMATS, PoseFile, PoseFileWriter, carry_video_attrs,
+                           skip_no_person,
                            shard_video_ids, video_fingerprints)
 from ..models.registry import resolve_model
 from ..models.batching import map_pieces
@@ -90,17 +91,15 @@ def run_lift(cfg: LiftConfig, path: Path, output: Path, *, device: str = "cpu",
                 if kp.ndim != 3 or kp.shape[1:] != (17, 2):
                     raise InputError(f"keypoints2d has shape {kp.shape}, expected (T,17,2)")
                 if np.isnan(kp).all():
-                    # detect's record of a video with no person: kept, as NaN (a failure
-                    # here would fail again on every rerun, and stop the chain)
-                    log.warning("%s:%s: no person in any frame; its S_dd is NaN", path, vid)
-                    t = len(kp)
-                    dd, root = np.full((t, 17, 3), np.nan), np.full((t, 2), np.nan)
-                    scale, prompts = np.nan, np.full(0, -1)
-                else:
-                    dd, root, scale, prompts = lift_clip(model, kp.astype(np.float64),
-                                                         np.nan_to_num(sc).astype(np.float64),
-                                                         device, cfg.batch_size, cfg.stride,
-                                                         cfg.prompt_choice, cfg.flip_average)
+                    # detect's record of a video with no person: left out, not failed (a
+                    # failure would fail again on every rerun and stop the chain; kept as
+                    # NaN it stopped render-heatmaps and generate instead)
+                    skip_no_person(w, path, vid)
+                    continue
+                dd, root, scale, prompts = lift_clip(model, kp.astype(np.float64),
+                                                     np.nan_to_num(sc).astype(np.float64),
+                                                     device, cfg.batch_size, cfg.stride,
+                                                     cfg.prompt_choice, cfg.flip_average)
                 arrays = {name: pf.read(vid, name) for name in PASSTHROUGH if pf.has(vid, name)}
                 arrays.update(pose3d_dd=dd.astype(np.float32), root2d=root.astype(np.float32),
                               scale=np.float32(scale))

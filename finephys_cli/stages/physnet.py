@@ -16,6 +16,7 @@ from ..models.physnet import load_refiner, refine_fuse_project
 from ..errors import InputError, UsageError
 from ..io.manifest import shard_output_path
 from ..io.poses_h5 import (PoseFile, PoseFileWriter, carry_video_attrs, shard_video_ids,
+                           skip_no_person,
                            video_fingerprints)
 from ..models.registry import resolve_model
 from ..data.lift_data import overlap_mean, window_rows, window_starts
@@ -128,20 +129,14 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
                 continue
             with w.guard(vid, f"{path}:{vid}"):
                 dd = pf.read(vid, "pose3d_dd").astype(np.float64)
-                no_person = bool(np.isnan(dd).all())   # lift's record of a video with no person
-                if np.isnan(dd).any() and not no_person:
+                if np.isnan(dd).all():        # a pose with no person in it: left out, as lift does
+                    skip_no_person(w, path, vid)
+                    continue
+                if np.isnan(dd).any():
                     raise InputError("NaN in pose3d_dd")
                 if len(dd) < 6:
                     raise InputError(f"{len(dd)} frames; PhysNet needs 6")
-                if no_person:
-                    log.warning("%s:%s: no person in any frame; its S_pp is NaN", path, vid)
-                    res = {name: np.full(dd.shape if name != "xy" else dd.shape[:2] + (2,),
-                                         np.nan) for name in ("s_pp", "fused", "xy")}
-                    res.update(noise_fro=np.full(len(dd), np.nan),
-                               minv_eig_min=np.full(len(dd), np.nan))
-                else:
-                    res = refine_windows(model, dd, device, frames, cfg.batch_size, proj,
-                                         cfg.stride)
+                res = refine_windows(model, dd, device, frames, cfg.batch_size, proj, cfg.stride)
                 root, scale = pf.read(vid, "root2d"), float(pf.read(vid, "scale"))
                 arrays = {name: pf.read(vid, name) for name in pf.datasets(vid)}
                 arrays.update(pose3d_pp=res["s_pp"].astype(np.float32),
@@ -151,8 +146,8 @@ def run_physnet(cfg: RefineConfig, path: Path, output: Path, *, device: str = "c
                               noise_fro=res["noise_fro"].astype(np.float32),
                               minv_eig_min=res["minv_eig_min"].astype(np.float32))
                 if mlp is not None:
-                    arrays["pose3d_mlp"] = res["s_pp"].astype(np.float32) if no_person else \
-                        refine_windows(mlp, dd, device, frames, cfg.batch_size,
-                                       stride=cfg.stride)["s_pp"].astype(np.float32)
+                    arrays["pose3d_mlp"] = refine_windows(
+                        mlp, dd, device, frames, cfg.batch_size, stride=cfg.stride
+                    )["s_pp"].astype(np.float32)
                 w.write_video(vid, carry_video_attrs(pf, vid, output), arrays)
         return w.finish()

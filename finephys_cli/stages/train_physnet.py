@@ -133,7 +133,7 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
         # lift() is called on the unwrapped lifter, so DDP would not reduce its gradients
         raise UsageError("joint_lift runs on one process; launch without several GPUs")
     run = RunDir(runs, "train-physnet", cfg.name)
-    run.start(cfg, acc.is_main_process, resume)
+    run.refuse_existing(resume, acc.is_main_process)
     dev = str(acc.device)
     lifter = InContextLifter.from_pretrained(resolve_model("lifter", Path(cfg.lifter)
                                                            if cfg.lifter else None), device=dev)
@@ -148,6 +148,9 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
     # The lifter lifts windows of its own length; the refiner is trained on windows of the
     # length `physnet` runs it on (its config's frames), cut from those.
     frames, lift_frames = model.config.frames, lifter.config.frames
+    if cfg.joint_lift and frames != lift_frames:
+        raise UsageError(f"joint_lift trains the lifter on the refiner's {frames}-frame windows; "
+                         f"the lifter's are {lift_frames}: give a lifter of {frames} frames")
     if frames > lift_frames:
         raise UsageError(f"the {cfg.model_type} model runs on {frames}-frame windows, longer than "
                          f"the lifter's {lift_frames}: give a lifter with windows of at least "
@@ -167,6 +170,9 @@ def run_train_physnet(cfg: TrainPhysnetConfig, runs: Path, *, device: str = "cpu
                                                     cfg.stride), frames, dev)
         anchor = {k: torch.as_tensor(v) for k, v in anchor.items()}
     log.info("train-physnet (%s, %s): %d windows", cfg.stage, cfg.model_type, len(win["query"]))
+    # config.toml is written once every check above has passed (a refused config must not
+    # replace a run's record)
+    run.start(cfg, acc.is_main_process, resume, refuse_existing=False)
     proj = Projection()
     params = list(model.parameters()) + list(proj.parameters())
     if cfg.joint_lift:

@@ -43,10 +43,8 @@ class RunDir:
         """Create the run folder and record the config this run uses (config.toml). A folder
         that already holds a run (metrics, a last checkpoint) is refused unless `resume` is
         given: a plain rerun restarted from scratch and appended to its metrics."""
-        held = (self.path / "metrics.csv").exists() or (self.checkpoints / "last").exists()
-        if refuse_existing and held and resume in (None, "", "none"):
-            raise UsageError(f"{self.path} already holds a run; continue it with --resume auto, "
-                             "or give another --name (or --runs), or delete the folder")
+        if refuse_existing:
+            self.refuse_existing(resume, is_main)
         if is_main:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
             cfg_path = self.path / "config.toml"
@@ -55,6 +53,21 @@ class RunDir:
                 log.info("%s: the config differs from the run's earlier one; config.toml now "
                          "records this one", self.path)
             atomic_write_text(cfg_path, text)
+
+    def refuse_existing(self, resume: str | None, is_main: bool = True) -> None:
+        """Refuse to start a new run where one is (metrics or a saved checkpoint), unless it is
+        resumed. A resume with nothing saved yet starts over: its old metrics are set aside."""
+        metrics, last = self.path / "metrics.csv", self.checkpoints / "last"
+        if not (metrics.exists() or last.exists()):
+            return
+        if resume in (None, "", "none"):
+            raise UsageError(f"{self.path} already holds a run; continue it with --resume auto, "
+                             "or give another --name (or --runs), or delete the folder")
+        if is_main and resume == "auto" and not last.exists() and metrics.exists():
+            kept = metrics.with_name("metrics.before-restart.csv")
+            os.replace(metrics, kept)
+            log.info("%s: no checkpoint to resume; starting over (its metrics kept as %s)",
+                     self.path, kept.name)
 
     def log_metrics(self, row: dict[str, float], is_main: bool) -> None:
         """Append a row to metrics.csv under the file's own header. Rows need not carry the

@@ -65,7 +65,7 @@ def test_lift_bad_inputs(runner, synth_small, tiny_pose_models, tmp_path):
         h5[f"videos/{vid}/keypoints2d"][...] = np.nan
     res = runner.invoke(app, ["lift", str(bad), "-o", str(tmp_path / "y.h5"), *model,
                               "--progress", "none"])
-    # an all-NaN clip (detect's record of a video with no person) is kept, as NaN
+    # an all-NaN clip (detect's record of a video with no person) is left out, not failed
     assert res.exit_code == 0 and "no person in any frame" in res.stderr
     with h5py.File(bad, "a") as h5:
         h5["skeleton"].attrs["name"] = "coco17"
@@ -486,11 +486,14 @@ def test_physnet_refuses_an_mlp_as_physnet_and_a_physnet_as_the_mlp(runner, synt
         assert not out.exists() and not out.with_name(out.name + ".partial").exists()
 
 
-def test_a_video_with_no_person_goes_through_lift_and_physnet_as_nan(
+def test_a_video_with_no_person_is_left_out_of_lift_and_physnet_not_failed(
         runner, synth_small, tiny_pose_models, tmp_path):
     """detect keeps a video where nobody was found, all NaN; lift failed it (exit 3) on every
-    rerun, which stopped the README's chain. Now lift and physnet keep it, as NaN."""
-    from finephys_cli.io.poses_h5 import PoseFileWriter
+    rerun, which stopped the README's chain. Kept as NaN it stopped render-heatmaps and
+    generate instead. Now lift leaves it out with a warning, listed in the file."""
+    import json as json_
+
+    from finephys_cli.io.poses_h5 import NO_PERSON, PoseFileWriter
 
     det = tmp_path / "det.h5"
     with PoseFile(synth_small[0]) as pf:
@@ -506,11 +509,14 @@ def test_a_video_with_no_person_goes_through_lift_and_physnet_as_nan(
                               str(tiny_pose_models / "lifter"), "--device", "cpu",
                               "--progress", "none"])
     assert res.exit_code == 0 and "no person in any frame" in res.stderr, res.output
+    with PoseFile(p3, formats=["finephys.pose3d"]) as pf:
+        assert pf.video_ids == ["person"] and pf.attrs["complete"] and not pf.failures
+        assert json_.loads(pf.attrs[NO_PERSON]) == ["nobody"]
+    again = runner.invoke(app, ["lift", str(det), "-o", str(p3), "--model",
+                                str(tiny_pose_models / "lifter"), "--device", "cpu"])
+    assert again.exit_code == 0 and "up to date" in again.stderr     # not retried
     res = _physnet_with_mlp(runner, tiny_pose_models, p3, ph)
     assert res.exit_code == 0, res.output
-    with PoseFile(ph, formats=["finephys.phys"]) as pf:
-        assert sorted(pf.video_ids) == ["nobody", "person"] and pf.attrs["complete"]
-        for name in ("pose3d_dd", "pose3d_pp", "pose3d_fused", "pose2d_fused", "pose3d_mlp"):
-            assert np.isnan(pf.read("nobody", name)).all(), name
-            assert np.isfinite(pf.read("person", name)).all(), name
-        assert pf.read("nobody", "pose2d_fused").shape == (len(kp), 17, 2)
+    hm = runner.invoke(app, ["render-heatmaps", str(ph), str(tmp_path / "h.h5"), "--size", "64",
+                             "--device", "cpu"])
+    assert hm.exit_code == 0, hm.output

@@ -153,3 +153,23 @@ def test_joint_lift_is_refused_for_finetuning_before_any_work(runner, tmp_path):
                               "--set", "joint_lift=true"])
     assert res.exit_code == 2 and "joint_lift" in res.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_refused_config_leaves_the_runs_config_toml_alone(runner, synth_small, tmp_path):
+    """train-physnet wrote config.toml before its own checks, so a refused --resume replaced
+    the run's record with the refused config."""
+    synth = synth_small[0]
+    lifter = _lifter32(tmp_path, synth)
+    common = _one_step(synth, lifter, tmp_path) + ["--set", "physnet.hidden=32",
+                                                   "--set", "physnet.global_layers=1",
+                                                   "--set", "physnet.heads=2", "--name", "r"]
+    assert runner.invoke(app, ["train-physnet", *common]).exit_code == 0
+    record = (tmp_path / "runs" / "train-physnet" / "r" / "config.toml").read_text()
+    res = runner.invoke(app, ["train-physnet", *common, "--resume", "auto",
+                              "--set", "physnet.frames=64"])
+    assert res.exit_code == 2 and "longer than the lifter's 32" in res.output
+    assert (tmp_path / "runs" / "train-physnet" / "r" / "config.toml").read_text() == record
+    res = runner.invoke(app, ["train-physnet", *common, "--set", "joint_lift=true"])
+    assert res.exit_code == 2 and "already holds a run" in res.output
+    res = runner.invoke(app, ["train-physnet", *common[:-1], "j", "--set", "joint_lift=true"])
+    assert res.exit_code == 2 and "joint_lift trains the lifter on the refiner's 16" in res.output

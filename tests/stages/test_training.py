@@ -65,3 +65,8 @@ def test_a_rerun_into_a_finished_run_is_refused_and_config_toml_follows_a_resume
     assert "steps = 2" in (run.path / "config.toml").read_text()
     RunDir(tmp_path, "train-x", "b").start(Cfg(3), True)           # a new run is fine
     RunDir(tmp_path, "train-x", "a").start(Cfg(4), True, refuse_existing=False)
+    # --resume auto with metrics but nothing saved starts over, its old metrics set aside
+    assert not (run.checkpoints / "last").exists()
+    RunDir(tmp_path, "train-x", "a").start(Cfg(5), True, resume="auto")
+    assert not (run.path / "metrics.csv").exists()
+    assert (run.path / "metrics.before-restart.csv").read_text().startswith("step,loss")
