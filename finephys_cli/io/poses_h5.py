@@ -701,14 +701,19 @@ def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) ->
         root_keep = {k: _decode_attr(v) for k, v in first.attrs.items()
                      if k not in ("format", "format_version", "finephys_version", "created_utc",
                                   "command", "config_json", "config_hash", "complete",
-                                  "finished_utc", "inputs_hash", "n_inputs", "n_failed")
+                                  "finished_utc", "inputs_hash", "n_inputs", "n_failed",
+                                  NO_PERSON)
                      and not k.startswith("shard_")}
+        no_person = sorted({v for pf in files
+                            for v in json.loads(_raw_text(pf.attrs.get(NO_PERSON, "[]")))})
         with PoseFileWriter(output, format=fmt, config=first.config, config_hash=chash,
                             skeleton=skel, provenance=[pf.path for pf in files],
                             overwrite=overwrite, root_attrs=root_keep,
                             inputs=merged_inputs) as w:
             if w.skipped:
                 return output
+            if no_person:                     # every shard's, not the first one's
+                w.h5.attrs[NO_PERSON] = json.dumps(no_person)
             for pf in files:
                 for vid in pf.video_ids:
                     if not w.is_complete(vid):

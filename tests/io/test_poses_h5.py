@@ -192,9 +192,13 @@ def test_merge_joins_and_refuses_gaps_and_overlaps(tmp_path):
     s0 = _write_shard(tmp_path / "a.h5", ["a", "b"], 0, 3, 0, 2, 5)
     s1 = _write_shard(tmp_path / "b.h5", ["c"], 1, 3, 2, 3, 5)
     s2 = _write_shard(tmp_path / "c.h5", ["d", "e"], 2, 3, 3, 5, 5)
+    for shard, ids in ((s1, ["x"]), (s2, ["y", "z"])):     # lift's record of no-person videos
+        with h5py.File(shard, "a") as h5:
+            h5.attrs["no_person_videos"] = json.dumps(ids)
     merged = merge_files([s2, s0, s1], tmp_path / "m.h5")
     with PoseFile(merged) as pf:
         assert pf.video_ids == ["a", "b", "c", "d", "e"]
+        assert json.loads(pf.attrs["no_person_videos"]) == ["x", "y", "z"]   # every shard's
     with pytest.raises(Exception, match="gap: shard"):
         merge_files([s0, s2], tmp_path / "gap.h5")
     s1b = _write_shard(tmp_path / "b2.h5", ["c", "d"], 1, 3, 2, 4, 5)
