@@ -31,7 +31,7 @@ def eval_poses(
 
     from rich.table import Table
 
-    from ..console import report
+    from ..console import log, print_uncut, report
     from ..io.atomic import atomic_write_text
     from ..stages.eval_poses import ORACLE_SCALED, evaluate_file, table_rows
 
@@ -44,8 +44,6 @@ def eval_poses(
             "coverage"]
     shown = {"3d": [c for c in cols if c not in ("median", "coverage")],
              "2d": [c for c in cols if c not in ("P-MPJPE", "bone_std")]}
-    from ..console import log, print_uncut
-
     for path, rows in ({} if as_json else results).items():   # --json: the JSON alone
         for space, unit in (("3d", "mm"), ("2d", "px")):
             table = Table(title=f"Table 2 analogue, {space.upper()} ({unit}): {path}",

@@ -166,7 +166,7 @@ class PoseFileWriter:
             if found.config_hash != self.config_hash:
                 raise OutputExistsError(
                     f"{self.path} exists with another config ("
-                    f"{config_difference(found.config_json, self.config)}; key "
+                    f"{config_difference(found.config, self.config)}; key "
                     f"{found.config_hash} != {self.config_hash}); use --overwrite to replace it")
             if self.inputs is not None:
                 foreign = sorted(set(found.video_ids) - set(self.inputs))
@@ -386,7 +386,7 @@ class _Existing:
     complete: bool
     inputs_hash: str
     video_ids: list[str]
-    config_json: str = "{}"
+    config: dict | None = None       # its config_json, decoded
 
 
 NO_PERSON = "no_person_videos"     # root attr: ids left out because no person was in them
@@ -397,17 +397,15 @@ def skip_no_person(writer: "PoseFileWriter", source: Path, video_id: str) -> Non
     (it would fail again on every rerun), listed in the file's `no_person_videos` attr."""
     log.warning("%s:%s: no person in any frame; left out of %s", source, video_id,
                 writer.path)
-    listed = json.loads(_raw_text(writer.h5.attrs.get(NO_PERSON, "[]")))
+    listed = _decode_attr(writer.h5.attrs.get(NO_PERSON, "[]"))
     writer.h5.attrs[NO_PERSON] = json.dumps(sorted(set(listed) | {video_id}))
 
 
-def config_difference(stored_json: str, config: dict) -> str:
-    """What differs between a stored config_json and a new config, for the refusal message:
-    "key: old -> new; ..." (at most 4), or what else the key holds when the settings agree."""
-    try:
-        stored = json.loads(stored_json)
-    except ValueError:
-        stored = {}
+def config_difference(stored: dict | None, config: dict) -> str:
+    """What differs between a stored (decoded) config_json and a new config, for the refusal
+    message: "key: old -> new; ..." (at most 4), or what else the key holds when the settings
+    agree."""
+    stored = stored if isinstance(stored, dict) else {}
     new = json.loads(json.dumps(config, sort_keys=True, default=str))
     keys = sorted(k for k in set(stored) | set(new) if stored.get(k) != new.get(k))
     if not keys:
@@ -417,10 +415,6 @@ def config_difference(stored_json: str, config: dict) -> str:
     return shown + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "")
 
 
-def _raw_text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _peek(path: Path) -> _Existing:
     try:
         with h5py.File(path, "r") as h5:
@@ -428,7 +422,7 @@ def _peek(path: Path) -> _Existing:
                              bool(h5.attrs.get("complete", False)),
                              str(_decode_attr(h5.attrs.get("inputs_hash", ""))),
                              sorted(h5.get("videos", {})),
-                             _raw_text(h5.attrs.get("config_json", "{}")))
+                             _decode_attr(h5.attrs.get("config_json", "{}")))
     except OSError as exc:
         raise InputError(f"{path}: not a readable HDF5 file ({exc})") from exc
 
@@ -705,7 +699,7 @@ def merge_files(shards: list[Path], output: Path, *, overwrite: bool = False) ->
                                   NO_PERSON)
                      and not k.startswith("shard_")}
         no_person = sorted({v for pf in files
-                            for v in json.loads(_raw_text(pf.attrs.get(NO_PERSON, "[]")))})
+                            for v in _decode_attr(pf.attrs.get(NO_PERSON, "[]"))})
         with PoseFileWriter(output, format=fmt, config=first.config, config_hash=chash,
                             skeleton=skel, provenance=[pf.path for pf in files],
                             overwrite=overwrite, root_attrs=root_keep,
